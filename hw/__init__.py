@@ -1,0 +1,1 @@
+"""Amaranth generators: arithmetic units, PEs, arrays and the pieces they share."""

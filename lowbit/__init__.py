@@ -1,0 +1,1 @@
+"""Lowbit: low-precision GEMM accelerators for open FPGAs."""
