@@ -1,0 +1,43 @@
+"""Golden and performance models of the ``mac`` core kind.
+
+The MAC takes operand beats ``(a[i], w[i])``; every K consecutive beats form one dot product
+whose accumulator value (after the overflow rule at each step) is one result beat.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lowbit.models.int_gemm import int_dot
+from lowbit.models.perf import GemmShape
+
+
+def mac_golden(config, a: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
+    """Results of a MAC fed ``a``, ``w`` (1-D, equal length, a multiple of ``k``) with run-time K."""
+    a = np.asarray(a, dtype=np.int64)
+    w = np.asarray(w, dtype=np.int64)
+    if a.shape != w.shape or a.ndim != 1 or a.size % k:
+        raise ValueError(f"operand streams of {a.size} and {w.size} beats do not make groups of K={k}")
+    return int_dot(a.reshape(-1, k), w.reshape(-1, k), config.a, config.w, config.accumulator)
+
+
+class MacPerf:
+    """One MAC per cycle; a GEMM is M·N dot products of length K fed back to back."""
+
+    def __init__(self, config):
+        self.config = config
+
+    def gemm_cycles(self, shape: GemmShape) -> int:
+        return shape.macs + self.config.latency
+
+    @property
+    def peak_macs_per_cycle(self) -> float:
+        return 1.0
+
+    @property
+    def storage_bits(self) -> int:
+        c = self.config
+        operand_bits = c.a.bits + c.w.bits
+        regs = c.acc * 2 + c.k_bits  # accumulator, result register, beat counter
+        regs += operand_bits * c.in_reg + operand_bits * c.mul_reg
+        return regs
