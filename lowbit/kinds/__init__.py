@@ -1,0 +1,3 @@
+"""Importing this package registers every core kind with :mod:`lowbit.registry`."""
+
+from lowbit.kinds import mac  # noqa: F401
