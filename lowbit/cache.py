@@ -1,0 +1,79 @@
+"""The build cache: results keyed by a content hash, written atomically.
+
+A cache entry is a directory ``<root>/<category>/<key>``. It is built in a temporary sibling
+and renamed into place only when complete, so an interrupted build leaves nothing that looks
+finished, and two processes building the same key both end with one good entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+
+def cache_root() -> Path:
+    """``$LOWBIT_CACHE`` if set, else the user cache directory (e.g. ``~/.cache/lowbit``)."""
+    env = os.environ.get("LOWBIT_CACHE")
+    return Path(env).expanduser() if env else Path(platformdirs.user_cache_dir("lowbit"))
+
+
+def digest(*parts: Any) -> str:
+    """SHA-256 over the canonical JSON of ``parts`` (strings, numbers, lists, dicts)."""
+    text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def cached_dir(category: str, key: str, build: Callable[[Path], None]) -> tuple[Path, bool]:
+    """The entry for ``key``, building it with ``build(tmpdir)`` if absent; returns (path, hit)."""
+    final = cache_root() / category / key
+    if final.is_dir():
+        return final, True
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{key[:16]}.", suffix=".tmp", dir=final.parent))
+    try:
+        build(tmp)
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            if not final.is_dir():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)  # another process finished first
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final, False
+
+
+def atomic_write(path: Path, data: str | bytes) -> None:
+    """Write ``path`` through a temporary file in the same directory and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode() if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def source_digest(*packages: str) -> str:
+    """Hash of every ``.py`` file in the given installed packages (for cache keys)."""
+    import importlib
+
+    h = hashlib.sha256()
+    for name in packages:
+        root = Path(importlib.import_module(name).__file__).parent
+        for file in sorted(root.rglob("*.py")):
+            h.update(str(file.relative_to(root)).encode())
+            h.update(file.read_bytes())
+    return h.hexdigest()

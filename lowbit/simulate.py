@@ -1,0 +1,52 @@
+"""Config → Verilog → cached simulator build → cocotb run against the golden model."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lowbit.config import CoreConfig
+from lowbit.generate import GeneratedCore, generate
+from lowbit.registry import get_kind
+from lowbit.sim import runner
+
+
+@dataclass
+class Simulation:
+    """What ``lowbit simulate`` reports: the generated core, the build and the run."""
+
+    core: GeneratedCore
+    build: runner.SimBuild
+    run: runner.SimRun
+    generate_seconds: float
+
+    @property
+    def passed(self) -> bool:
+        return self.run.passed
+
+
+def simulate(config: CoreConfig, *, simulator: str = "verilator", waves: bool = False,
+             run_dir: Path | None = None, seed: int = 1, options: dict[str, Any] | None = None,
+             testcase: str | None = None,
+             progress: Callable[[str], None] = lambda message: None) -> Simulation:
+    """Generate, build (cached) and run the core's testbench; never raises on a mismatch."""
+    runner.check_simulator(simulator)
+    kind = get_kind(config.KIND)
+    started = time.monotonic()
+    progress(f"generating Verilog for {config.name}")
+    core = generate(config)
+    generated = time.monotonic() - started
+    progress(f"building the {simulator} model")
+    sim_build = runner.build(core.verilog, core.name, simulator, waves=waves)
+    progress(f"running the {config.KIND} testbench")
+    run_dir = Path(run_dir or Path("lowbit-out") / core.name / f"sim-{simulator}")
+    env = {
+        "LOWBIT_CONFIG": json.dumps(config.to_dict()),
+        "LOWBIT_OPTIONS": json.dumps({"seed": seed, **(options or {})}),
+    }
+    run = runner.run(sim_build, kind.testbench, run_dir, env=env, seed=seed, testcase=testcase)
+    return Simulation(core, sim_build, run, generated)

@@ -1,0 +1,191 @@
+"""Testbench plumbing every core's cocotb driver shares.
+
+* :func:`context` gives the test the core's config and run options (sent by the runner).
+* :class:`Source` / :class:`Sink` drive and collect valid/ready streams as Amaranth names their
+  ports (``<stream>__valid``, ``__ready``, ``__payload``), with optional random idle cycles and
+  back-pressure; :func:`transfer` steps any number of them together, one coroutine per clock,
+  and measures cycles from the first input handshake to the last output handshake.
+* :func:`pack` turns per-field code arrays into stream payloads from the generator's layout,
+  so bit positions are never written down twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from lowbit.config import CoreConfig
+
+CLOCK_PERIOD_NS = 10
+
+
+def context() -> tuple[CoreConfig, dict[str, Any]]:
+    """The config under test and the run options, from the runner's environment."""
+    from lowbit.registry import config_from_dict
+
+    config = config_from_dict(json.loads(os.environ["LOWBIT_CONFIG"]))
+    options = json.loads(os.environ.get("LOWBIT_OPTIONS", "{}"))
+    return config, options
+
+
+def rng(options: Mapping[str, Any], salt: int) -> np.random.Generator:
+    """A generator seeded from the run's seed and a per-test salt (reproducible per test)."""
+    return np.random.default_rng([int(options.get("seed", 1)), salt])
+
+
+def record(**fields: Any) -> None:
+    """Append one JSON record (cycles, counts, ...) to the run's report for the CLI and pytest."""
+    path = os.environ.get("LOWBIT_REPORT")
+    if path:
+        with open(path, "a") as f:
+            f.write(json.dumps(fields, default=int) + "\n")
+
+
+async def start(dut, cycles: int = 2) -> None:
+    """Start the clock and hold the synchronous reset for ``cycles`` cycles."""
+    from cocotb.clock import Clock
+    from cocotb.triggers import ClockCycles
+    import cocotb
+
+    dut.rst.value = 1
+    cocotb.start_soon(Clock(dut.clk, CLOCK_PERIOD_NS, unit="ns").start())
+    await ClockCycles(dut.clk, cycles)
+    dut.rst.value = 0
+
+
+def pack(layout, fields: Mapping[str, np.ndarray]) -> list[int]:
+    """Payload integers from unsigned code arrays, one per layout field, placed by offset."""
+    wide = layout.size > 63
+    total = None
+    for name, codes in fields.items():
+        codes = np.asarray(codes, dtype=np.uint64)
+        part = codes.astype(object) << layout[name].offset if wide \
+            else codes << np.uint64(layout[name].offset)
+        total = part if total is None else total | part
+    return [int(x) for x in total]
+
+
+class Source:
+    """Drives beats into an input stream; ``idle`` is the chance of a cycle without a beat."""
+
+    def __init__(self, dut, name: str, beats: Sequence[int], *,
+                 rng: np.random.Generator | None = None, idle: float = 0.0):
+        self.valid = getattr(dut, f"{name}__valid")
+        self.ready = getattr(dut, f"{name}__ready")
+        self.payload = getattr(dut, f"{name}__payload")
+        self.beats, self.index = beats, 0
+        self._rng, self._idle = rng, idle
+        self._offered = False   # a beat is on the wire and not yet taken
+        self._valid = False     # what the valid wire holds
+        self.valid.value = 0
+
+    @property
+    def done(self) -> bool:
+        return self.index >= len(self.beats)
+
+    def drive(self) -> None:
+        if self.done:
+            want = False
+        elif self._offered:  # a valid beat stays until it is taken
+            want = True
+        else:
+            want = not (self._idle and self._rng.random() < self._idle)
+        if want and not self._offered:
+            self.payload.value = self.beats[self.index]
+        if want != self._valid:
+            self.valid.value = int(want)
+            self._valid = want
+        self._offered = want
+
+    def sample(self) -> bool:
+        """In the read-only phase: whether a beat is handshaked at the coming edge."""
+        if self._offered and self.ready.value:
+            self.index += 1
+            self._offered = False
+            return True
+        return False
+
+
+class Sink:
+    """Collects beats from an output stream; ``stall`` is the chance of not being ready."""
+
+    def __init__(self, dut, name: str, expect: int, *,
+                 rng: np.random.Generator | None = None, stall: float = 0.0):
+        self.valid = getattr(dut, f"{name}__valid")
+        self.ready = getattr(dut, f"{name}__ready")
+        self.payload = getattr(dut, f"{name}__payload")
+        self.expect = expect
+        self.values: list[int] = []
+        self._rng, self._stall = rng, stall
+        self._ready = None
+
+    @property
+    def done(self) -> bool:
+        return len(self.values) >= self.expect
+
+    def drive(self) -> None:
+        want = not (self._stall and self._rng.random() < self._stall)
+        if want != self._ready:
+            self.ready.value = int(want)
+            self._ready = want
+
+    def sample(self) -> bool:
+        if self._ready and self.valid.value:
+            self.values.append(self.payload.value.to_unsigned())
+            return True
+        return False
+
+
+async def transfer(clk, sources: Sequence[Source], sinks: Sequence[Sink], *,
+                   max_cycles: int = 10_000_000) -> int:
+    """Run until every source is empty and every sink has its beats; returns the cycles.
+
+    Cycles count from the edge of the first input handshake to the edge of the last output
+    handshake, both included, which is what the performance models predict.
+    """
+    from cocotb.triggers import ReadOnly, RisingEdge
+
+    edge_trigger, settle = RisingEdge(clk), ReadOnly()
+    for port in (*sources, *sinks):
+        port.drive()
+    first = last = None
+    edge = 0
+    while not (all(s.done for s in sources) and all(k.done for k in sinks)):
+        await settle
+        for s in sources:
+            if s.sample() and first is None:
+                first = edge
+        for k in sinks:
+            if k.sample():
+                last = edge
+        await edge_trigger
+        edge += 1
+        if edge > max_cycles:
+            raise AssertionError(
+                f"transfer did not finish in {max_cycles} cycles: "
+                f"sources at {[s.index for s in sources]}, sinks have "
+                f"{[len(k.values) for k in sinks]} of {[k.expect for k in sinks]} beats")
+        for port in (*sources, *sinks):
+            port.drive()
+    for k in sinks:
+        k.ready.value = 0
+        k._ready = False
+    if first is None or last is None:
+        return 0
+    return last - first + 1
+
+
+def assert_equal(got: np.ndarray, want: np.ndarray, what: str) -> None:
+    """Bit-exact comparison with a message naming the first mismatches."""
+    got, want = np.asarray(got), np.asarray(want)
+    if got.shape != want.shape:
+        raise AssertionError(f"{what}: got {got.shape} results, golden model has {want.shape}")
+    bad = np.argwhere(got != want)
+    if bad.size:
+        shown = ", ".join(f"{tuple(i)}: rtl {got[tuple(i)]} golden {want[tuple(i)]}"
+                          for i in bad[:5])
+        raise AssertionError(f"{what}: {len(bad)} of {got.size} results differ ({shown})")

@@ -1,0 +1,219 @@
+"""The simulator runner: cached Verilator/Icarus builds and cocotb runs through ``cocotb_tools``.
+
+A build is keyed by the hash of the Verilog, the top module, the simulator and its version, the
+cocotb version, the build flags and whether waves are traced; an unchanged design is never
+rebuilt. Each run happens in its own directory (log, results, waves), so runs never collide.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from lowbit.cache import cached_dir, digest
+from lowbit.errors import SimulationError, UsageError
+from lowbit.tools import Tool, require_tool, tool_version
+
+SIMULATORS: dict[str, str] = {"verilator": "verilator", "icarus": "iverilog"}
+TIMESCALE = ("1ns", "1ps")
+CLOCK_PERIOD_NS = 10
+_BUILD_ARGS = {
+    # Amaranth's Verilog trips Verilator's lint warnings (e.g. WIDTHEXPAND), harmless here.
+    "verilator": ["-Wno-fatal", "-Wno-lint"],
+    "icarus": [],
+}
+
+
+@dataclass(frozen=True)
+class SimBuild:
+    """A compiled simulation model in the cache."""
+
+    simulator: str
+    top: str
+    path: Path
+    cached: bool
+    seconds: float
+    waves: bool
+
+
+@dataclass(frozen=True)
+class TestOutcome:
+    """One cocotb test's result as cocotb reported it."""
+
+    name: str
+    passed: bool
+    sim_time_ns: float
+    real_time_s: float
+    message: str = ""
+
+
+@dataclass
+class SimRun:
+    """A finished run: per-test outcomes, the testbench's own records and where the files are."""
+
+    build: SimBuild
+    outcomes: list[TestOutcome]
+    records: list[dict[str, Any]]
+    run_dir: Path
+    log: Path
+    waves: Path | None
+    seconds: float
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.outcomes) and all(o.passed for o in self.outcomes)
+
+    @property
+    def cycles(self) -> int:
+        return int(sum(o.sim_time_ns for o in self.outcomes) // CLOCK_PERIOD_NS)
+
+
+def check_simulator(name: str) -> str:
+    if name not in SIMULATORS:
+        raise UsageError(f"simulator {name!r} is not supported; allowed: {', '.join(SIMULATORS)}")
+    return name
+
+
+@contextlib.contextmanager
+def _environ(tool: Tool) -> Iterator[None]:
+    """Run the cocotb runner with the tool's environment and outside pytest's reach.
+
+    The runner reads PATH/VERILATOR_ROOT from ``os.environ`` and, when it sees
+    ``PYTEST_CURRENT_TEST``, exits the process on a failed test; Lowbit reads the results
+    itself instead.
+    """
+    saved = dict(os.environ)
+    os.environ.update(dict(tool.env))
+    os.environ.pop("PYTEST_CURRENT_TEST", None)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@cache
+def _have_lz4() -> bool:
+    """Verilator's FST writer needs lz4.h (Debian: liblz4-dev); without it, waves are VCD."""
+    probe = subprocess.run(["g++", "-E", "-x", "c++", "-"], input="#include <lz4.h>\n",
+                           capture_output=True, text=True)
+    return probe.returncode == 0
+
+
+def _runner(simulator: str):
+    from cocotb_tools.runner import get_runner
+
+    return get_runner(simulator)
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    return "\n".join(text[-lines:])
+
+
+def build(verilog: str, top: str, simulator: str = "verilator", *, waves: bool = False) -> SimBuild:
+    """Compile ``verilog`` (top module ``top``) for ``simulator``, or take it from the cache."""
+    tool = require_tool(SIMULATORS[check_simulator(simulator)])
+    build_args = list(_BUILD_ARGS[simulator])
+    if waves and simulator == "verilator" and _have_lz4():
+        build_args.append("--trace-fst")
+    key = digest("sim", simulator, top, hashlib.sha256(verilog.encode()).hexdigest(),
+                 tool_version(tool), metadata.version("cocotb"), build_args, waves)
+    started = time.monotonic()
+
+    def compile_into(tmp: Path) -> None:
+        source = tmp / f"{top}.v"
+        source.write_text(verilog)
+        log = tmp / "build.log"
+        with _environ(tool):
+            try:
+                _runner(simulator).build(
+                    sources=[source], hdl_toplevel=top, build_dir=tmp, build_args=build_args,
+                    timescale=TIMESCALE, waves=waves, log_file=log, always=True)
+            except (RuntimeError, SystemExit) as e:
+                raise SimulationError(
+                    f"{simulator} build of {top} failed ({e}); last lines of its log:\n"
+                    f"{_tail(log)}") from None
+        if simulator == "verilator":  # keep the model binary, drop the object files
+            for junk in tmp.glob("*.[oad]"):
+                junk.unlink()
+            for junk in tmp.glob("*.cpp"):
+                junk.unlink()
+
+    path, hit = cached_dir(f"sim-{simulator}", key, compile_into)
+    return SimBuild(simulator, top, path, hit, time.monotonic() - started, waves)
+
+
+def run(sim_build: SimBuild, test_module: str, run_dir: Path, *,
+        env: Mapping[str, str] | None = None, seed: int | None = None,
+        testcase: str | None = None) -> SimRun:
+    """Run the cocotb tests of ``test_module`` against a build, in ``run_dir``."""
+    tool = require_tool(SIMULATORS[sim_build.simulator])
+    run_dir = Path(run_dir).resolve()
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True)
+    results, log, records = run_dir / "results.xml", run_dir / "sim.log", run_dir / "records.jsonl"
+    plusargs = []
+    waves_file = None
+    if sim_build.waves:
+        fst = sim_build.simulator == "icarus" or _have_lz4()
+        waves_file = run_dir / ("dump.fst" if fst else "dump.vcd")
+        if sim_build.simulator == "icarus":
+            plusargs.append(f"+dumpfile_path={waves_file}")
+    extra_env = {**(env or {}), "LOWBIT_REPORT": str(records)}
+    started = time.monotonic()
+    with _environ(tool):
+        try:
+            _runner(sim_build.simulator).test(
+                test_module=test_module, hdl_toplevel=sim_build.top, hdl_toplevel_lang="verilog",
+                build_dir=sim_build.path, test_dir=run_dir, results_xml=str(results),
+                extra_env=extra_env, seed=seed, testcase=testcase, waves=sim_build.waves,
+                plusargs=plusargs, timescale=TIMESCALE, log_file=log)
+        except (RuntimeError, SystemExit):
+            pass  # the results file (or its absence) says what happened
+    seconds = time.monotonic() - started
+    outcomes = _read_results(results)
+    if not outcomes:
+        raise SimulationError(f"the simulation of {sim_build.top} produced no test results; "
+                              f"last lines of {log}:\n{_tail(log)}")
+    recs = [json.loads(line) for line in records.read_text().splitlines()] if records.exists() else []
+    return SimRun(sim_build, outcomes, recs, run_dir, log,
+                  waves_file if waves_file and waves_file.exists() else None, seconds,
+                  [f"{o.name}: {o.message}" for o in outcomes if not o.passed])
+
+
+def _read_results(path: Path) -> list[TestOutcome]:
+    if not path.exists():
+        return []
+    outcomes = []
+    for case in ET.parse(path).getroot().iter("testcase"):
+        props = {p.get("name"): p.get("value") for p in case.iter("property")}
+        failure = case.find("failure")
+        if failure is None:
+            failure = case.find("error")
+        message = "" if failure is None else (failure.get("message") or failure.text or "failed")
+        outcomes.append(TestOutcome(
+            name=case.get("name", "?"),
+            passed=failure is None and case.find("skipped") is None,
+            sim_time_ns=float(props.get("sim_time_duration") or 0.0),
+            real_time_s=float(case.get("time") or 0.0),
+            message=message.strip(),
+        ))
+    return outcomes

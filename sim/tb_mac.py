@@ -1,0 +1,145 @@
+"""cocotb testbench of the ``mac`` core: every result checked against the golden model.
+
+Run it through :func:`lowbit.simulate.simulate` (or ``lowbit simulate mac ...``); the config
+and options arrive in the environment (see :func:`lowbit.sim.bench.context`).
+"""
+
+from __future__ import annotations
+
+import cocotb
+import numpy as np
+from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
+
+from lowbit.hw.mac import operand_layout
+from lowbit.models.mac import MacPerf, mac_golden
+from lowbit.models.perf import GemmShape
+from lowbit.sim import bench
+
+
+def _beats(config, a, w) -> list[int]:
+    return bench.pack(operand_layout(config), {"a": config.a.encode(a), "w": config.w.encode(w)})
+
+
+async def _dots(dut, config, a, w, k, *, rng=None, idle=0.0, stall=0.0):
+    """Stream ``a``/``w`` (1-D) with run-time K=k; returns (results, cycles), checked bit-exactly."""
+    dut.k.value = k
+    src = bench.Source(dut, "operands", _beats(config, a, w), rng=rng, idle=idle)
+    sink = bench.Sink(dut, "result", len(a) // k, rng=rng, stall=stall)
+    cycles = await bench.transfer(dut.clk, [src], [sink])
+    got = config.accumulator.decode(np.array(sink.values, dtype=np.uint64))
+    bench.assert_equal(got, mac_golden(config, a, w, k), f"K={k}")
+    return got, cycles
+
+
+async def _setup(dut):
+    dut.clear.value = 0
+    dut.k.value = 1
+    dut.operands__valid.value = 0
+    dut.result__ready.value = 0
+    await bench.start(dut)
+    return bench.context()
+
+
+@cocotb.test()
+async def gemm_full_rate(dut):
+    """An M×N×K GEMM as M·N back-to-back dot products; cycles must equal the model."""
+    config, options = await _setup(dut)
+    shape = GemmShape(*options.get("gemm", (4, 4, 32)))
+    gen = bench.rng(options, 1)
+    a = config.a.random(gen, (shape.m, shape.k))
+    w = config.w.random(gen, (shape.k, shape.n))
+    # beat order: for each (m, n), k = 0..K-1
+    a_beats = np.repeat(a[:, None, :], shape.n, axis=1).reshape(-1)
+    w_beats = np.repeat(w.T[None, :, :], shape.m, axis=0).reshape(-1)
+    got, cycles = await _dots(dut, config, a_beats, w_beats, shape.k)
+    model = MacPerf(config).gemm_cycles(shape)
+    bench.record(test="gemm_full_rate", gemm=str(shape), cycles=cycles, model_cycles=model,
+                 macs=shape.macs, results=got.size)
+    assert cycles == model, f"measured {cycles} cycles, the performance model says {model}"
+
+
+@cocotb.test()
+async def random_with_backpressure(dut):
+    """Random operands over the full ranges, several K, random idle inputs and stalled outputs."""
+    config, options = await _setup(dut)
+    gen = bench.rng(options, 2)
+    count = 0
+    for k in (1, 2, 3, 17, 64):
+        if k >= 1 << config.k_bits:
+            continue
+        n = k * 24
+        await _dots(dut, config, config.a.random(gen, n), config.w.random(gen, n), k,
+                    rng=gen, idle=0.3, stall=0.4)
+        count += n
+    bench.record(test="random_with_backpressure", beats=count)
+
+
+@cocotb.test()
+async def corner_values(dut):
+    """Every pair of extreme values (min, max, 0, ±1) as single products and as short runs."""
+    config, options = await _setup(dut)
+    def extremes(fmt):
+        return np.unique(np.array([v for v in (fmt.min, fmt.max, 0, 1, -1)
+                                   if fmt.min <= v <= fmt.max]))
+    xa, xw = np.meshgrid(extremes(config.a), extremes(config.w), indexing="ij")
+    a, w = xa.reshape(-1), xw.reshape(-1)
+    await _dots(dut, config, a, w, 1)
+    k = min(4, (1 << config.k_bits) - 1)
+    await _dots(dut, config, np.repeat(a, k), np.repeat(w, k), k)
+    bench.record(test="corner_values", pairs=a.size)
+
+
+@cocotb.test()
+async def overflow_runs(dut):
+    """Runs long enough to overflow the accumulator with the largest products of each sign."""
+    config, options = await _setup(dut)
+    acc = config.accumulator
+    fa, fw = config.a, config.w
+    pairs = [(fa.min, fw.min), (fa.max, fw.max), (fa.min, fw.max), (fa.max, fw.min)]
+    overflowed = 0
+    for x, y in pairs:
+        p = x * y
+        if p == 0:
+            continue
+        room = acc.max if p > 0 else -acc.min
+        k = min(room // abs(p) + 3, (1 << config.k_bits) - 1, options.get("max_overflow_k", 70_000))
+        a, w = np.full(2 * k, x), np.full(2 * k, y)
+        got, _ = await _dots(dut, config, a, w, k)
+        if int(got[0]) != k * p:
+            overflowed += 1
+    bench.record(test="overflow_runs", overflowed=overflowed, overflow=config.overflow)
+
+
+@cocotb.test()
+async def clear_and_restart(dut):
+    """``clear`` drops a partial sum, beats in the pipeline and a result the sink has not taken."""
+    config, options = await _setup(dut)
+    gen = bench.rng(options, 5)
+    k = max(2, min(8, (1 << config.k_bits) - 1))
+
+    # a partial dot product, then clear while its beats are still in the pipeline
+    dut.k.value = k
+    partial = _beats(config, config.a.random(gen, k - 1), config.w.random(gen, k - 1))
+    await bench.transfer(dut.clk, [bench.Source(dut, "operands", partial)], [])
+    await _pulse_clear(dut)
+    await _dots(dut, config, config.a.random(gen, 2 * k), config.w.random(gen, 2 * k), k)
+
+    # a finished result that nobody takes, then clear: it must not come out afterwards
+    whole = _beats(config, config.a.random(gen, k), config.w.random(gen, k))
+    await bench.transfer(dut.clk, [bench.Source(dut, "operands", whole)], [])
+    await ClockCycles(dut.clk, config.latency + 1)
+    await ReadOnly()
+    assert dut.result__valid.value == 1, "a finished dot product should be waiting"
+    await RisingEdge(dut.clk)
+    await _pulse_clear(dut)
+    await ReadOnly()
+    assert dut.result__valid.value == 0, "clear must drop the waiting result"
+    await RisingEdge(dut.clk)
+    await _dots(dut, config, config.a.random(gen, 3 * k), config.w.random(gen, 3 * k), k)
+    bench.record(test="clear_and_restart", k=k)
+
+
+async def _pulse_clear(dut):
+    dut.clear.value = 1
+    await RisingEdge(dut.clk)
+    dut.clear.value = 0
