@@ -13,7 +13,7 @@ from typing import Literal
 import numpy as np
 
 from lowbit.errors import UsageError
-from lowbit.models.formats import IntFormat
+from lowbit.models.formats import IntFormat, IntRange
 
 Overflow = Literal["wrap", "saturate"]
 OVERFLOW_MODES: tuple[str, ...] = ("wrap", "saturate")
@@ -21,7 +21,7 @@ MAX_ACC_BITS = 64
 
 
 @dataclass(frozen=True)
-class Accumulator:
+class Accumulator(IntRange):
     """An accumulator register of ``bits`` bits with an overflow rule."""
 
     bits: int
@@ -44,14 +44,6 @@ class Accumulator:
     def for_operands(cls, a: IntFormat, w: IntFormat, bits: int, overflow: Overflow) -> Accumulator:
         """The accumulator of an ``a`` × ``w`` datapath: signed unless both operands are unsigned."""
         return cls(bits, a.signed or w.signed, overflow)
-
-    @property
-    def min(self) -> int:
-        return -(1 << (self.bits - 1)) if self.signed else 0
-
-    @property
-    def max(self) -> int:
-        return (1 << (self.bits - 1)) - 1 if self.signed else (1 << self.bits) - 1
 
     def wrap(self, x: np.ndarray) -> np.ndarray:
         """Reduce exact (or modulo 2**64) integers, or raw codes, to the register's value."""

@@ -19,8 +19,23 @@ class FormatError(UsageError):
     """A value or a name that a format cannot represent."""
 
 
+class IntRange:
+    """``min``/``max`` of a two's-complement (``signed``) or unsigned integer of ``bits`` bits."""
+
+    bits: int
+    signed: bool
+
+    @property
+    def min(self) -> int:
+        return -(1 << (self.bits - 1)) if self.signed else 0
+
+    @property
+    def max(self) -> int:
+        return (1 << (self.bits - 1)) - 1 if self.signed else (1 << self.bits) - 1
+
+
 @dataclass(frozen=True)
-class IntFormat:
+class IntFormat(IntRange):
     """An integer of ``bits`` bits, two's complement when ``signed``.
 
     Codes are the raw bit patterns as unsigned integers (what sits on a wire); values are the
@@ -44,14 +59,6 @@ class IntFormat:
 
     def __str__(self) -> str:
         return self.name
-
-    @property
-    def min(self) -> int:
-        return -(1 << (self.bits - 1)) if self.signed else 0
-
-    @property
-    def max(self) -> int:
-        return (1 << (self.bits - 1)) - 1 if self.signed else (1 << self.bits) - 1
 
     def codes(self) -> np.ndarray:
         """Every bit pattern, in increasing code order."""
