@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from lowbit.errors import ConfigError, UsageError
-from lowbit.models.formats import FormatError, IntFormat, parse_format
+from lowbit.models.formats import Format, FormatError, IntFormat, parse_format
 
 Check = Callable[[Any], "str | None"]
 
@@ -53,14 +53,17 @@ class int_format:
 
 def _coerce(name: str, typ: Any, value: Any, check: Check | None = None) -> Any:
     """A TOML/JSON/CLI value to the field's type, or a ConfigError saying what is expected."""
-    if typ is IntFormat:
-        if isinstance(value, IntFormat):
+    if isinstance(typ, type) and issubclass(typ, Format):
+        if isinstance(value, typ):
             return value
+        allowed = getattr(check, "allowed", None)
         try:
-            return parse_format(str(value))
+            fmt = parse_format(str(value))
         except FormatError as e:
-            allowed = getattr(check, "allowed", None) or str(e).split("; ", 1)[-1]
-            raise ConfigError(name, value, allowed) from None
+            raise ConfigError(name, value, allowed or str(e).split("; ", 1)[-1]) from None
+        if not isinstance(fmt, typ):
+            raise ConfigError(name, value, allowed or f"{fmt} is not a {typ.__name__}")
+        return fmt
     if typ is bool:
         if isinstance(value, bool):
             return value
@@ -135,7 +138,7 @@ class CoreConfig:
         out: dict[str, Any] = {"kind": self.KIND}
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
-            out[f.name] = v.name if isinstance(v, IntFormat) else v
+            out[f.name] = v.name if isinstance(v, Format) else v
         return out
 
     @property

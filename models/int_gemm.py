@@ -13,15 +13,15 @@ from __future__ import annotations
 import numpy as np
 
 from lowbit.models.accumulator import Accumulator, product_range
-from lowbit.models.formats import IntFormat
+from lowbit.models.formats import IntFormat, LevelFormat
 
 _EXACT_F64 = 1 << 53
 
 
-def _check(x: np.ndarray, fmt: IntFormat, what: str) -> np.ndarray:
+def _check(x: np.ndarray, fmt: IntFormat | LevelFormat, what: str) -> np.ndarray:
     x = np.asarray(x, dtype=np.int64)
-    if x.size and (x.min() < fmt.min or x.max() > fmt.max):
-        raise ValueError(f"{what} has values outside {fmt.name} ({fmt.min}..{fmt.max})")
+    if x.size and not np.all(fmt.valid(x)):
+        raise ValueError(f"{what} has values outside {fmt.name} ({fmt.describe_values()})")
     return x
 
 
@@ -45,7 +45,8 @@ def int_gemm(a: np.ndarray, w: np.ndarray, a_fmt: IntFormat, w_fmt: IntFormat,
              acc: Accumulator) -> np.ndarray:
     """``C[m, n] = acc-sum over k of a[m, k] * w[k, n]``, as the hardware register holds it.
 
-    ``a`` is M×K, ``w`` is K×N, both integer values of their formats. Returns int64 (uint64
+    ``a`` is M×K, ``w`` is K×N, both integer values of their formats (integers, ternary or
+    binary). Returns int64 (uint64
     for an unsigned 64-bit accumulator).
     """
     a = _check(a, a_fmt, "activations")
