@@ -64,12 +64,13 @@ def significand_bound(x: np.ndarray) -> int:
     return int((m // (m & -m)).max())
 
 
-def _limbs(x: np.ndarray, width: int, bound: int) -> list[np.ndarray]:
-    """Signed integers as ``Σ limb_i · 2**(width·i)``: low limbs in [0, 2**width), top signed."""
+def _limbs(x: np.ndarray, width: int, bound: int) -> list[tuple[np.ndarray, int]]:
+    """Signed integers as ``Σ limb_i · 2**(width·i)``: low limbs in [0, 2**width), the top one
+    signed; each with a bound on its magnitude."""
     n = max(1, -(-(bound.bit_length() + 1) // width))
     mask = (1 << width) - 1
-    out = [(x >> (width * i)) & mask for i in range(n - 1)]
-    return out + [x >> (width * (n - 1))]
+    out = [((x >> (width * i)) & mask, mask) for i in range(n - 1)]
+    return out + [(x >> (width * (n - 1)), (bound >> (width * (n - 1))) + 1)]
 
 
 def exact_matmul(a: np.ndarray, w: np.ndarray, a_bound: int, w_bound: int) -> np.ndarray:
@@ -82,10 +83,11 @@ def exact_matmul(a: np.ndarray, w: np.ndarray, a_bound: int, w_bound: int) -> np
     if k * a_bound * w_bound < EXACT_F64:
         return a.astype(np.float64) @ w.astype(np.float64)
     width = (52 - k.bit_length()) // 2
-    la, lw = _limbs(a, width, a_bound), _limbs(w, width, w_bound)
-    terms = [(i + j, la[i].astype(np.float64) @ lw[j].astype(np.float64))
-             for i in range(len(la)) for j in range(len(lw))]
-    term_bound = sum(k << (width * (s + 2)) for s, _ in terms)
+    terms, term_bound = [], 0
+    for i, (x, xb) in enumerate(_limbs(a, width, a_bound)):
+        for j, (y, yb) in enumerate(_limbs(w, width, w_bound)):
+            terms.append((i + j, x.astype(np.float64) @ y.astype(np.float64)))
+            term_bound += (k * xb * yb) << (width * (i + j))
     if term_bound < 1 << 63:
         return sum(p.astype(np.int64) << (width * s) for s, p in terms)
     return sum(p.astype(np.int64).astype(object) * (1 << (width * s)) for s, p in terms)

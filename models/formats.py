@@ -56,8 +56,13 @@ class NumberFormat(Format):
     #: whether some code stands for NaN
     has_nan: bool = False
 
+    #: the widest format whose codes and values are listed
+    MAX_LISTED_BITS = 24
+
     def codes(self) -> np.ndarray:
         """Every bit pattern, in increasing code order."""
+        if self.bits > self.MAX_LISTED_BITS:
+            raise FormatError(f"{self.name} has 2**{self.bits} codes, too many to list")
         return np.arange(1 << self.bits, dtype=np.uint64)
 
     def units(self, codes: np.ndarray) -> np.ndarray:

@@ -200,6 +200,9 @@ class FloatFormat(NumberFormat):
 
     def units(self, codes: np.ndarray) -> np.ndarray:
         """Finite codes to exact integers ``value / 2**lsb`` (int64)."""
+        if self.max_units >= 1 << 63:
+            raise FormatError(f"{self.name} spans {self.max_units.bit_length()} bits of fixed "
+                              "point, beyond the 63 an exact int64 datapath model holds")
         sign, sig, exp = self.exact(codes)
         u = sig << (exp - self.lsb)
         return np.where(sign == 1, -u, u)
@@ -225,7 +228,8 @@ class FloatFormat(NumberFormat):
         over = a >= np.ldexp(1.0, self.emax + 1)  # includes inf
         a = np.where(over, 0.0, a)
 
-        e = np.maximum(np.frexp(a)[1].astype(np.int64) - 1, self.emin)
+        e = np.where(a > 0, np.maximum(np.frexp(a)[1].astype(np.int64) - 1, self.emin),
+                     self.emin)
         n = np.rint(np.ldexp(a, (self.man_bits - e).astype(np.int32))).astype(np.int64)  # RNE
         if not self.subnormals:
             n = np.maximum(n, 1 << self.man_bits)  # no zero, no subnormals: underflow to min
