@@ -52,14 +52,24 @@ def cached_dir(category: str, key: str, build: Callable[[Path], None]) -> tuple[
     return final, False
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: Path, data: str | bytes) -> None:
-    """Write ``path`` through a temporary file in the same directory and a rename."""
+    """Write ``path`` through a temporary file in the same directory and a rename.
+
+    The file gets the permissions a plain ``open(path, "w")`` would give (mkstemp's are 0600).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data.encode() if isinstance(data, str) else data)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -2,11 +2,12 @@
 
 * float64 BLAS is exact on integers while every partial sum stays below 2**53, in any
   summation order; :func:`exact_matmul` splits wider operands into limbs that stay below it.
-* :func:`to_fp32` rounds an exact product ``d · 2**lsb · scale`` to FP32 once: directly when the
-  product is exact in float64; otherwise through an error-free TwoProduct/TwoSum and rounding
-  to odd at 53 bits, which a later round-to-nearest-even to any format of at most 51 significant
-  bits (FP32 has 24) turns into the correctly rounded result; and, where neither applies,
-  through Python integers.
+* :func:`to_fp32` rounds an exact product ``d · 2**lsb · scale`` to FP32 once. The float64
+  product is almost always enough: rounding it to 53 bits can land on an FP32 rounding tie but
+  never cross one, so only entries sitting exactly on a tie (or in FP32's subnormal range) are
+  redone with the exact error of the product (Dekker's TwoProduct) and rounded to odd at 53
+  bits, which a later round-to-nearest-even to FP32 turns into the correctly rounded result.
+  Integers beyond float64 go through TwoSum or, at worst, Python integers.
 """
 
 from __future__ import annotations
@@ -74,14 +75,16 @@ def _limbs(x: np.ndarray, width: int, bound: int) -> list[tuple[np.ndarray, int]
 
 
 def exact_matmul(a: np.ndarray, w: np.ndarray, a_bound: int, w_bound: int) -> np.ndarray:
-    """``a @ w`` exactly for int64 ``a`` (M×K), ``w`` (K×N) with ``|a| ≤ a_bound``, ``|w| ≤ w_bound``.
+    """``a @ w`` exactly for integer-valued ``a`` (M×K) and ``w`` (K×N), int64 or float64 below
+    2**53, with ``|a| ≤ a_bound`` and ``|w| ≤ w_bound``.
 
     Returns float64 (integer values) when every partial sum is below 2**53, else int64 when the
     result fits, else an object array of Python integers.
     """
     k = a.shape[1]
     if k * a_bound * w_bound < EXACT_F64:
-        return a.astype(np.float64) @ w.astype(np.float64)
+        return a.astype(np.float64, copy=False) @ w.astype(np.float64, copy=False)
+    a, w = a.astype(np.int64), w.astype(np.int64)
     width = (52 - k.bit_length()) // 2
     terms, term_bound = [], 0
     for i, (x, xb) in enumerate(_limbs(a, width, a_bound)):
@@ -112,29 +115,44 @@ def _fp32_python(d, lsb: int, scale: float) -> float:
 _fp32_python_ufunc = np.frompyfunc(_fp32_python, 3, 1)
 
 
-def to_fp32(d: np.ndarray, lsb: int, scale: np.ndarray, scale_pow2: bool | None = None
-            ) -> np.ndarray:
+def _fp32_ambiguous(p: np.ndarray) -> np.ndarray:
+    """Where rounding float64 ``p`` to FP32 may differ from rounding the exact value it came
+    from: ``p`` on an FP32 rounding tie (the 29 bits below FP32's last are ``100…0``), or in
+    FP32's subnormal range, where ties sit elsewhere."""
+    tie = (p.view(np.int64) & _BELOW_FP32) == _FP32_TIE
+    return (tie | (np.abs(p) < _FP32_MIN_NORMAL)) & (p != 0) & np.isfinite(p)
+
+
+_BELOW_FP32 = (1 << 29) - 1
+_FP32_TIE = 1 << 28
+_FP32_MIN_NORMAL = 2.0 ** -126
+
+
+def to_fp32(d: np.ndarray, lsb: int, scale: np.ndarray) -> np.ndarray:
     """``RNE32(d · 2**lsb · scale)``, rounded once.
 
     ``d`` holds exact integers (float64 below 2**53, int64, or Python integers); ``scale``
-    exact float64 values broadcastable to ``d``. ``scale_pow2`` may say whether every scale is
-    a power of two (else it is checked).
+    exact float64 values broadcastable to ``d``. The float64 product can round, but a rounding
+    to 53 bits never crosses an FP32 tie, only lands on one: those entries (rare) are redone
+    with the exact error of the product, rounded to odd.
     """
-    scale = np.broadcast_to(np.asarray(scale, dtype=np.float64), d.shape)
-    pow2 = is_pow2(scale) if scale_pow2 is None else scale_pow2
+    scale = np.asarray(scale, dtype=np.float64)
     if d.dtype == np.int64:
         if d.size == 0 or max(-int(d.min()), int(d.max())) < EXACT_F64:
             d = d.astype(np.float64)
-        elif pow2:
+        elif is_pow2(scale):
             hi = np.ldexp(((d >> 26) << 26).astype(np.float64), lsb) * scale
             lo = np.ldexp((d & ((1 << 26) - 1)).astype(np.float64), lsb) * scale
             return round_odd(*two_sum(hi, lo)).astype(np.float32)
         else:
             d = d.astype(object)
     if d.dtype == object:
-        out = _fp32_python_ufunc(d, lsb, scale)
+        out = _fp32_python_ufunc(d, lsb, np.broadcast_to(scale, d.shape))
         return np.asarray(out, dtype=np.float64).astype(np.float32)
     x = np.ldexp(d, lsb)
-    if pow2:
-        return (x * scale).astype(np.float32)
-    return round_odd(*two_prod(x, scale)).astype(np.float32)
+    p = x * scale
+    fix = _fp32_ambiguous(p)
+    if fix.any():
+        xs, ss = np.broadcast_to(x, p.shape)[fix], np.broadcast_to(scale, p.shape)[fix]
+        p[fix] = round_odd(*two_prod(xs, ss))
+    return p.astype(np.float32)

@@ -69,6 +69,10 @@ class NumberFormat(Format):
         """Codes to exact integers ``value / 2**lsb`` (int64); finite codes only."""
         raise NotImplementedError
 
+    def is_code(self, codes: np.ndarray) -> np.ndarray:
+        """Which bit patterns stand for a value (all, except in :class:`LevelFormat`)."""
+        return np.ones(np.shape(codes), dtype=bool)
+
     @property
     def max_units(self) -> int:
         """The largest ``|value| / 2**lsb`` over all finite values."""
@@ -268,6 +272,9 @@ class LevelFormat(NumberFormat):
 
     def describe_values(self) -> str:
         return "{" + ", ".join(str(v) for v in self.values()) + "}"
+
+    def is_code(self, codes: np.ndarray) -> np.ndarray:
+        return np.isin(np.asarray(codes), [code for code, _ in self.table])
 
     def encode(self, values: np.ndarray) -> np.ndarray:
         """Level values to codes; anything that is not a level is an error."""

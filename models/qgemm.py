@@ -29,15 +29,20 @@ matmul of pre-scaled operands.
 
 from __future__ import annotations
 
+import functools
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from lowbit.errors import UsageError
 from lowbit.models.accumulator import Accumulator
-from lowbit.models.exact import EXACT_F64, exact_matmul, is_pow2, significand_bound, to_fp32
+from lowbit.models.exact import EXACT_F64, exact_matmul, significand_bound, to_fp32
 from lowbit.models.int_gemm import int_gemm
+from lowbit.models.formats import NumberFormat
 from lowbit.models.minifloat import FloatFormat
 from lowbit.models.qtensor import QTensor
 
@@ -53,9 +58,27 @@ class GemmResult:
     block: int
 
 
+#: element formats up to this width are decoded through a table of all their codes
+_TABLE_BITS = 16
+
+
+@functools.cache
+def _unit_table(fmt: NumberFormat) -> tuple[np.ndarray, np.ndarray]:
+    """Every code's exact integer units as float64 (NaN where the code is invalid, 0 for inf
+    and NaN codes) and which codes are inf or NaN."""
+    codes = fmt.codes()
+    special = ~fmt.is_finite(codes) if isinstance(fmt, FloatFormat) else np.zeros(codes.size, bool)
+    units = np.full(codes.size, np.nan)
+    ok = fmt.is_code(codes) & ~special
+    units[ok] = fmt.units(codes[ok])
+    units[special] = 0.0
+    return units, special
+
+
 @dataclass(frozen=True, eq=False)
 class _Operand:
-    """An operand as the datapath sees it: raw integer units, zero-points, non-finite mask."""
+    """An operand as the datapath sees it: integer units (float64, exact), zero-points (same
+    units), and where its elements are inf or NaN (``None`` when nowhere)."""
 
     q: QTensor
     units: np.ndarray
@@ -65,28 +88,47 @@ class _Operand:
     @classmethod
     def of(cls, q: QTensor) -> _Operand:
         special = None
-        if isinstance(q.fmt, FloatFormat) and q.fmt.has_nan:
-            finite = q.fmt.is_finite(q.codes)
-            if not finite.all():
-                special = ~finite
-        units = q.fmt.units(q.codes)
-        if special is not None:
-            units = np.where(special, 0, units)
-        zero = None if q.zero_points is None else q.expand(q.zero_points).astype(np.int64)
+        if q.fmt.bits <= _TABLE_BITS:
+            table, specials = _unit_table(q.fmt)
+            units = table[q.codes.astype(np.intp)]
+            if np.isnan(units).any():
+                q.fmt.decode(q.codes)  # raises, naming the bad code
+            if specials.any():
+                special = specials[q.codes.astype(np.intp)]
+                special = special if special.any() else None
+        else:
+            units = q.fmt.units(q.codes).astype(np.float64)
+        zero = None if q.zero_points is None else q.expand(q.zero_points).astype(np.float64)
         return cls(q, units, zero, special)
 
-    @property
+    @functools.cached_property
     def folded(self) -> np.ndarray:
         return self.units if self.zero is None else self.units - self.zero
 
-    def bound(self, units: np.ndarray) -> int:
-        return int(np.abs(units).max()) if units.size else 0
+    @functools.cached_property
+    def raw_bound(self) -> int:
+        return int(np.abs(self.units).max(initial=0))
+
+    @functools.cached_property
+    def bound(self) -> int:
+        return self.raw_bound if self.zero is None else int(np.abs(self.folded).max(initial=0))
+
+    def shared(self, prescale: bool) -> _Operand:
+        """Compute, once, what parallel row slabs read from this (weight) operand."""
+        _ = self.bound, self.raw_bound
+        if prescale and self.special is None:
+            _ = self.prescaled
+        return self
+
+    @functools.cached_property
+    def prescaled(self) -> np.ndarray:
+        """Element values times their scales (float64; exact where the fast path uses it)."""
+        return np.ldexp(self.folded * self.q.expand(self.q.scales), self.q.fmt.lsb)
 
     def scale(self, j: int, block: int) -> np.ndarray:
         """The scales of block j as a column (A) or row (W)."""
         g = (j * block) // self.q.group
-        s = self.q.scales[:, g:g + 1] if self.q.k_axis == 1 else self.q.scales[g:g + 1, :]
-        return s
+        return self.q.scales[:, g:g + 1] if self.q.k_axis == 1 else self.q.scales[g:g + 1, :]
 
 
 def _check(a: QTensor, w: QTensor) -> None:
@@ -99,7 +141,12 @@ def _check(a: QTensor, w: QTensor) -> None:
 
 def qgemm(a: QTensor, w: QTensor, acc: Accumulator | None = None, block: int | None = None,
           keep_acc: bool = True) -> GemmResult:
-    """``A @ W`` as the module docstring states; see :class:`GemmResult`."""
+    """``A @ W`` as the module docstring states; see :class:`GemmResult`.
+
+    Rows of the output are independent, so large GEMMs run as row slabs on parallel threads,
+    each with single-threaded BLAS (multithreaded BLAS on the many short block matmuls is
+    slower than one thread, badly so on a busy machine).
+    """
     _check(a, w)
     span = math.gcd(a.group, w.group)
     block = span if block is None else block
@@ -109,27 +156,50 @@ def qgemm(a: QTensor, w: QTensor, acc: Accumulator | None = None, block: int | N
     if acc is not None and not (a.fmt.is_integer and w.fmt.is_integer):
         raise UsageError(f"an integer accumulator needs integer operands; got {a.fmt} × {w.fmt} "
                          "(float and fixed-point operands accumulate exactly)")
-    oa, ow = _Operand.of(a), _Operand.of(w)
+    m, n = a.shape[0], w.shape[1]
+    ow = _Operand.of(w).shared(prescale=not keep_acc)
+    out = np.empty((m, n), dtype=np.float32)
+    workers = min(len(os.sched_getaffinity(0)), m) if m * n * a.k >= _PARALLEL_MACS else 1
+    slabs = np.array_split(np.arange(m), workers)
+    with threadpool_limits(1, user_api="blas"):
+        if workers == 1:
+            kept = [_rows(a, ow, acc, block, keep_acc, out)]
+        else:
+            with ThreadPoolExecutor(workers) as pool:
+                kept = list(pool.map(lambda r: _rows(a.rows(r), ow, acc, block, keep_acc,
+                                                     out[r[0]:r[-1] + 1]), slabs))
+    acc_out = None if not keep_acc else kept[0] if len(kept) == 1 else np.concatenate(kept, 1)
+    return GemmResult(_tensor_scale(out, a, w), acc_out, a.fmt.lsb + w.fmt.lsb, block)
+
+
+#: GEMMs of at least this many multiply-accumulates run on parallel row slabs
+_PARALLEL_MACS = 1 << 22
+
+
+def _rows(a: QTensor, ow: _Operand, acc: Accumulator | None, block: int, keep_acc: bool,
+          out: np.ndarray) -> np.ndarray | None:
+    """Steps 1-4 for the rows of ``a``: the FP32 accumulators go to ``out``; returns the
+    block sums when kept."""
+    oa, w = _Operand.of(a), ow.q
     fa, fw = oa.folded, ow.folded
-    ba, bw = oa.bound(fa), ow.bound(fw)
-    raw = block * oa.bound(oa.units) * ow.bound(ow.units)
+    ba, bw = oa.bound, ow.bound
+    raw = block * oa.raw_bound * ow.raw_bound
     # the register never overflows: its rules change nothing and the exact sum is what it holds
     exact = acc is None or (acc.holds(-raw, raw) and acc.holds(-block * ba * bw, block * ba * bw))
     lsb = a.fmt.lsb + w.fmt.lsb
-    pow2 = is_pow2(a.scales) and is_pow2(w.scales)
     sig = significand_bound(a.scales) * significand_bound(w.scales)
-    m, n = a.shape[0], w.shape[1]
-    c = np.zeros((m, n), dtype=np.float32)
+    out[...] = 0.0
     blocks = range(a.k // block)
 
     if (exact and not keep_acc and oa.special is None and ow.special is None
             and block * ba * bw * sig < EXACT_F64):
-        pa = np.ldexp(fa * a.expand(a.scales), a.fmt.lsb)
-        pw = np.ldexp(fw * w.expand(w.scales), w.fmt.lsb)
+        pa, pw = oa.prescaled, ow.prescaled
+        s = np.empty(out.shape)  # reused: a fresh 8 MB result per block costs page faults
         for j in blocks:
             k = slice(j * block, (j + 1) * block)
-            c += (pa[:, k] @ pw[k, :]).astype(np.float32)
-        return GemmResult(_tensor_scale(c, a, w), None, lsb, block)
+            np.matmul(pa[:, k], pw[k, :], out=s)
+            np.add(out, s, out=out, dtype=np.float32)  # RNE32 of the exact block sum, FP32 add
+        return None
 
     kept = []
     for j in blocks:
@@ -138,24 +208,25 @@ def qgemm(a: QTensor, w: QTensor, acc: Accumulator | None = None, block: int | N
             d = exact_matmul(fa[:, k], fw[k, :], ba, bw)
         else:
             d = _accumulate(oa, ow, k, acc)
-        s = to_fp32(d, lsb, oa.scale(j, block) * ow.scale(j, block), pow2)
+        s = to_fp32(d, lsb, oa.scale(j, block) * ow.scale(j, block))
         if oa.special is not None or ow.special is not None:
             s = _ieee(s, oa, ow, k)
-        c += s
+        out += s
         if keep_acc:
             kept.append(d.astype(np.int64) if d.dtype == np.float64 else d)
-    acc_out = np.stack(kept) if keep_acc else None
-    return GemmResult(_tensor_scale(c, a, w), acc_out, lsb, block)
+    return None if not keep_acc else kept[0][None] if len(kept) == 1 else np.stack(kept)
 
 
 def _accumulate(oa: _Operand, ow: _Operand, k: slice, acc: Accumulator) -> np.ndarray:
     """One block in an integer accumulator register, zero-points folded in at the end."""
-    a, w = oa.units[:, k], ow.units[k, :]
+    a, w = oa.units[:, k].astype(np.int64), ow.units[k, :].astype(np.int64)
     d = int_gemm(a, w, oa.q.fmt, ow.q.fmt, acc)
     if oa.zero is None and ow.zero is None:
         return d
-    za = oa.zero[:, k][:, :1] if oa.zero is not None else np.zeros((a.shape[0], 1), np.int64)
-    zw = ow.zero[k, :][:1, :] if ow.zero is not None else np.zeros((1, w.shape[1]), np.int64)
+    za = (oa.zero[:, k][:, :1] if oa.zero is not None else np.zeros((a.shape[0], 1))
+          ).astype(np.int64)
+    zw = (ow.zero[k, :][:1, :] if ow.zero is not None else np.zeros((1, w.shape[1]))
+          ).astype(np.int64)
     size = a.shape[1]
     corr = -zw * a.sum(axis=1, keepdims=True) - za * w.sum(axis=0, keepdims=True) + size * za * zw
     total = d + corr

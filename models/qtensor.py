@@ -20,7 +20,7 @@ exactly.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -112,6 +112,15 @@ class QTensor:
         if not np.array_equal(fmt.decode(codes), values.astype(np.float64), equal_nan=True):
             raise UsageError(f"values are not all exactly representable in {fmt}")
         return cls(fmt, codes, k_axis, values.shape[k_axis], np.ones((1, 1)), "pow2")
+
+    def rows(self, index: np.ndarray) -> QTensor:
+        """The rows ``index`` of an activation operand (k_axis=1), with their scales."""
+        if self.k_axis != 1:
+            raise UsageError("rows() slices activations (k_axis=1)")
+        def pick(arr):
+            return None if arr is None else arr if arr.shape[0] == 1 else arr[index]
+        return replace(self, codes=self.codes[index], scales=pick(self.scales),
+                       zero_points=pick(self.zero_points))
 
     @property
     def k(self) -> int:

@@ -51,3 +51,10 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path):
 def test_digest_is_order_independent_for_dicts():
     assert digest({"a": 1, "b": 2}) == digest({"b": 2, "a": 1})
     assert digest("a", 1) != digest("a", 2)
+
+
+def test_atomic_write_gives_ordinary_permissions(tmp_path):
+    target = tmp_path / "out.txt"
+    atomic_write(target, "x")
+    (tmp_path / "plain.txt").write_text("x")
+    assert target.stat().st_mode == (tmp_path / "plain.txt").stat().st_mode

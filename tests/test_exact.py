@@ -31,6 +31,7 @@ def expect(d, lsb, s):
 @pytest.mark.parametrize("pow2", [True, False])
 @pytest.mark.parametrize("kind", ["float64", "int64-narrow", "int64-wide", "object"])
 def test_to_fp32_rounds_once(kind, pow2):
+    """Near-ties and random values, every representation of d, power-of-two and FP32 scales."""
     rng = np.random.default_rng(hash((kind, pow2)) % 2**32)
     n = 4000
     bits = {"float64": 50, "int64-narrow": 50, "int64-wide": 62, "object": 90}[kind]

@@ -186,3 +186,16 @@ def test_bad_calls(call, message):
     a, w = operands(rng, "int8:g16", "int4", m=2, k=32, n=2)
     with pytest.raises(UsageError, match=message):
         call(a, w)
+
+
+@pytest.mark.parametrize("qa,qw,acc", [("int8:channel:asym", "int4:g16", Accumulator(12)),
+                                      ("nvfp4", "mxfp8_e5m2", None),
+                                      ("mxfp4", "mxfp8_e4m3", None)])
+def test_parallel_row_slabs_match_the_reference(monkeypatch, qa, qw, acc):
+    """Large GEMMs split rows over threads; force that on a small one and check it."""
+    import lowbit.models.qgemm as module
+
+    monkeypatch.setattr(module, "_PARALLEL_MACS", 0)
+    monkeypatch.setattr(module.os, "sched_getaffinity", lambda pid: {0, 1, 2})
+    rng = np.random.default_rng(9)
+    check(*operands(rng, qa, qw, m=7, k=64, n=3), acc=acc)
