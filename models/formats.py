@@ -75,8 +75,9 @@ class NumberFormat(Format):
 
     @property
     def max_units(self) -> int:
-        """The largest ``|value| / 2**lsb`` over all finite values."""
-        raise NotImplementedError
+        """The largest ``|value| / 2**lsb`` over all finite values (here: integer formats,
+        whose units are their values)."""
+        return max(-self.min, self.max)
 
     @property
     def is_integer(self) -> bool:
@@ -160,10 +161,6 @@ class IntFormat(IntRange, NumberFormat):
         return c
 
     units = decode
-
-    @property
-    def max_units(self) -> int:
-        return max(-self.min, self.max)
 
     def random(self, rng: np.random.Generator, shape) -> np.ndarray:
         """Uniformly random values over the whole range."""
@@ -302,10 +299,6 @@ class LevelFormat(NumberFormat):
         return out
 
     units = decode
-
-    @property
-    def max_units(self) -> int:
-        return max(-self.min, self.max)
 
     def random(self, rng: np.random.Generator, shape) -> np.ndarray:
         return rng.choice(self.values(), size=shape)

@@ -91,10 +91,6 @@ class FloatFormat(NumberFormat):
         return self.subnormals
 
     @property
-    def has_negative_zero(self) -> bool:
-        return self.signed and self.subnormals and self.specials != "fnuz"
-
-    @property
     def max_mag_code(self) -> int:
         """Magnitude bits (exponent and mantissa fields) of the largest finite value."""
         m_top = (1 << self.man_bits) - 1

@@ -41,8 +41,8 @@ from threadpoolctl import threadpool_limits
 from lowbit.errors import UsageError
 from lowbit.models.accumulator import Accumulator
 from lowbit.models.exact import EXACT_F64, exact_matmul, significand_bound, to_fp32
-from lowbit.models.int_gemm import int_gemm
 from lowbit.models.formats import NumberFormat
+from lowbit.models.int_gemm import int_gemm
 from lowbit.models.minifloat import FloatFormat
 from lowbit.models.qtensor import QTensor
 
@@ -113,9 +113,15 @@ class _Operand:
     def bound(self) -> int:
         return self.raw_bound if self.zero is None else int(np.abs(self.folded).max(initial=0))
 
+    @functools.cached_property
+    def elements(self) -> np.ndarray:
+        return self.q.elements()
+
     def shared(self, prescale: bool) -> _Operand:
         """Compute, once, what parallel row slabs read from this (weight) operand."""
         _ = self.bound, self.raw_bound
+        if self.special is not None:
+            _ = self.elements
         if prescale and self.special is None:
             _ = self.prescaled
         return self
@@ -237,7 +243,7 @@ def _ieee(s: np.ndarray, oa: _Operand, ow: _Operand, k: slice) -> np.ndarray:
     """Outputs of a block that meet an inf or NaN element, by IEEE 754 rules."""
     rows = oa.special[:, k].any(axis=1) if oa.special is not None else np.zeros(s.shape[0], bool)
     cols = ow.special[k, :].any(axis=0) if ow.special is not None else np.zeros(s.shape[1], bool)
-    va, vw = oa.q.elements()[:, k], ow.q.elements()[k, :]
+    va, vw = oa.elements[:, k], ow.elements[k, :]
     out = s.copy()
     with np.errstate(invalid="ignore", over="ignore"):
         if rows.any():

@@ -64,8 +64,8 @@ def floor_log2(x: np.ndarray) -> np.ndarray:
 
 def pow2_at_least(num: np.ndarray, den: float) -> np.ndarray:
     """The smallest integer e with ``den · 2**e ≥ num`` (exact; 0 where num is 0)."""
-    num = np.asarray(num, dtype=np.float64)
-    e = np.frexp(num)[1].astype(np.int64) - np.frexp(np.float64(den))[1] - 1
+    num, den = np.asarray(num, dtype=np.float64), np.float64(den)  # an int would mean float16
+    e = np.frexp(num)[1].astype(np.int64) - np.frexp(den)[1] - 1
     for _ in range(3):
         e = e + (np.ldexp(den, e.astype(np.int32)) < num)
     return np.where(num > 0, e, 0)

@@ -7,6 +7,7 @@ from fractions import Fraction
 import ml_dtypes
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from lowbit.errors import UsageError
 from lowbit.models.block_formats import BLOCK_FORMATS, MXINT8, NVFP4
@@ -270,3 +271,35 @@ def test_bad_input_is_one_clear_error(call, message):
     with pytest.raises((UsageError, FormatError)) as e:
         call()
     assert message in str(e.value) and len(str(e.value).splitlines()) == 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from([n for n in BLOCK_FORMATS if n != "nvfp4"]), st.integers(-100, 100),
+       st.data())
+def test_mx_round_trips_representable_blocks(name, shared, data):
+    """A block of element values times 2**shared dequantizes to itself, unless the spec's
+    scale pushes the block maximum past the element maximum (E4M3: 1.875·2**e → 480 > 448)."""
+    fmt = BLOCK_FORMATS[name]
+    codes = data.draw(st.lists(st.sampled_from(fmt.element.codes()[
+        np.isfinite(fmt.element.decode(fmt.element.codes()))].tolist()), min_size=32,
+        max_size=32))
+    v = np.ldexp(fmt.element.decode(np.array(codes)), shared).reshape(1, 32)
+    q = fmt.quantize(v)
+    amax = np.abs(v).max()
+    if amax == 0 or np.ldexp(amax, -(math.frexp(amax)[1] - 1 - MX_EMAX[fmt.element.name])) \
+            <= fmt.element.max:
+        np.testing.assert_array_equal(q.dequantize(), v)
+    else:
+        assert np.abs(q.dequantize()).max() < amax  # saturated, as the spec's rule implies
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(["int8", "int4", "uint6", "int2"]), st.integers(-30, 30), st.data())
+def test_pow2_grid_values_round_trip(fmt_name, e, data):
+    fmt = parse_format(fmt_name)
+    q = data.draw(st.lists(st.integers(max(fmt.min, -fmt.max), fmt.max), min_size=16,
+                           max_size=16))
+    x = np.ldexp(np.array(q, dtype=float), e).reshape(2, 8)
+    for gran in ("tensor", "channel", "g4"):
+        back = quantize(x, f"{fmt_name}:{gran}:pow2").dequantize()
+        np.testing.assert_array_equal(back, x)
