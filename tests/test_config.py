@@ -58,3 +58,11 @@ def test_config_files(tmp_path):
         read_config_file(bad)
     with pytest.raises(UsageError, match="cannot read"):
         read_config_file(tmp_path / "missing.toml")
+
+
+@pytest.mark.parametrize("name", ["fp8_e4m3", "mxfp4", "ternary"])
+def test_a_format_of_another_kind_is_refused_for_an_integer_field(name):
+    """parse_format knows minifloats and block formats; an IntFormat field still takes only
+    integers, with the field's own list of what is allowed."""
+    with pytest.raises(ConfigError, match=f"a='{name}' is not allowed; allowed: int1..int16"):
+        MacConfig(a=name)
