@@ -119,8 +119,8 @@ def _fp32_ambiguous(p: np.ndarray) -> np.ndarray:
     """Where rounding float64 ``p`` to FP32 may differ from rounding the exact value it came
     from: ``p`` on an FP32 rounding tie (the 29 bits below FP32's last are ``100…0``), or in
     FP32's subnormal range, where ties sit elsewhere."""
-    tie = (p.view(np.int64) & _BELOW_FP32) == _FP32_TIE
-    return (tie | (np.abs(p) < _FP32_MIN_NORMAL)) & (p != 0) & np.isfinite(p)
+    tie = (p.view(np.int64) & _BELOW_FP32) == _FP32_TIE  # NaN payloads may match: harmless
+    return tie | ((np.abs(p) < _FP32_MIN_NORMAL) & (p != 0))
 
 
 _BELOW_FP32 = (1 << 29) - 1
@@ -149,7 +149,7 @@ def to_fp32(d: np.ndarray, lsb: int, scale: np.ndarray) -> np.ndarray:
     if d.dtype == object:
         out = _fp32_python_ufunc(d, lsb, np.broadcast_to(scale, d.shape))
         return np.asarray(out, dtype=np.float64).astype(np.float32)
-    x = np.ldexp(d, lsb)
+    x = np.ldexp(d, lsb) if lsb else d
     p = x * scale
     fix = _fp32_ambiguous(p)
     if fix.any():
