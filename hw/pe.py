@@ -40,9 +40,13 @@ def os_west_layout(a: IntFormat) -> data.StructLayout:
 
 
 class _PE(wiring.Component):
-    def __init__(self, a: IntFormat, w: IntFormat, acc: Accumulator, mul_reg: bool, ports: dict):
+    """A PE's ports: ``west`` → ``east`` and ``north`` → ``south`` (registered), ``en``, extras."""
+
+    def __init__(self, a: IntFormat, w: IntFormat, acc: Accumulator, mul_reg: bool,
+                 west: data.StructLayout, north, ports: dict):
         self.a_fmt, self.w_fmt, self.acc_spec, self.mul_reg = a, w, acc, mul_reg
-        super().__init__({"en": In(1), **ports})
+        super().__init__({"en": In(1), "west": In(west), "east": Out(west),
+                          "north": In(north), "south": Out(north), **ports})
 
     def product(self, m: Module, a, w, *flags):
         """``a × w`` and ``flags``, registered once when ``mul_reg`` (all stay in step)."""
@@ -58,12 +62,8 @@ class WeightStationaryPE(_PE):
     """``south = ovf(north + west.a × weight)``; the weight stays, activations and sums flow."""
 
     def __init__(self, a: IntFormat, w: IntFormat, acc: Accumulator, mul_reg: bool = False):
-        west = ws_west_layout(a)
-        super().__init__(a, w, acc, mul_reg, {
-            "west": In(west), "east": Out(west),
-            "north": In(shape_of(acc)), "south": Out(shape_of(acc)),
-            "load": In(1), "load_w": In(shape_of(w)),
-        })
+        super().__init__(a, w, acc, mul_reg, ws_west_layout(a), shape_of(acc),
+                         {"load": In(1), "load_w": In(shape_of(w))})
 
     def elaborate(self, platform):
         m = Module()
@@ -84,12 +84,8 @@ class OutputStationaryPE(_PE):
     """``acc = ovf(acc + west.a × north)`` over K beats; both operands flow, the sum stays."""
 
     def __init__(self, a: IntFormat, w: IntFormat, acc: Accumulator, mul_reg: bool = False):
-        west = os_west_layout(a)
-        super().__init__(a, w, acc, mul_reg, {
-            "west": In(west), "east": Out(west),
-            "north": In(shape_of(w)), "south": Out(shape_of(w)),
-            "result": Out(shape_of(acc)), "done": Out(1),
-        })
+        super().__init__(a, w, acc, mul_reg, os_west_layout(a), shape_of(w),
+                         {"result": Out(shape_of(acc)), "done": Out(1)})
 
     def elaborate(self, platform):
         m = Module()

@@ -106,6 +106,21 @@ class _Array(wiring.Component):
         m.d.comb += en.eq(~self.result.valid | self.result.ready)
         return en
 
+    def _mesh(self, m: Module, pe_class, west: Skew, north: Skew, en: Signal) -> list[list]:
+        """R×C PEs, each fed by its west and north neighbour (the edges by the skewed inputs)."""
+        cfg = self.config
+        pes = [[pe_class(cfg.a, cfg.w, cfg.accumulator, cfg.mul_reg) for _ in range(cfg.cols)]
+               for _ in range(cfg.rows)]
+        for r, row in enumerate(pes):
+            for c, pe in enumerate(row):
+                m.submodules[f"pe_{r}_{c}"] = pe
+                m.d.comb += [
+                    pe.en.eq(en),
+                    pe.west.eq(west.o[r] if c == 0 else row[c - 1].east),
+                    pe.north.eq(north.o[c] if r == 0 else pes[r - 1][c].south),
+                ]
+        return pes
+
     @staticmethod
     def _skew(m: Module, name: str, skew: Skew, en: Signal) -> Skew:
         m.submodules[name] = skew
@@ -194,19 +209,11 @@ class WeightStationaryArray(_Array):
         north = self._skew(m, "psum_skew", Skew.rising(shape_of(cfg.accumulator), C), en)
         m.d.comb += north.i.eq(delayed(m, top, cfg.mul_reg, en, "top"))
 
-        pes = [[WeightStationaryPE(cfg.a, cfg.w, cfg.accumulator, cfg.mul_reg) for _ in range(C)]
-               for _ in range(R)]
+        pes = self._mesh(m, WeightStationaryPE, west, north, en)
         for r in range(R):
             for c in range(C):
-                pe = pes[r][c]
-                m.submodules[f"pe_{r}_{c}"] = pe
-                m.d.comb += [
-                    pe.en.eq(en),
-                    pe.west.eq(west.o[r] if c == 0 else pes[r][c - 1].east),
-                    pe.north.eq(north.o[c] if r == 0 else pes[r - 1][c].south),
-                    pe.load.eq(wskew.o[c].valid & (wskew.o[c].row == r)),
-                    pe.load_w.eq(wskew.o[c].w),
-                ]
+                m.d.comb += [pes[r][c].load.eq(wskew.o[c].valid & (wskew.o[c].row == r)),
+                             pes[r][c].load_w.eq(wskew.o[c].w)]
 
         # --- bottom: de-skew into a row, then back to the buffer or out as a result
         south = self._skew(m, "deskew", Skew.falling(north.shape, C), en)
@@ -253,17 +260,7 @@ class OutputStationaryArray(_Array):
                              west.i[r].last.eq(go & last)]
             m.d.sync += north.i.eq(self.w.payload)
 
-        pes = [[OutputStationaryPE(cfg.a, cfg.w, cfg.accumulator, cfg.mul_reg) for _ in range(C)]
-               for _ in range(R)]
-        for r in range(R):
-            for c in range(C):
-                pe = pes[r][c]
-                m.submodules[f"pe_{r}_{c}"] = pe
-                m.d.comb += [
-                    pe.en.eq(en),
-                    pe.west.eq(west.o[r] if c == 0 else pes[r][c - 1].east),
-                    pe.north.eq(north.o[c] if r == 0 else pes[r - 1][c].south),
-                ]
+        pes = self._mesh(m, OutputStationaryPE, west, north, en)
 
         # one bus per column: the PE whose sum is done drives it (rows finish one per cycle)
         deskew = self._skew(m, "deskew", Skew.falling(shape_of(cfg.accumulator), C), en)

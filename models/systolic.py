@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lowbit.models.accumulator import product_bits
 from lowbit.models.int_gemm import int_gemm
 from lowbit.models.perf import GemmShape
 
@@ -99,20 +100,30 @@ class SystolicPerf:
 
     @property
     def storage_bits(self) -> int:
-        """Register and buffer bits: PEs, skew/de-skew lines, input/output and buffer."""
+        """Flip-flop bits plus (ws) the partial-sum buffer, counted from the structure.
+
+        Registers a neighbour never reads (the east edge, and the south edge of os) are left
+        out, as synthesis removes them; the ws buffer's read register is counted (it is the
+        block RAM's output register on an FPGA).
+        """
         c = self.config
-        R, C, a, w, acc = c.rows, c.cols, c.a.bits, c.w.bits, c.acc
+        R, C, a, w, acc, mr = c.rows, c.cols, c.a.bits, c.w.bits, c.acc, int(c.mul_reg)
         tri_r, tri_c = R * (R - 1) // 2, C * (C - 1) // 2
-        product = (a + w) * c.mul_reg
+        product = product_bits(c.a, c.w)
+        result = C * acc + 1
         if c.dataflow == "os":
-            pe = a + 2 + w + acc + 1 + product + 2 * c.mul_reg  # east, south, sum, done
+            pes = (R * C * (acc + 1 + mr * (product + 2))       # sum, done, product and flags
+                   + R * (C - 1) * (a + 2) + (R - 1) * C * w)   # east and south registers
             skews = (R + tri_r) * (a + 2) + (C + tri_c) * w + (C + tri_c) * acc
-            control = c.k_bits + (R - 1).bit_length() + 1
-            return R * C * pe + skews + control + C * acc + 1
+            control = c.k_bits + (R - 1).bit_length() + 1       # beat, cool-down, row done
+            return pes + skews + control + result
         row_bits = (R - 1).bit_length()
-        pe = a + 1 + acc + 2 * w + product                       # east, south, weight, shadow
-        skews = ((R + tri_r) * (a + 1) + (C + tri_c) * (1 + row_bits + w)
-                 + (tri_c + C * c.mul_reg) * acc + tri_c * acc)  # a, load bus, psum in, out
-        buffer = c.depth * C * acc
-        control = 2 * c.k_bits + row_bits + 3 * c.depth.bit_length() + 3 * (R + C + c.mul_reg) + 1
-        return R * C * pe + skews + buffer + control + C * acc + 1
+        latency = R + C + mr
+        pes = R * C * (acc + 2 * w + mr * product) + R * (C - 1) * (a + 1)
+        skews = ((R + tri_r) * (a + 1) + (C + tri_c) * (1 + row_bits + w)   # activations, weights
+                 + (mr * C + tri_c) * acc + tri_c * acc)                    # sums in and out
+        loader = 1 + row_bits + c.k_bits * (R > 1)  # with R = 1 every weight row ends a tile
+        control = (loader + c.k_bits + 2 * (c.depth - 1).bit_length()
+                   + (latency + 1).bit_length() + 3 * latency)              # counters, tokens
+        buffer = c.depth * C * acc + C * acc                                # rows + read register
+        return pes + skews + control + buffer + result

@@ -157,13 +157,14 @@ async def corner_values(dut):
             continue
         room = acc.max if p > 0 else -acc.min
         half = min(room // abs(p) + 2, k_cap // 2)
-        # row 0: K equal products; row 1: the same, then their negation (up, then down)
+        # column 0: K equal products; the other columns turn to the negated weight halfway
+        # (up past the limit, then down: saturating at each step differs from clamping once)
         k = 2 * half
         a = np.full((2, k), x, dtype=np.int64)
         w = np.full((k, C + 1), y, dtype=np.int64)
         neg_w = -y if fw.min <= -y <= fw.max else None
         if neg_w is not None:
-            w[half:, 1:] = neg_w   # columns past 0 turn around halfway
+            w[half:, 1:] = neg_w
         await gemm(dut, config, a, w, what=f"overflow run {x}×{y}")
         overflowed += _overflows(config, a, w)
     bench.record(test="corner_values", overflowed=overflowed, overflow=config.overflow)

@@ -119,3 +119,28 @@ def test_cli_generate_systolic(cli, tmp_path):
     assert ports["a__payload"] == 8 * 8 and ports["w__payload"] == 8 * 4
     assert ports["result__payload"] == 8 * 24 and ports["k"] == 16 and ports["m"] == 9
     assert (tmp_path / manifest["verilog"]["file"]).read_text().startswith("/*")
+
+
+@pytest.mark.parametrize("config", [
+    SystolicConfig(rows=1, cols=1, dataflow="ws", a="uint4", w="int2", acc=8, depth=4),
+    SystolicConfig(rows=3, cols=2, dataflow="ws", a="int16", w="uint5", acc=24, depth=8, mul_reg=True),
+    SystolicConfig(rows=4, cols=3, dataflow="os", a="int8", w="int4", acc=20, mul_reg=True),
+], ids=lambda c: c.name)
+def test_storage_model_counts_the_flip_flops_yosys_finds(config, tmp_path):
+    """storage_bits = flip-flop bits after `proc; flatten; opt_clean` + the ws buffer's rows."""
+    import re
+    import subprocess
+
+    from lowbit.generate import generate
+    from lowbit.tools import require_tool
+
+    (tmp_path / "core.v").write_text(generate(config).verilog)
+    yosys = require_tool("yosys")
+    script = (f"read_verilog core.v; hierarchy -top {config.name}; proc; flatten; opt_clean; "
+              "tee -q -o stat.txt stat -width")
+    subprocess.run([*yosys.command, "-q", "-p", script], cwd=tmp_path, env=yosys.environ(),
+                   check=True, capture_output=True, timeout=300)
+    stat = (tmp_path / "stat.txt").read_text()
+    flops = sum(int(n) * int(w) for n, w in re.findall(r"(\d+)\s+\$\w*dff\w*_(\d+)", stat))
+    buffer = config.depth * config.cols * config.acc if config.dataflow == "ws" else 0
+    assert flops > 0 and SystolicPerf(config).storage_bits == flops + buffer
