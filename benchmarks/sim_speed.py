@@ -19,9 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
+from lowbit.commands.common import console
 from lowbit.generate import generate
 from lowbit.kinds.systolic import SystolicConfig
 from lowbit.models.perf import GemmShape
@@ -29,7 +29,7 @@ from lowbit.sim import runner
 from lowbit.simulate import simulate
 
 
-def measure(config: SystolicConfig, simulator: str, shape: GemmShape, out: Console) -> dict:
+def measure(config: SystolicConfig, simulator: str, shape: GemmShape, out) -> dict:
     with out.status(f"{simulator}: building the model (cached after the first time)"):
         core = generate(config)
         build = runner.build(core.verilog, core.name, simulator)
@@ -53,7 +53,7 @@ def main(argv=None) -> int:
     p.add_argument("--gemm", default="256x256x256", help="MxNxK (default 256x256x256)")
     p.add_argument("--icarus-gemm", help="a smaller MxNxK for Icarus (default: the same GEMM)")
     args = p.parse_args(argv)
-    out = Console(highlight=False)
+    out = console()
     shape = GemmShape.parse(args.gemm)
     config = SystolicConfig(rows=args.rows, cols=args.cols, dataflow="ws", a="int8", w="int8",
                             acc=32, depth=max(256, min(shape.m, 1 << 12)))

@@ -26,7 +26,8 @@ def systolic_golden(config, a: np.ndarray, w: np.ndarray) -> np.ndarray:
     return int_gemm(a, w, config.a, config.w, config.accumulator)
 
 
-def _ceil(x: int, y: int) -> int:
+def ceil_div(x: int, y: int) -> int:
+    """⌈x / y⌉ for positive integers: how many tiles of y cover x."""
     return -(-x // y)
 
 
@@ -78,7 +79,7 @@ class SystolicPerf:
             # a tile every max(K, R) cycles (K beats; a column bus carries R rows), then the
             # last tile's last beat crosses the array and the result pipeline.
             return (blocks - 1) * max(K, R) + K + R + C + 2 + mr
-        M, T = run.rows, _ceil(K, R)
+        M, T = run.rows, ceil_div(K, R)
         first_load = min(R, K)           # weight rows before the first activation beat
         latency = R + C + mr             # activation beat → its partial-sum row written back
         within = max(M, latency)         # next K-tile of a pass: M rows, and row 0 written back

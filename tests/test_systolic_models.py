@@ -9,7 +9,7 @@ import pytest
 from lowbit.errors import ConfigError
 from lowbit.kinds.systolic import SystolicConfig
 from lowbit.models.perf import GemmShape
-from lowbit.models.systolic import SystolicPerf, plan, systolic_golden
+from lowbit.models.systolic import SystolicPerf, ceil_div, plan, systolic_golden
 from lowbit.sim.tb_systolic import _run_beats
 
 SHAPES = [GemmShape(1, 1, 1), GemmShape(5, 7, 3), GemmShape(17, 9, 30), GemmShape(40, 3, 2),
@@ -31,8 +31,8 @@ def test_beat_order_replayed_in_numpy_gives_the_gemm(config):
     for shape in SHAPES:
         a = config.a.random(rng, (shape.m, shape.k))
         w = config.w.random(rng, (shape.k, shape.n))
-        a_pad = np.zeros((-(-shape.m // R) * R, -(-shape.k // R) * R), dtype=np.int64)
-        w_pad = np.zeros((shape.k, -(-shape.n // C) * C), dtype=np.int64)
+        a_pad = np.zeros((ceil_div(shape.m, R) * R, ceil_div(shape.k, R) * R), dtype=np.int64)
+        w_pad = np.zeros((shape.k, ceil_div(shape.n, C) * C), dtype=np.int64)
         a_pad[:shape.m, :shape.k], w_pad[:, :shape.n] = a, w
         out = np.zeros((a_pad.shape[0], w_pad.shape[1]), dtype=np.int64)
         covered = np.zeros_like(out)
@@ -42,7 +42,7 @@ def test_beat_order_replayed_in_numpy_gives_the_gemm(config):
             for i, (m0, n0) in enumerate(places):
                 ws = w_beats[i * run.k:(i + 1) * run.k]
                 if config.dataflow == "ws":  # ⌈K/R⌉ tiles of M rows; psum += row · tile, in k order
-                    tiles = -(-run.k // R)
+                    tiles = ceil_div(run.k, R)
                     xs = a_beats[i * tiles * run.rows:(i + 1) * tiles * run.rows]
                     psum = np.zeros((run.rows, C), dtype=np.int64)
                     for t in range(tiles):

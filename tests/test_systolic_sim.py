@@ -6,7 +6,7 @@ arrays; int8×int8, int8×int4, uint4×int2 and int16×int16 operands (each form
 dataflows); wrap and saturate; with and without the product register. Accumulators are narrow
 enough for the overflow runs to overflow them. Each build runs every cocotb test of
 ``lowbit.sim.tb_systolic`` in one simulator call: the tiled GEMM (M, N, K over 4·max(R, C)),
-ten more shapes through run-time K and M, extreme values and overflow runs, back-pressure.
+ten or eleven more shapes through run-time K and M, extreme values and overflow runs, back-pressure.
 """
 
 import json
@@ -18,15 +18,17 @@ from lowbit.kinds.systolic import SystolicConfig
 from lowbit.models.perf import GemmShape
 from lowbit.models.systolic import SystolicPerf
 from lowbit.sim import runner
+from lowbit.sim.tb_systolic import edge_shapes
 from lowbit.simulate import simulate
 
 S = SystolicConfig
 CONFIGS = [
-    S(rows=1, cols=1, dataflow="ws", a="uint4", w="int2", acc=8, overflow="saturate", depth=8),
+    S(rows=1, cols=1, dataflow="ws", a="uint4", w="int2", acc=8, overflow="saturate", depth=8,
+      k_bits=4),
     S(rows=1, cols=1, dataflow="os", a="int16", w="int16", acc=40),
     S(rows=2, cols=3, dataflow="ws", a="int8", w="int4", acc=16, overflow="saturate",
       mul_reg=True, depth=8),
-    S(rows=2, cols=3, dataflow="os", a="uint4", w="int2", acc=7),
+    S(rows=2, cols=3, dataflow="os", a="uint4", w="int2", acc=7, k_bits=5),
     S(rows=4, cols=4, dataflow="ws", a="int16", w="int16", acc=36, depth=16),
     S(rows=4, cols=4, dataflow="os", a="int8", w="int8", acc=17, overflow="saturate", mul_reg=True),
     S(rows=8, cols=8, dataflow="ws", a="int8", w="int8", acc=20, depth=24, k_bits=12),
@@ -47,7 +49,7 @@ def test_systolic_bit_exact(config, tmp_path):
     model = SystolicPerf(config).gemm_cycles(shape)
     assert tiled["gemm"] == str(shape) and tiled["model_cycles"] == model
     assert abs(tiled["cycles"] - model) <= 0.05 * model  # the issue's bound; the tb checks ==
-    assert len([r for r in records if r["test"] == "gemm_shapes"]) == 10
+    assert len([r for r in records if r["test"] == "gemm_shapes"]) == len(edge_shapes(config))
     corners = next(r for r in records if r["test"] == "corner_values")
     assert corners["overflowed"] > 0, "the overflow runs never overflowed the accumulator"
 
