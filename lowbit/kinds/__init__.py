@@ -1,3 +1,4 @@
 """Importing this package registers every core kind with :mod:`lowbit.registry`."""
 
 from lowbit.kinds import mac  # noqa: F401
+from lowbit.kinds import systolic  # noqa: F401

@@ -1,0 +1,273 @@
+"""The ``systolic`` generator: an R×C PE array, weight-stationary (ws) or output-stationary (os).
+
+Both dataflows share one interface (streams in the manner of :mod:`amaranth.lib.stream`; each
+payload is an array of lanes, lane 0 in the low bits)::
+
+    a       In   R lanes of the activation format
+    w       In   C lanes of the weight format
+    result  Out  C lanes of the accumulator
+    k       In   k_bits   run-time K ≥ 1 (reduction length)
+    m       In   m_bits   ws only: run-time M, 1 ≤ M ≤ depth (rows per pass)
+
+Change ``k``/``m`` only while the core is idle (every beat sent, every result taken). Skew and
+de-skew are inside: every beat is a plain, simultaneous vector. Each result element is
+``ovf(...ovf(ovf(0 + a0·w0) + a1·w1)... + a(K-1)·w(K-1))``, k in increasing order, exactly
+:func:`lowbit.models.int_gemm.int_gemm`.
+
+**Weight-stationary** — one *pass* computes ``Y[M×C] = X[M×K] @ V[K×C]`` (C output columns of a
+GEMM). The weights arrive in K-tiles of R rows (the last tile holds K mod R rows when R does not
+divide K); a tile is held in the PEs (PE row r ← V row r of the tile) while all M activation
+rows of that K-slice stream through, and the next tile loads into the shadow weights
+meanwhile. Partial sums of the M rows wait in a buffer of ``depth`` rows between K-tiles::
+
+    w beats (C lanes):  V[0,:] V[1,:] … V[R-1,:] | V[R,:] … V[2R-1,:] | … V[K-1,:]   (K beats)
+    a beats (R lanes):  X[0,0:R] X[1,0:R] … X[M-1,0:R] | X[0,R:2R] … X[M-1,R:2R] | …  (⌈K/R⌉·M)
+    result (C lanes):   Y[0,:] Y[1,:] … Y[M-1,:]                                        (M beats)
+
+               V tile (R rows) in the PEs
+    X[m,k0+r] ─┬──────────────► a flows east, skewed one cycle per row
+               PE ── PE ── PE
+               │psum ↓  ↓   ↓   partial sums flow south, ovf at every PE
+               PE ── PE ── PE
+               ↓     ↓     ↓ ─► de-skew ─► + next K-tile (buffer) or result row
+
+Lanes of the last K-tile past K are ignored, as are result lanes past a GEMM's N.
+
+**Output-stationary** — one *tile* computes ``Y[R×C] = X[R×K] @ V[K×C]``; PE (i, j) keeps
+``Y[i, j]``. Beat k carries column k of X and row k of V; after the K-th beat the tile's R
+result rows leave in order while the next tile already computes::
+
+    a beats (R lanes):  X[:,0] X[:,1] … X[:,K-1]     (next tile follows at once)
+    w beats (C lanes):  V[0,:] V[1,:] … V[K-1,:]     (paired with the a beats, one each)
+    result (C lanes):   Y[0,:] Y[1,:] … Y[R-1,:]     (R beats per tile)
+
+           V[k, j] flows south
+    X[i,k] PE ── PE ── PE   a flows east; each PE adds a·w into its own accumulator
+      ───► │     │     │
+           PE ── PE ── PE   finished sums go onto one bus per column, then de-skew
+
+A tile starts at most every max(K, R) cycles (a column bus carries R rows per tile).
+The whole array stalls while a result waits for ``result.ready``.
+"""
+
+from __future__ import annotations
+
+from functools import reduce
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from lowbit.hw.pe import OutputStationaryPE, WeightStationaryPE, os_west_layout, ws_west_layout
+from lowbit.hw.shapes import shape_of
+from lowbit.hw.skew import Skew, delayed
+from lowbit.kinds.systolic import SystolicConfig
+
+
+def lanes(fmt, count: int) -> data.ArrayLayout:
+    """A payload of ``count`` lanes of ``fmt`` (a format or an accumulator), lane 0 lowest."""
+    return data.ArrayLayout(shape_of(fmt), count)
+
+
+def stream_layouts(config: SystolicConfig) -> dict[str, data.ArrayLayout]:
+    """Payload layouts of the ``a``, ``w`` and ``result`` streams."""
+    return {"a": lanes(config.a, config.rows), "w": lanes(config.w, config.cols),
+            "result": lanes(config.accumulator, config.cols)}
+
+
+def Systolic(config: SystolicConfig) -> wiring.Component:
+    """The array of ``config.dataflow``."""
+    return {"ws": WeightStationaryArray, "os": OutputStationaryArray}[config.dataflow](config)
+
+
+def _or_tree(values: list):
+    """OR of ``values`` as a balanced tree (log depth, for a short bus path)."""
+    while len(values) > 1:
+        values = [a | b for a, b in zip(values[::2], values[1::2])] + values[len(values) & ~1:]
+    return values[0]
+
+
+class _Array(wiring.Component):
+    def __init__(self, config: SystolicConfig, extra: dict | None = None):
+        self.config = config
+        layouts = stream_layouts(config)
+        super().__init__({
+            "a": In(stream.Signature(layouts["a"])),
+            "w": In(stream.Signature(layouts["w"])),
+            "result": Out(stream.Signature(layouts["result"])),
+            "k": In(config.k_bits),
+            **(extra or {}),
+        })
+
+    def _enable(self, m: Module) -> Signal:
+        """The whole array moves unless a finished result row is waiting to be taken."""
+        en = Signal()
+        m.d.comb += en.eq(~self.result.valid | self.result.ready)
+        return en
+
+    def _mesh(self, m: Module, pe_class, west: Skew, north: Skew, en: Signal) -> list[list]:
+        """R×C PEs, each fed by its west and north neighbour (the edges by the skewed inputs)."""
+        cfg = self.config
+        pes = [[pe_class(cfg.a, cfg.w, cfg.accumulator, cfg.mul_reg) for _ in range(cfg.cols)]
+               for _ in range(cfg.rows)]
+        for r, row in enumerate(pes):
+            for c, pe in enumerate(row):
+                m.submodules[f"pe_{r}_{c}"] = pe
+                m.d.comb += [
+                    pe.en.eq(en),
+                    pe.west.eq(west.o[r] if c == 0 else row[c - 1].east),
+                    pe.north.eq(north.o[c] if r == 0 else pes[r - 1][c].south),
+                ]
+        return pes
+
+    @staticmethod
+    def _skew(m: Module, name: str, skew: Skew, en: Signal) -> Skew:
+        m.submodules[name] = skew
+        m.d.comb += skew.en.eq(en)
+        return skew
+
+
+class WeightStationaryArray(_Array):
+    """Weights stay in the PEs (double-buffered); activations flow east, partial sums south."""
+
+    def __init__(self, config: SystolicConfig):
+        super().__init__(config, {"m": In(config.m_bits)})
+
+    @property
+    def latency(self) -> int:
+        """Cycles from an activation beat's handshake to its partial-sum row's write-back."""
+        return self.config.rows + self.config.cols + self.config.mul_reg
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.config
+        R, C = cfg.rows, cfg.cols
+        en = self._enable(m)
+        K, M = self.k, self.m
+
+        # --- the weight loader fills the shadow weights with the next K-tile
+        full = Signal()                 # the shadow holds a whole tile not yet in use
+        load_k = Signal(cfg.k_bits)     # weight row within the pass
+        load_r = Signal(range(R))       # PE row it goes to
+        # --- the activation side walks K-tiles (base k0) and rows within a tile
+        k0 = Signal(cfg.k_bits)
+        row = Signal(range(cfg.depth))
+        in_flight = Signal(range(self.latency + 2))
+        retire = Signal()
+
+        tile_start = row == 0
+        first_tile = k0 == 0
+        last_tile = K - k0 <= R
+        raw_ok = first_tile | (in_flight - retire < M)  # row `row` of the last tile is written
+        m.d.comb += self.a.ready.eq(en & (~tile_start | full) & raw_ok)
+        take_a = self.a.valid & self.a.ready
+        swap = take_a & tile_start
+        m.d.comb += self.w.ready.eq(en & (~full | swap))
+        take_w = self.w.valid & self.w.ready
+
+        pass_end_w = load_k == K - 1
+        tile_end_w = (load_r == R - 1) | pass_end_w
+        with m.If(swap):
+            m.d.sync += full.eq(0)
+        with m.If(take_w):
+            m.d.sync += [load_k.eq(Mux(pass_end_w, 0, load_k + 1)),
+                         load_r.eq(Mux(tile_end_w, 0, load_r + 1))]
+            with m.If(tile_end_w):
+                m.d.sync += full.eq(1)
+        with m.If(take_a):
+            with m.If(row == M - 1):
+                m.d.sync += [row.eq(0), k0.eq(Mux(last_tile, 0, k0 + R))]
+            with m.Else():
+                m.d.sync += row.eq(row + 1)
+        m.d.sync += in_flight.eq(in_flight + take_a - retire)
+
+        # --- input stage: weight rows to the load bus, activation lanes past K zeroed
+        load_bus = data.StructLayout({"valid": 1, "row": range(R), "w": shape_of(cfg.w)})
+        wskew = self._skew(m, "w_skew", Skew.rising(load_bus, C), en)
+        west = self._skew(m, "a_skew", Skew.rising(ws_west_layout(cfg.a), R), en)
+        token = Signal(data.StructLayout({"valid": 1, "first": 1, "last": 1}))
+        remaining = K - k0
+        with m.If(en):
+            m.d.sync += [token.valid.eq(take_a), token.first.eq(first_tile),
+                         token.last.eq(last_tile)]
+            for c in range(C):
+                m.d.sync += [wskew.i[c].valid.eq(take_w), wskew.i[c].row.eq(load_r),
+                             wskew.i[c].w.eq(self.w.payload[c])]
+            for r in range(R):
+                m.d.sync += [west.i[r].a.eq(Mux(take_a & (remaining > r), self.a.payload[r], 0)),
+                             west.i[r].swap.eq(swap)]
+
+        # --- partial sums: read when the row is taken, skewed into the top of the columns
+        psums = Memory(shape=lanes(cfg.accumulator, C), depth=cfg.depth, init=[])
+        m.submodules.psums = psums
+        wr = psums.write_port()
+        rd = psums.read_port(transparent_for=(wr,))
+        m.d.comb += [rd.addr.eq(row), rd.en.eq(en)]
+        top = Signal(lanes(cfg.accumulator, C))
+        m.d.comb += top.eq(Mux(token.first, 0, rd.data))
+        north = self._skew(m, "psum_skew", Skew.rising(shape_of(cfg.accumulator), C), en)
+        m.d.comb += north.i.eq(delayed(m, top, cfg.mul_reg, en, "top"))
+
+        pes = self._mesh(m, WeightStationaryPE, west, north, en)
+        for r in range(R):
+            for c in range(C):
+                m.d.comb += [pes[r][c].load.eq(wskew.o[c].valid & (wskew.o[c].row == r)),
+                             pes[r][c].load_w.eq(wskew.o[c].w)]
+
+        # --- bottom: de-skew into a row, then back to the buffer or out as a result
+        south = self._skew(m, "deskew", Skew.falling(north.shape, C), en)
+        m.d.comb += [south.i[c].eq(pes[R - 1][c].south) for c in range(C)]
+        done = delayed(m, token, self.latency - 1, en, "token")
+        wrow = Signal(range(cfg.depth))
+        m.d.comb += [retire.eq(en & done.valid),
+                     wr.addr.eq(wrow), wr.data.eq(south.o), wr.en.eq(retire & ~done.last)]
+        with m.If(retire):
+            m.d.sync += wrow.eq(Mux(wrow == M - 1, 0, wrow + 1))
+        with m.If(en):
+            m.d.sync += [self.result.valid.eq(done.valid & done.last),
+                         self.result.payload.eq(south.o)]
+        return m
+
+
+class OutputStationaryArray(_Array):
+    """Sums stay in the PEs; activations flow east, weights south, results leave by column bus."""
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.config
+        R, C = cfg.rows, cfg.cols
+        en = self._enable(m)
+        K = self.k
+
+        beat = Signal(cfg.k_bits)    # k within the tile
+        cool = Signal(range(R))      # cycles until the column buses can take another tile
+        first, last = beat == 0, beat == K - 1
+        go = en & self.a.valid & self.w.valid & (~first | (cool < K))
+        m.d.comb += [self.a.ready.eq(go), self.w.ready.eq(go)]
+        with m.If(go):
+            m.d.sync += beat.eq(Mux(last, 0, beat + 1))
+        with m.If(go & last):
+            m.d.sync += cool.eq(R - 1)
+        with m.Elif(en & (cool != 0)):
+            m.d.sync += cool.eq(cool - 1)
+
+        west = self._skew(m, "a_skew", Skew.rising(os_west_layout(cfg.a), R), en)
+        north = self._skew(m, "w_skew", Skew.rising(shape_of(cfg.w), C), en)
+        with m.If(en):
+            for r in range(R):
+                m.d.sync += [west.i[r].a.eq(self.a.payload[r]), west.i[r].valid.eq(go),
+                             west.i[r].last.eq(go & last)]
+            m.d.sync += north.i.eq(self.w.payload)
+
+        pes = self._mesh(m, OutputStationaryPE, west, north, en)
+
+        # one bus per column: the PE whose sum is done drives it (rows finish one per cycle)
+        deskew = self._skew(m, "deskew", Skew.falling(shape_of(cfg.accumulator), C), en)
+        row_done = Signal()
+        with m.If(en):
+            for c in range(C):
+                m.d.sync += deskew.i[c].eq(_or_tree([pes[r][c].result for r in range(R)]))
+            m.d.sync += row_done.eq(_or_tree([pes[r][C - 1].done for r in range(R)]))
+            m.d.sync += [self.result.valid.eq(row_done), self.result.payload.eq(deskew.o)]
+        return m

@@ -1,0 +1,52 @@
+"""The ``systolic`` core kind: an R×C array of multiply-accumulate PEs, weight- or output-stationary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+from lowbit.config import option
+from lowbit.kinds.int_datapath import IntDatapathConfig
+from lowbit.registry import CoreKind, register
+
+MAX_DIM = 64
+DATAFLOWS = ("ws", "os")
+
+
+@dataclass(frozen=True)
+class SystolicConfig(IntDatapathConfig):
+    """An R×C PE array; see :mod:`lowbit.hw.systolic` for the streams and the beat order."""
+
+    KIND: ClassVar[str] = "systolic"
+
+    rows: int = option(4, "PE rows R (ws: K lanes per activation beat; os: M rows per tile)",
+                       lo=1, hi=MAX_DIM)
+    cols: int = option(4, "PE columns C (N columns per weight and result beat)", lo=1, hi=MAX_DIM)
+    dataflow: Literal["ws", "os"] = option(
+        "ws", "ws: weights stay in the PEs; os: partial sums stay in the PEs", choices=DATAFLOWS)
+    depth: int = option(256, "ws only: rows of the partial-sum buffer, the largest run-time M",
+                        lo=1, hi=1 << 16)
+    mul_reg: bool = option(False, "register each PE's product before its adder (+1 cycle latency)")
+
+    @property
+    def m_bits(self) -> int:
+        """Width of the run-time M register (ws): holds 1..depth."""
+        return self.depth.bit_length()
+
+    @property
+    def name(self) -> str:
+        extra = f"_d{self.depth}" if self.dataflow == "ws" else ""
+        regs = "_mr" if self.mul_reg else ""
+        return (f"systolic_{self.dataflow}{self.rows}x{self.cols}_{self.a}_{self.w}_acc{self.acc}_"
+                f"{self.overflow}{regs}_k{self.k_bits}{extra}")
+
+
+register(CoreKind(
+    name="systolic",
+    summary="R×C systolic array, weight- or output-stationary (int/uint 1-16, wrap or saturate)",
+    config=SystolicConfig,
+    generator="lowbit.hw.systolic:Systolic",
+    golden="lowbit.models.systolic:systolic_golden",
+    perf="lowbit.models.systolic:SystolicPerf",
+    testbench="lowbit.sim.tb_systolic",
+))
