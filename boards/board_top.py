@@ -16,9 +16,10 @@ import json
 from pathlib import Path
 
 from amaranth.hdl import Elaboratable, Module
+from amaranth.lib import io
 
 from lowbit.boards.interface import CoreInterface
-from lowbit.boards.platforms import Board, Led
+from lowbit.boards.platforms import Board
 from lowbit.boards.selftest import Expectation, SelfTestTop, expectation
 from lowbit.config import CoreConfig
 from lowbit.generate import GeneratedCore
@@ -34,19 +35,20 @@ class BoardTop(Elaboratable):
         self.board = board
         self.selftest = selftest
 
-    @staticmethod
-    def _led(platform, led: Led):
-        name, number, *sub = led
-        resource = platform.request(name, number)
-        return getattr(resource, sub[0]).o if sub else resource.o
-
     def elaborate(self, platform) -> Module:
         m = Module()
         m.submodules.selftest = st = self.selftest
-        m.d.comb += [self._led(platform, self.board.pass_led).eq(st.passed),
-                     self._led(platform, self.board.fail_led).eq(st.failed)]
-        for i, led in enumerate(self.board.checksum_leds):
-            m.d.comb += self._led(platform, led).eq(st.checksum[i])
+        drives = [(self.board.pass_led, st.passed), (self.board.fail_led, st.failed),
+                  *((led, st.checksum[i]) for i, led in enumerate(self.board.checksum_leds))]
+        ports = {}   # a resource is requested once, even when two LEDs are its subsignals
+        for i, (led, value) in enumerate(drives):
+            name, number, *sub = led
+            if (name, number) not in ports:
+                ports[name, number] = platform.request(name, number, dir="-")
+            port = ports[name, number]
+            m.submodules[f"led_{i}"] = buffer = io.Buffer("o", getattr(port, sub[0]) if sub
+                                                          else port)
+            m.d.comb += buffer.o.eq(value)
         return m
 
 

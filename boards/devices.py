@@ -14,8 +14,10 @@ from dataclasses import dataclass
 
 from lowbit.errors import ConfigError
 
-#: the normalized resources of a report, in table order
+#: the normalized resources of a report, in table order, and what they count
 RESOURCES = ("luts", "ffs", "carry", "dsp", "bram", "io")
+RESOURCE_NAMES = {"luts": "LUT4s", "ffs": "flip-flops", "carry": "carry cells",
+                  "dsp": "DSP blocks", "bram": "block RAMs", "io": "IOs"}
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from lowbit.boards import report as rpt
-from lowbit.boards.devices import Device, get_device
+from lowbit.boards.devices import RESOURCE_NAMES, Device, get_device
 from lowbit.boards.interface import CoreInterface, port_bits
 from lowbit.boards.platforms import Board, get_board
 from lowbit.cache import atomic_write, cache_root, cached_dir, digest, source_digest
@@ -202,11 +202,18 @@ class _Step:
         return False
 
 
-def _tool_names(target: Target) -> list[str]:
+@cache
+def _find_tools(names: tuple[str, ...], prefer: str) -> tuple[tuple[str, Tool], ...]:
+    return tuple((name, require_tool(name, prefer)) for name in names)
+
+
+def _tools(target: Target, prefer: str) -> dict[str, Tool]:
     family = target.device.family
-    return ["yosys", family.nextpnr] + ([family.packer] if target.board else [])
+    names = ("yosys", family.nextpnr) + ((family.packer,) if target.board else ())
+    return dict(_find_tools(names, prefer))
 
 
+@cache
 def _tool_identity(tool: Tool) -> str:
     """What decides a tool's output, cheaply: a PyPI tool's distribution version; a native
     tool's version line and file stamp."""
@@ -225,7 +232,8 @@ def run_key(config: CoreConfig, core: GeneratedCore, target: Target, options: Fl
             tools: dict[str, Tool]) -> str:
     """The cache key of a run: everything its results depend on."""
     return digest("impl", target.mode, config.to_dict(), core.manifest["verilog"]["sha256"],
-                  target.to_dict(), target.board.name if target.board else None,
+                  target.to_dict(), target.device.totals(),
+                  target.board.name if target.board else None,
                   options.seed, options.freq_mhz, {n: _tool_identity(t) for n, t in tools.items()},
                   _flow_sources(), generator_versions())
 
@@ -235,7 +243,7 @@ def _prepare(config: CoreConfig, target: Target, options: FlowOptions):
     if target.board and options.freq_mhz is not None:
         raise UsageError(f"freq={options.freq_mhz:g} is not allowed for a board build; the "
                          f"board's clock ({target.board.clock_mhz:g} MHz) is its timing target")
-    tools = {name: require_tool(name, options.tools) for name in _tool_names(target)}
+    tools = _tools(target, options.tools)
     core = generate(config)
     return tools, core, run_key(config, core, target, options, tools)
 
@@ -335,8 +343,9 @@ def _implement(run: _Run, config: CoreConfig, core: GeneratedCore, target: Targe
         resources = family.count(cells)
 
     with run.step("fit", "checking the core fits the device"):
-        over = [f"{resources[r]:,} {r} where {device.name} has {device.totals()[r]:,}"
-                for r in device.totals() if resources[r] > device.totals()[r]]
+        over = [f"{resources[r]:,} {RESOURCE_NAMES[r]} where {device.name} has "
+                f"{device.totals()[r]:,}" for r in device.totals()
+                if resources[r] > device.totals()[r]]
         if over:
             raise FlowError("fit", f"{core.name} does not fit {device.name}: it needs "
                             + "; ".join(over), run.work / "yosys.log")

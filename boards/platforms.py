@@ -28,10 +28,14 @@ class Board:
     pass_led: Led
     fail_led: Led
     checksum_leds: tuple[Led, ...] = ()
+    extra_resources: str | None = None     # platform attribute listing add-on resources
 
     def make_platform(self):
         module, _, cls = self.platform.partition(":")
-        return getattr(importlib.import_module(f"amaranth_boards.{module}"), cls)()
+        platform = getattr(importlib.import_module(f"amaranth_boards.{module}"), cls)()
+        if self.extra_resources:
+            platform.add_resources(getattr(platform, self.extra_resources))
+        return platform
 
     @cached_property
     def _platform(self):
@@ -57,8 +61,9 @@ class Board:
 
 BOARDS: dict[str, Board] = {b.name: b for b in [
     Board("icebreaker", "1BitSquared iCEBreaker", "icebreaker:ICEBreakerPlatform",
-          pass_led=("led", 1), fail_led=("led", 0),
-          checksum_leds=tuple(("led", i) for i in range(2, 7))),  # on the PMOD2 snap-off
+          pass_led=("led", 1), fail_led=("led", 0),   # green, red
+          checksum_leds=tuple(("led", i) for i in range(2, 7)),   # on the PMOD2 snap-off
+          extra_resources="break_off_pmod"),
     Board("ice40-hx8k-evb", "Lattice iCE40-HX8K Breakout Board",
           "ice40_hx8k_b_evn:ICE40HX8KBEVNPlatform", pass_led=("led", 0), fail_led=("led", 1),
           checksum_leds=tuple(("led", i) for i in range(2, 8))),

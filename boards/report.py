@@ -31,11 +31,20 @@ def module_cells(stat: Mapping[str, Any], module: str) -> dict[str, int]:
 
 
 def placed(family: Family, nextpnr: Mapping[str, Any]) -> dict[str, dict[str, int]]:
-    """Used and available cells of each normalized resource after placement."""
+    """Used and available cells of each normalized resource after placement.
+
+    Where two resources share a cell type (an iCE40 logic cell holds a LUT and a flip-flop),
+    only the first gets its ``used`` count; the other's is None, since nextpnr does not say.
+    """
     util = nextpnr["utilization"]
     none = {"used": 0, "available": 0}      # a part without the cell type (HX8K: no DSPs)
-    return {res: {k: int(util.get(bel, none)[k]) for k in ("used", "available")}
-            for res, bel in family.bels.items()}
+    out, seen = {}, set()
+    for res, bel in family.bels.items():
+        u = util.get(bel, none)
+        out[res] = {"used": None if bel in seen else int(u["used"]),
+                    "available": int(u["available"])}
+        seen.add(bel)
+    return out
 
 
 def clock_name(net: str) -> str:

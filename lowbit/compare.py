@@ -118,7 +118,7 @@ def csv_text(rows_: Sequence[Row]) -> str:
     import json
 
     buf = io.StringIO()
-    w = csv.writer(buf)
+    w = csv.writer(buf, lineterminator="\n")
     w.writerow([*COLUMNS, "pareto", "kind", "name", "seed", "config_hash", "config_json",
                 "report"])
     for row in rows_:
@@ -127,10 +127,6 @@ def csv_text(rows_: Sequence[Row]) -> str:
                     r["seed"], r["config_hash"], json.dumps(r["config"], sort_keys=True),
                     r.get("path", "")])
     return buf.getvalue()
-
-
-def write_csv(rows_: Sequence[Row], path: Path) -> None:
-    atomic_write(Path(path), csv_text(rows_))
 
 
 def write_plot(rows_: Sequence[Row], path: Path) -> None:

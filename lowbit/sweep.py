@@ -163,8 +163,8 @@ def _dask(points: list[Point], address: str, failed_dir: Path) -> Iterator[dict[
     from distributed import Client
     from distributed import as_completed as dask_completed
 
-    try:
-        client = Client(address, timeout="20s")
+    try:   # waits as long as Dask's distributed.comm.timeouts.connect says
+        client = Client(address)
     except (OSError, TimeoutError) as e:
         raise UsageError(f"cannot reach the Dask scheduler at {address}: {e}") from None
     with client:

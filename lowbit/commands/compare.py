@@ -7,6 +7,7 @@ from pathlib import Path
 
 from lowbit import compare
 from lowbit.boards.report import REPORT_FILE, load
+from lowbit.cache import atomic_write
 from lowbit.commands.common import console
 from lowbit.errors import UsageError
 
@@ -51,15 +52,22 @@ def sort_rows(rows: list[compare.Row], key: str) -> list[compare.Row]:
 
 def show(reports: list[dict], *, csv: str | None = None, plot: str | None = None,
          sort: str = "device", title: str = "implementation results") -> list[compare.Row]:
-    """Print the table of ``reports`` and write the CSV and plot if asked."""
+    """Print the table of ``reports`` and write the CSV and plot if asked; a plot whose CSV
+    (every figure it shows) has not changed is not drawn again."""
     rows = sort_rows(compare.rows(reports), sort)
     out = console()
     out.print(compare.table(rows, title))
+    unchanged = False
     if csv:
-        compare.write_csv(rows, Path(csv))
+        text = compare.csv_text(rows)
+        path = Path(csv)
+        unchanged = path.is_file() and path.read_text() == text
+        if not unchanged:
+            atomic_write(path, text)
         out.print(f"CSV: {csv}")
     if plot:
-        compare.write_plot(rows, Path(plot))
+        if not (unchanged and Path(plot).is_file()):   # same figures: the plot stands
+            compare.write_plot(rows, Path(plot))
         out.print(f"plot: {plot}")
     return rows
 

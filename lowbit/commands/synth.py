@@ -10,7 +10,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from lowbit.boards.devices import DEVICES
+from lowbit.boards.devices import DEVICES, RESOURCES
 from lowbit.boards.flow import FlowOptions, Implementation, Target, implement
 from lowbit.commands.common import add_core_verb, config_from_args, console
 from lowbit.tools import PREFERENCES
@@ -61,12 +61,14 @@ def summary(impl: Implementation) -> None:
     t = Table(title="resources of the core (Yosys) against the device (nextpnr)")
     for col in ("resource", "core", "device", "%", "placed (whole design)"):
         t.add_column(col, justify="left" if col == "resource" else "right")
-    for res in ("luts", "ffs", "carry", "dsp", "bram", "io"):
+    for res in RESOURCES:
         used, total = r["resources"][res], r["device_totals"].get(res)
-        placed = r["utilization"].get(res)
+        placed = (r["utilization"].get(res) or {}).get("used")
+        if res == "io" and r["mode"] == "ooc":   # the core's port bits; no pins out of context
+            res, total = "io (port bits)", None
         t.add_row(res, f"{used:,}", f"{total:,}" if total is not None else "-",
                   f"{100 * used / total:.1f}" if total else "-",
-                  f"{placed['used']:,}" if placed else "-")
+                  f"{placed:,}" if placed is not None else "-")
     out.print(t)
     for name, c in r["clocks"].items():
         ok = "[green]met[/]" if c["met"] else ("[red]missed[/]" if r["target_enforced"]
