@@ -20,6 +20,7 @@ log and where the whole log is; no report is written for it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -28,7 +29,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import metadata
@@ -37,14 +38,14 @@ from typing import Any
 
 from lowbit.boards import report as rpt
 from lowbit.boards.devices import RESOURCE_NAMES, Device, get_device
-from lowbit.boards.interface import CoreInterface, port_bits
+from lowbit.boards.interface import CLOCK_PORTS, CoreInterface, port_bits
 from lowbit.boards.platforms import Board, get_board
 from lowbit.cache import atomic_write, cache_root, cached_dir, digest, source_digest
 from lowbit.config import CoreConfig
 from lowbit.errors import LowbitError, UsageError
 from lowbit.generate import GeneratedCore, generate, generator_versions
 from lowbit.registry import get_kind
-from lowbit.tools import PREFERENCES, Tool, require_tool, tool_version
+from lowbit.tools import PREFERENCES, Preference, Tool, require_tool, tool_version
 
 Progress = Callable[[str], None]
 CACHE_CATEGORY = "impl"
@@ -134,11 +135,12 @@ class FlowOptions:
 
     seed: int = 1
     freq_mhz: float | None = None
-    tools: str = "pypi"
+    tools: Preference = "pypi"
 
     def __post_init__(self) -> None:
         if self.tools not in PREFERENCES:
-            raise UsageError(f"tools={self.tools!r} is not allowed; one of {', '.join(PREFERENCES)}")
+            raise UsageError(f"tools={self.tools!r} is not allowed; one of "
+                             f"{', '.join(PREFERENCES)}")
         if self.freq_mhz is not None and not self.freq_mhz > 0:
             raise UsageError(f"freq={self.freq_mhz} is not allowed; a frequency in MHz above 0")
 
@@ -153,7 +155,7 @@ class Implementation:
 
     @property
     def bitstream(self) -> Path | None:
-        name = self.report.get("bitstream", {}).get("file")
+        name = (self.report.get("bitstream") or {}).get("file")
         return self.path / name if name else None
 
 
@@ -166,9 +168,15 @@ class _Run:
     progress: Progress
     steps: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def step(self, name: str, message: str):
+    @contextlib.contextmanager
+    def step(self, name: str, message: str) -> Iterator[None]:
+        """Time a step (also when it fails) and say what it does."""
         self.progress(message)
-        return _Step(self, name)
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.steps.setdefault(name, {})["seconds"] = round(time.monotonic() - started, 3)
 
     def tool(self, step: str, tool: str, args: Sequence[str], log_name: str) -> Path:
         """Run a tool in the work directory with its output in ``log_name``; a non-zero exit
@@ -186,20 +194,6 @@ class _Run:
                             key_lines(log))
         self.steps.setdefault(step, {})["log"] = log_name
         return log
-
-
-class _Step:
-    def __init__(self, run: _Run, name: str):
-        self.run, self.name = run, name
-
-    def __enter__(self):
-        self.started = time.monotonic()
-        return self
-
-    def __exit__(self, *exc):
-        entry = self.run.steps.setdefault(self.name, {})
-        entry["seconds"] = round(time.monotonic() - self.started, 3)
-        return False
 
 
 @cache
@@ -243,6 +237,10 @@ def _prepare(config: CoreConfig, target: Target, options: FlowOptions):
     if target.board and options.freq_mhz is not None:
         raise UsageError(f"freq={options.freq_mhz:g} is not allowed for a board build; the "
                          f"board's clock ({target.board.clock_mhz:g} MHz) is its timing target")
+    if target.board:
+        from lowbit.boards.selftest import selftest_of
+
+        selftest_of(config)   # a kind without a board self-test fails here, cached or not
     tools = _tools(target, options.tools)
     core = generate(config)
     return tools, core, run_key(config, core, target, options, tools)
@@ -317,7 +315,7 @@ def publish(src: Path, dest: Path) -> None:
 
 def _implement(run: _Run, config: CoreConfig, core: GeneratedCore, target: Target,
                options: FlowOptions) -> dict[str, Any]:
-    device, family = target.device, target.device.family
+    """Every step of one run in ``run.work``; returns the report."""
     iface = CoreInterface.from_manifest(core.manifest)
     (run.work / f"{core.name}.v").write_text(core.verilog)
     selftest = None
@@ -325,72 +323,31 @@ def _implement(run: _Run, config: CoreConfig, core: GeneratedCore, target: Targe
         with run.step("selftest", "computing the self-test's golden checksum and simulating "
                                   "the board top"):
             from lowbit.boards.board_top import checked_selftest
+
             selftest = checked_selftest(config, core, iface, run.work / "selftest-sim")
     with run.step("wrap", "wrapping the core in its board top" if target.board
                   else "wrapping the core in the out-of-context harness"):
         top, sources, constraints = _wrap(run.work, core, iface, target, selftest)
-
-    with run.step("synth", f"synthesizing with Yosys ({device.synth_command})"):
-        script = [*(f"read_verilog {s}" for s in sources if s.endswith(".v")),
-                  *(f"read_rtlil {s}" for s in sources if s.endswith(".il")),
-                  f"hierarchy -top {top}"]
-        script += [f"setattr -mod -set keep_hierarchy 1 {core.name}",f"{device.synth_command} -top {top}", "tee -q -o stat.json stat -json",
-                   "write_json netlist.json"]
-        (run.work / "synth.ys").write_text("\n".join(script) + "\n")
-        run.tool("synth", "yosys", ["synth.ys"], "yosys.log")
-        stat = json.loads((run.work / "stat.json").read_text())
-        cells = rpt.module_cells(stat, core.name)
-        resources = family.count(cells)
-
+    with run.step("synth", f"synthesizing with Yosys ({target.device.synth_command})"):
+        cells = _synth(run, core.name, top, sources, target.device)
+    resources = target.device.family.count(cells)
     with run.step("fit", "checking the core fits the device"):
-        over = [f"{resources[r]:,} {RESOURCE_NAMES[r]} where {device.name} has "
-                f"{device.totals()[r]:,}" for r in device.totals()
-                if resources[r] > device.totals()[r]]
-        if over:
-            raise FlowError("fit", f"{core.name} does not fit {device.name}: it needs "
-                            + "; ".join(over), run.work / "yosys.log")
-
+        _fit(run, core.name, resources, target.device)
     enforced = options.freq_mhz is not None or target.board is not None
-    with run.step("pnr", f"placing and routing with {family.nextpnr}"):
-        args = [*device.nextpnr_args, "--package", target.package,
-                *(["--speed", target.speed] if target.speed else []),
-                "--json", "netlist.json", "--report", "nextpnr.json",
-                "--seed", str(options.seed), "--timing-allow-fail", *constraints]
-        if target.board:   # the board's constraints file sets its clock
-            freq = target.board.clock_mhz
-        else:
-            freq = options.freq_mhz or device.default_mhz
-            args += ["--freq", f"{freq:g}"]
-        log = run.tool("pnr", family.nextpnr, args, "nextpnr.log")
-        nextpnr = json.loads((run.work / "nextpnr.json").read_text())
-        clocks = rpt.clocks(nextpnr)
-
+    freq = target.board.clock_mhz if target.board else options.freq_mhz or \
+        target.device.default_mhz
+    with run.step("pnr", f"placing and routing with {target.device.family.nextpnr}"):
+        nextpnr, log = _pnr(run, target, constraints, options.seed,
+                            None if target.board else freq)   # a board's clock is constrained
+    clocks = rpt.clocks(nextpnr)
     with run.step("timing", "checking timing"):
-        if not clocks:
-            raise FlowError("timing", "nextpnr reported no clock; the design has no "
-                            "register clocked from its clock input", log, key_lines(log))
-        missed = [(name, c) for name, c in clocks.items() if not c["met"]]
-        if enforced and missed:
-            lines = [f"clock {name}: {c['achieved_mhz']:.2f} MHz achieved, target "
-                     f"{c['target_mhz']:.2f} MHz; critical path {c['critical_path']['from']} → "
-                     f"{c['critical_path']['to']} ({c['critical_path']['delay_ns']} ns)"
-                     if c["critical_path"] else
-                     f"clock {name}: {c['achieved_mhz']:.2f} MHz achieved, target "
-                     f"{c['target_mhz']:.2f} MHz" for name, c in missed]
-            raise FlowError("timing", f"{core.name} on {target.name} misses its timing target",
-                            log, lines)
-
+        _timing(clocks, enforced, f"{core.name} on {target.name}", log)
     bitstream = None
     if target.board:
-        with run.step("pack", f"packing the bitstream with {family.packer}"):
-            name = f"{target.board.name}{family.bitstream_suffix}"
-            placed = top + family.placed[1]
-            run.tool("pack", family.packer, [a.format(placed=placed, bitstream=name)
-                                             for a in family.pack_args], "pack.log")
-            bitstream = check_bitstream(run.work / name, family.preamble)
+        with run.step("pack", f"packing the bitstream with {target.device.family.packer}"):
+            bitstream = _pack(run, top, target)
 
-    kind = get_kind(config.KIND)
-    util = rpt.placed(family, nextpnr)
+    util = rpt.placed(target.device.family, nextpnr)
     return {
         "schema": rpt.SCHEMA,
         "status": "ok",
@@ -407,11 +364,12 @@ def _implement(run: _Run, config: CoreConfig, core: GeneratedCore, target: Targe
         "target_mhz": freq,
         "target_enforced": enforced,
         "resources": {**resources, "io": util["io"]["used"] if target.board else
-                      port_bits(iface.ports) + 2, "cells": cells},
+                      port_bits(iface.ports) + len(CLOCK_PORTS), "cells": cells},
         "device_totals": {res: u["available"] for res, u in util.items()},
         "utilization": util,
         "clocks": clocks,
-        "perf": {"peak_macs_per_cycle": kind.perf_model(config).peak_macs_per_cycle},
+        "perf": {"peak_macs_per_cycle":
+                 get_kind(config.KIND).perf_model(config).peak_macs_per_cycle},
         "selftest": selftest.to_dict() if selftest else None,
         "bitstream": bitstream,
         "tools": {**{n: tool_version(t) for n, t in run.tools.items()}, **generator_versions()},
@@ -419,6 +377,62 @@ def _implement(run: _Run, config: CoreConfig, core: GeneratedCore, target: Targe
         "steps": run.steps,
         "files": sorted(p.name for p in run.work.iterdir() if p.is_file()),
     }
+
+
+def _synth(run: _Run, core: str, top: str, sources: list[str], device: Device) -> dict[str, int]:
+    """Yosys on ``sources`` with the core kept as its own module; the core's cells by type."""
+    script = [*(f"read_verilog {s}" for s in sources if s.endswith(".v")),
+              *(f"read_rtlil {s}" for s in sources if s.endswith(".il")),
+              f"hierarchy -top {top}",
+              f"setattr -mod -set keep_hierarchy 1 {core}",
+              f"{device.synth_command} -top {top}",
+              "tee -q -o stat.json stat -json",
+              "write_json netlist.json"]
+    (run.work / "synth.ys").write_text("\n".join(script) + "\n")
+    run.tool("synth", "yosys", ["synth.ys"], "yosys.log")
+    return rpt.module_cells(json.loads((run.work / "stat.json").read_text()), core)
+
+
+def _fit(run: _Run, core: str, resources: dict[str, int], device: Device) -> None:
+    totals = device.totals()
+    over = [f"{resources[r]:,} {RESOURCE_NAMES[r]} where {device.name} has {totals[r]:,}"
+            for r in totals if resources[r] > totals[r]]
+    if over:
+        raise FlowError("fit", f"{core} does not fit {device.name}: it needs " + "; ".join(over),
+                        run.work / "yosys.log")
+
+
+def _pnr(run: _Run, target: Target, constraints: list[str], seed: int,
+         freq: float | None) -> tuple[dict[str, Any], Path]:
+    """nextpnr on the netlist; its report JSON and its log."""
+    args = [*target.device.nextpnr_args, "--package", target.package,
+            *(["--speed", target.speed] if target.speed else []),
+            "--json", "netlist.json", "--report", "nextpnr.json", "--seed", str(seed),
+            "--timing-allow-fail", *constraints, *(["--freq", f"{freq:g}"] if freq else [])]
+    log = run.tool("pnr", target.device.family.nextpnr, args, "nextpnr.log")
+    return json.loads((run.work / "nextpnr.json").read_text()), log
+
+
+def _timing(clocks: dict[str, Any], enforced: bool, what: str, log: Path) -> None:
+    if not clocks:
+        raise FlowError("timing", "nextpnr reported no clock: no register is clocked from the "
+                        "clock input", log, key_lines(log))
+    missed = [f"clock {name}: {c['achieved_mhz']:.2f} MHz achieved, target "
+              f"{c['target_mhz']:.2f} MHz" + (
+                  f"; critical path {c['critical_path']['from']} → {c['critical_path']['to']} "
+                  f"({c['critical_path']['delay_ns']} ns)" if c["critical_path"] else "")
+              for name, c in clocks.items() if not c["met"]]
+    if enforced and missed:
+        raise FlowError("timing", f"{what} misses its timing target", log, missed)
+
+
+def _pack(run: _Run, top: str, target: Target) -> dict[str, Any]:
+    family = target.device.family
+    name = f"{target.board.name}{family.bitstream_suffix}"
+    placed = top + family.placed[1]
+    run.tool("pack", family.packer, [a.format(placed=placed, bitstream=name)
+                                     for a in family.pack_args], "pack.log")
+    return check_bitstream(run.work / name, family.preamble)
 
 
 def _wrap(work: Path, core: GeneratedCore, iface: CoreInterface, target: Target, selftest):
@@ -450,7 +464,8 @@ def check_bitstream(path: Path, preamble: bytes) -> dict[str, Any]:
     try:
         data = path.read_bytes()
     except OSError as e:
-        raise FlowError("pack", f"the packer wrote no bitstream {path.name}: {e.strerror}") from None
+        raise FlowError("pack", f"the packer wrote no bitstream {path.name}: {e.strerror}") \
+            from None
     offset = data.find(preamble, 0, 4096)
     if offset < 0:
         raise FlowError("pack", f"{path.name} ({len(data)} bytes) has no preamble "

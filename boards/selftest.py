@@ -112,13 +112,18 @@ class Expectation:
                 "source": "golden model"}
 
 
-def expectation(config: CoreConfig, core: CoreInterface) -> Expectation:
-    """Run the kind's golden model on the board top's stimulus."""
+def selftest_of(config: CoreConfig) -> SelfTest:
+    """The self-test the config's kind declares, or a ConfigError when it declares none."""
     kind = get_kind(config.KIND)
     if kind.selftest is None:
         raise ConfigError("kind", config.KIND, "this core kind declares no board self-test "
                           "(CoreKind.selftest); out-of-context `lowbit synth` works for it")
-    test: SelfTest = kind.board_selftest(config)
+    return kind.board_selftest(config)
+
+
+def expectation(config: CoreConfig, core: CoreInterface) -> Expectation:
+    """Run the kind's golden model on the board top's stimulus."""
+    test = selftest_of(config)
     wanted = {p.name for p in core.params}
     if set(test.params) != wanted:
         raise ValueError(f"{config.KIND} self-test sets parameters {sorted(test.params)}, "

@@ -22,12 +22,13 @@ or, given a scheduler address, on a Dask distributed cluster; a point's task ret
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
+import multiprocessing
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ from lowbit.registry import config_from_dict
 KEYS = ("kind", "devices", "boards", "seeds", "freq", "tools", "base", "grid")
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Point:
     """One implementation of a sweep: a config on a target with a seed."""
 
@@ -60,10 +61,10 @@ class Point:
         return self.board or self.device
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return dataclasses.asdict(self)
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Sweep:
     name: str
     points: tuple[Point, ...]
@@ -149,7 +150,11 @@ def cached_result(point: Point) -> dict[str, Any] | None:
 
 
 def _local(points: list[Point], workers: int, failed_dir: Path) -> Iterator[dict[str, Any]]:
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    # Workers start from a clean process (forkserver), not a fork of this one, whose progress
+    # bar runs a thread that may hold a lock at the moment of the fork.
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         futures = {pool.submit(run_point, p.to_dict(), str(failed_dir)): p for p in points}
         try:
             for done in as_completed(futures):

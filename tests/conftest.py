@@ -29,28 +29,24 @@ def flow_config():
     return get_kind("mac").config.from_dict(FLOW_CONFIG)
 
 
-def _implement(tmp_path_factory, config, **target):
-    from lowbit.boards.flow import Target, implement
-
-    name = target.get("device") or target.get("board")
-    return implement(config, Target.parse(**target), out=tmp_path_factory.mktemp(name) / "run")
-
-
-@pytest.fixture(scope="session")
-def ooc_ice40(tmp_path_factory, flow_config):
-    return _implement(tmp_path_factory, flow_config, device="ice40-up5k")
+#: session fixtures: two out-of-context runs and one bitstream per FPGA family
+FLOW_RUNS = {
+    "ooc_ice40": {"device": "ice40-up5k"},
+    "ooc_ecp5": {"device": "ecp5-85f"},
+    "bitstream_ice40": {"board": "ice40-hx8k-evb"},
+    "bitstream_ecp5": {"board": "ulx3s-25f"},
+}
 
 
-@pytest.fixture(scope="session")
-def ooc_ecp5(tmp_path_factory, flow_config):
-    return _implement(tmp_path_factory, flow_config, device="ecp5-85f")
+def _flow_run(fixture: str, target: dict):
+    @pytest.fixture(scope="session", name=fixture)
+    def run(tmp_path_factory, flow_config):
+        from lowbit.boards.flow import Target, implement
+
+        return implement(flow_config, Target.parse(**target),
+                         out=tmp_path_factory.mktemp(fixture) / "run")
+    return run
 
 
-@pytest.fixture(scope="session")
-def bitstream_ice40(tmp_path_factory, flow_config):
-    return _implement(tmp_path_factory, flow_config, board="ice40-hx8k-evb")
-
-
-@pytest.fixture(scope="session")
-def bitstream_ecp5(tmp_path_factory, flow_config):
-    return _implement(tmp_path_factory, flow_config, board="ulx3s-25f")
+for _fixture, _target in FLOW_RUNS.items():
+    globals()[_fixture] = _flow_run(_fixture, _target)

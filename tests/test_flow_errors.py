@@ -49,7 +49,9 @@ def test_tool_crash(cli, tmp_path, monkeypatch):
 
     script = tmp_path / "nextpnr-ice40"
     script.write_text("#!/bin/sh\n"
-                      'if [ "$1" = "--version" ]; then echo "nextpnr-ice40 (Version 0.99)"; exit 0; fi\n'
+                      'if [ "$1" = "--version" ]; then\n'
+                      '  echo "nextpnr-ice40 (Version 0.99)"; exit 0\n'
+                      'fi\n'
                       'echo "Info: reading the design"\n'
                       'echo "ERROR: simulated router crash" >&2\nexit 3\n')
     script.chmod(script.stat().st_mode | stat.S_IEXEC)

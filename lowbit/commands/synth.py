@@ -44,7 +44,8 @@ def run_flow(args: argparse.Namespace, target: Target, verb: str) -> int:
     """Implement the config of ``args`` on ``target`` and print the summary."""
     config = config_from_args(args)
     options = FlowOptions(seed=args.seed, freq_mhz=getattr(args, "freq", None), tools=args.tools)
-    out_dir = Path(args.out or Path("lowbit-out") / config.name / f"{verb}-{target.name}-s{args.seed}")
+    out_dir = Path(args.out or
+                   Path("lowbit-out") / config.name / f"{verb}-{target.name}-s{args.seed}")
     with console().status("starting") as status:
         impl = implement(config, target, options, out=out_dir, progress=status.update)
     summary(impl)
