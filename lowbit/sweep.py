@@ -152,8 +152,11 @@ def cached_result(point: Point) -> dict[str, Any] | None:
 def _local(points: list[Point], workers: int, failed_dir: Path) -> Iterator[dict[str, Any]]:
     # Workers start from a clean process (forkserver), not a fork of this one, whose progress
     # bar runs a thread that may hold a lock at the moment of the fork.
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["lowbit.sweep", "lowbit.boards.flow"])
+    else:
+        context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         futures = {pool.submit(run_point, p.to_dict(), str(failed_dir)): p for p in points}
         try:
