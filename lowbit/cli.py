@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from lowbit.errors import LowbitError, UsageError
 
 #: verb modules in :mod:`lowbit.commands`, in the order ``lowbit -h`` lists them
-VERBS = ("demo", "doctor", "generate", "simulate", "quant_error")
+VERBS = ("demo", "doctor", "generate", "simulate", "quant_error", "boards", "synth", "build",
+         "compare", "sweep")
 
 
 class Parser(argparse.ArgumentParser):

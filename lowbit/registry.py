@@ -21,7 +21,9 @@ class CoreKind:
     ``generator(config)`` returns an ``amaranth.lib.wiring.Component``; ``golden`` is the numpy
     model of what it computes; ``perf(config)`` returns a performance model (see
     :class:`lowbit.models.perf.PerfModel`); ``testbench`` is the cocotb test module that drives
-    the generated Verilog against the golden model.
+    the generated Verilog against the golden model. ``selftest(config)``, when a kind has one,
+    returns the :class:`lowbit.boards.selftest.SelfTest` a board build runs on chip: run-time
+    parameters and the golden model's results for the board's stimulus.
     """
 
     name: str
@@ -31,6 +33,7 @@ class CoreKind:
     golden: str
     perf: str
     testbench: str
+    selftest: str | None = None
 
     @staticmethod
     def _load(path: str) -> Any:
@@ -46,6 +49,9 @@ class CoreKind:
 
     def golden_model(self):
         return self._load(self.golden)
+
+    def board_selftest(self, config: CoreConfig):
+        return self._load(self.selftest)(config)
 
 
 _KINDS: dict[str, CoreKind] = {}

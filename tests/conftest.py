@@ -15,3 +15,38 @@ def cli(capsys):
         captured = capsys.readouterr()
         return code, captured.out, captured.err
     return run
+
+
+# The FPGA flow's runs, shared by the test_flow_* files (cached by content hash, so a second
+# worker or a second session reuses them).
+FLOW_CONFIG = {"a": "int8", "w": "int4", "acc": 24}   # the demo's small MAC
+
+
+@pytest.fixture(scope="session")
+def flow_config():
+    from lowbit.registry import get_kind
+
+    return get_kind("mac").config.from_dict(FLOW_CONFIG)
+
+
+#: session fixtures: two out-of-context runs and one bitstream per FPGA family
+FLOW_RUNS = {
+    "ooc_ice40": {"device": "ice40-up5k"},
+    "ooc_ecp5": {"device": "ecp5-85f"},
+    "bitstream_ice40": {"board": "ice40-hx8k-evb"},
+    "bitstream_ecp5": {"board": "ulx3s-25f"},
+}
+
+
+def _flow_run(fixture: str, target: dict):
+    @pytest.fixture(scope="session", name=fixture)
+    def run(tmp_path_factory, flow_config):
+        from lowbit.boards.flow import Target, implement
+
+        return implement(flow_config, Target.parse(**target),
+                         out=tmp_path_factory.mktemp(fixture) / "run")
+    return run
+
+
+for _fixture, _target in FLOW_RUNS.items():
+    globals()[_fixture] = _flow_run(_fixture, _target)

@@ -15,7 +15,7 @@ from lowbit.errors import ConfigError, UsageError
 from lowbit.registry import get_kind, kinds
 
 #: verbs whose first argument is a core kind
-CORE_VERBS = ("generate", "simulate")
+CORE_VERBS = ("generate", "simulate", "synth", "build")
 
 
 def _width(stream) -> int | None:

@@ -30,6 +30,28 @@ class MacConfig(IntDatapathConfig):
         return f"mac_{self.a}_{self.w}_acc{self.acc}_{self.overflow}{regs}_k{self.k_bits}"
 
 
+def board_selftest(config: MacConfig):
+    """The board self-test: dot products of K=16 (or the largest K the config allows) over the
+    board's pseudo-random operands, checked against :func:`~lowbit.models.mac.mac_golden`."""
+    from lowbit.boards.selftest import SelfTest
+
+    k = min(16, (1 << config.k_bits) - 1)
+
+    def expected(inputs):
+        import numpy as np
+
+        from lowbit.hw.mac import operand_layout
+        from lowbit.models.mac import mac_golden
+
+        layout = operand_layout(config)
+        payloads = np.array(inputs["operands"], dtype=np.uint64)
+        a, w = (fmt.decode(payloads >> np.uint64(layout[name].offset))
+                for name, fmt in (("a", config.a), ("w", config.w)))
+        return {"result": [int(c) for c in config.accumulator.encode(mac_golden(config, a, w, k))]}
+
+    return SelfTest(params={"k": k, "clear": 0}, beats=32 * k, expected=expected)
+
+
 register(CoreKind(
     name="mac",
     summary="integer multiply-accumulate unit (any int/uint width 1-16, wrap or saturate)",
@@ -38,4 +60,5 @@ register(CoreKind(
     golden="lowbit.models.mac:mac_golden",
     perf="lowbit.models.mac:MacPerf",
     testbench="lowbit.sim.tb_mac",
+    selftest="lowbit.kinds.mac:board_selftest",
 ))

@@ -1,0 +1,25 @@
+"""``lowbit build KIND ... --board B``: a core in its self-test board top, to a bitstream.
+
+The timing target is the board's clock, and missing it fails the build."""
+
+from __future__ import annotations
+
+import argparse
+
+from lowbit.boards.flow import Target
+from lowbit.boards.platforms import BOARDS
+from lowbit.commands.common import add_core_verb
+from lowbit.commands.synth import add_flow_options, run_flow
+
+
+def register(verbs) -> None:
+    def extra(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--board", required=True, metavar="BOARD",
+                       help=f"board: {', '.join(BOARDS)} (see `lowbit boards`)")
+        add_flow_options(p)
+    add_core_verb(verbs, "build", "build a bitstream of a core's self-test for a board", run,
+                  extra)
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_flow(args, Target.parse(board=args.board), "build")

@@ -1,0 +1,160 @@
+"""Putting implementation reports side by side: the table, CSV and Pareto plot of
+``lowbit compare`` and of the end of ``lowbit sweep``.
+
+Throughput is the performance model's peak MACs per cycle at the achieved Fmax::
+
+    GMAC/s          = peak MACs/cycle × Fmax [MHz] / 1000
+    GMAC/s per kLUT = GMAC/s / (LUTs / 1000)
+
+LUTs are the core's own LUT4s after synthesis (see ``lowbit.boards.devices``). A run is
+Pareto-optimal on its device when no other run on that device has at most its LUTs and more
+GMAC/s, or fewer LUTs and at least its GMAC/s.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from lowbit.boards.report import fmax_mhz
+from lowbit.cache import atomic_write
+
+COLUMNS = ("config", "device", "luts", "ffs", "dsp", "bram", "fmax_mhz", "peak_macs_per_cycle",
+           "gmacs", "gmacs_per_klut")
+HEADERS = {"config": "config", "device": "device", "luts": "LUTs", "ffs": "FFs", "dsp": "DSPs",
+           "bram": "BRAM", "fmax_mhz": "Fmax MHz", "peak_macs_per_cycle": "MACs/cycle",
+           "gmacs": "GMAC/s", "gmacs_per_klut": "GMAC/s per kLUT"}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One report's figures for the table."""
+
+    config: str
+    device: str
+    luts: int
+    ffs: int
+    dsp: int
+    bram: int
+    fmax_mhz: float
+    peak_macs_per_cycle: float
+    gmacs: float
+    gmacs_per_klut: float
+    pareto: bool
+    report: Mapping[str, Any]
+
+
+def label_fields(reports: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Config fields whose values differ between the reports (what tells the rows apart)."""
+    keys: dict[str, set] = {}
+    for r in reports:
+        for k, v in r["config"].items():
+            keys.setdefault(k, set()).add(str(v))
+    return [k for k, values in keys.items() if len(values) > 1 or
+            any(k not in r["config"] for r in reports)]
+
+
+def label(report: Mapping[str, Any], fields: Iterable[str]) -> str:
+    shown = [f"{k}={report['config'][k]}" for k in fields if k in report["config"]]
+    if report.get("seed", 1) != 1:
+        shown.append(f"seed={report['seed']}")
+    return " ".join(shown) or report["name"]
+
+
+def rows(reports: Sequence[Mapping[str, Any]]) -> list[Row]:
+    """Table rows of ``reports`` with throughput figures and Pareto flags."""
+    fields = label_fields(reports)
+    figures = []
+    for r in reports:
+        fmax = fmax_mhz(r) or 0.0
+        peak = float(r["perf"]["peak_macs_per_cycle"])
+        gmacs = peak * fmax / 1000
+        luts = int(r["resources"]["luts"])
+        figures.append((r, fmax, peak, gmacs, luts))
+    out = []
+    for r, fmax, peak, gmacs, luts in figures:
+        rivals = [(lu, g) for other, _, _, g, lu in figures
+                  if other is not r and other["device"]["name"] == r["device"]["name"]]
+        dominated = any((lu <= luts and g > gmacs) or (lu < luts and g >= gmacs)
+                        for lu, g in rivals)
+        res = r["resources"]
+        out.append(Row(label(r, fields), r["board"] or r["device"]["name"], luts,
+                       int(res["ffs"]), int(res["dsp"]), int(res["bram"]), fmax, peak, gmacs,
+                       gmacs / (luts / 1000) if luts else 0.0, not dominated, r))
+    return out
+
+
+def _cell(row: Row, column: str) -> str:
+    value = getattr(row, column)
+    if column in ("fmax_mhz",):
+        return f"{value:.1f}"
+    if column in ("gmacs", "gmacs_per_klut"):
+        return f"{value:.3f}"
+    if column == "peak_macs_per_cycle":
+        return f"{value:g}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def table(rows_: Sequence[Row], title: str = "implementation results") -> Table:
+    """A rich table; Pareto-optimal rows are marked ``*``."""
+    t = Table(title=title, caption="* Pareto-optimal on its device (fewest LUTs for its GMAC/s)")
+    t.add_column("")
+    for c in COLUMNS:
+        t.add_column(HEADERS[c], justify="left" if c in ("config", "device") else "right")
+    for row in rows_:
+        t.add_row("*" if row.pareto else "", *(_cell(row, c) for c in COLUMNS),
+                  style="bold" if row.pareto else None)
+    return t
+
+
+def csv_text(rows_: Sequence[Row]) -> str:
+    """Every figure plus the full config (JSON columns stay one cell each)."""
+    import json
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow([*COLUMNS, "pareto", "kind", "name", "seed", "config_hash", "config_json",
+                "report"])
+    for row in rows_:
+        r = row.report
+        w.writerow([*(getattr(row, c) for c in COLUMNS), int(row.pareto), r["kind"], r["name"],
+                    r["seed"], r["config_hash"], json.dumps(r["config"], sort_keys=True),
+                    r.get("path", "")])
+    return buf.getvalue()
+
+
+def write_plot(rows_: Sequence[Row], path: Path) -> None:
+    """Throughput against area, one colour per device, each device's Pareto front joined."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5.5), dpi=120)
+    devices = sorted({row.device for row in rows_})
+    for i, device in enumerate(devices):
+        mine = [row for row in rows_ if row.device == device]
+        colour = f"C{i % 10}"
+        ax.scatter([r.luts for r in mine], [r.gmacs for r in mine], color=colour, label=device,
+                   alpha=0.8)
+        front = sorted((r for r in mine if r.pareto), key=lambda r: r.luts)
+        ax.plot([r.luts for r in front], [r.gmacs for r in front], color=colour, linewidth=1)
+        for r in front:
+            ax.annotate(r.config, (r.luts, r.gmacs), fontsize=7, xytext=(4, 4),
+                        textcoords="offset points")
+    ax.set_xlabel("LUTs (LUT4, core after synthesis)")
+    ax.set_ylabel("GMAC/s at Fmax (peak)")
+    ax.set_title("Throughput vs area (line: Pareto front per device)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format=Path(path).suffix.lstrip(".") or "png")
+    plt.close(fig)
+    atomic_write(Path(path), buf.getvalue())

@@ -1,0 +1,134 @@
+"""Board builds to a bitstream, one per FPGA family, and the self-test they carry.
+
+The bitstreams are checked byte by byte for what each family's configuration logic needs; the
+self-test top is checked in simulation to reach the golden model's checksum, and to fail when
+the checksum it is told to expect is wrong.
+"""
+
+import dataclasses
+import json
+
+import pytest
+
+from lowbit.boards.board_top import SIM_TOP
+from lowbit.boards.interface import CoreInterface
+from lowbit.boards.selftest import SelfTestTop, checksum, expectation, stimulus, xorshift32
+from lowbit.generate import generate
+from lowbit.sim import runner
+
+ECP5_IDCODE = {"ecp5-25f": 0x41111043, "ecp5-85f": 0x41113043}   # Lattice TN1260
+
+
+def test_ice40_bitstream(bitstream_ice40):
+    r, path = bitstream_ice40.report, bitstream_ice40.bitstream
+    assert r["mode"] == "board" and r["board"] == "ice40-hx8k-evb" and path.suffix == ".bin"
+    data = path.read_bytes()
+    # icepack: a comment block FF 00 .. 00 FF, then the sync word 7E AA 99 7E
+    assert data[:4] == bytes.fromhex("FF0000FF") and data[4:8] == bytes.fromhex("7EAA997E")
+    assert len(data) == r["bitstream"]["bytes"] == 135100   # every CRAM bank of an HX8K
+    assert r["bitstream"]["preamble_offset"] == 4
+
+
+def test_ecp5_bitstream(bitstream_ecp5):
+    r, path = bitstream_ecp5.report, bitstream_ecp5.bitstream
+    assert r["board"] == "ulx3s-25f" and path.suffix == ".bit"
+    data = path.read_bytes()
+    # ecppack: FF 00, a NUL-terminated comment naming the part, FF, the preamble FF FF BD B3
+    assert data[:2] == bytes.fromhex("FF00")
+    comment_end = data.index(b"\x00\xff", 2)
+    assert data[2:comment_end] == b"Part: LFE5U-25F-6CABGA381"
+    preamble = data.index(bytes.fromhex("FFFFBDB3"))
+    assert preamble == comment_end + 2 == r["bitstream"]["preamble_offset"]
+    # VERIFY_ID (0xE2) carries the part's JTAG IDCODE: the bitstream is for this device
+    verify = data.index(b"\xe2\x00\x00\x00", preamble)
+    assert int.from_bytes(data[verify + 4:verify + 8], "big") == ECP5_IDCODE["ecp5-25f"]
+    assert 500_000 < len(data) < 600_000
+
+
+@pytest.mark.parametrize("run", ["bitstream_ice40", "bitstream_ecp5"])
+def test_board_report(run, request, flow_config):
+    impl = request.getfixturevalue(run)
+    r = impl.report
+    assert r["target_enforced"] and r["top"] == "top"
+    (clock,) = r["clocks"].values()
+    board_mhz = {"ice40-hx8k-evb": 12, "ulx3s-25f": 25}[r["board"]]
+    assert clock["target_mhz"] == board_mhz and clock["met"]
+    assert r["resources"]["cells"]    # the core's own cells, not the board top's
+    # clock and LEDs placed; the constraints come from the amaranth-boards platform
+    assert r["resources"]["io"] == r["utilization"]["io"]["used"] == 9
+    constraints = (impl.path / ("top.pcf" if r["device"]["family"] == "ice40" else "top.lpf"))
+    assert "led_0__io" in constraints.read_text()
+    st = r["selftest"]
+    assert st["source"] == "golden model" and st["params"] == {"k": 16, "clear": 0}
+    assert st["results"] == [st["beats"] // 16]
+    assert {"selftest", "pack"} <= set(r["steps"])
+
+
+def test_self_test_stimulus_and_checksum_reference():
+    assert xorshift32(1) == 270369   # Marsaglia's xorshift32 (13, 17, 5)
+    beats = stimulus(0, 40, 3)
+    assert all(b < 1 << 40 for b in beats) and len(set(beats)) == 3
+    assert stimulus(1, 12, 4) != stimulus(0, 12, 4)
+    assert checksum([[1, 2]], [24]) != checksum([[2, 1]], [24])   # order matters
+
+
+def test_golden_checksum_matches_the_mac_golden_model(flow_config):
+    """The expectation is the golden model's: recompute it by hand from the stimulus."""
+    import numpy as np
+
+    from lowbit.models.mac import mac_golden
+
+    core = CoreInterface.from_manifest(generate(flow_config).manifest)
+    expect = expectation(flow_config, core)
+    payloads = np.array(stimulus(0, 12, expect.beats), dtype=np.int64)
+    a = flow_config.a.decode(payloads & 0xFF)
+    w = flow_config.w.decode(payloads >> 8)
+    results = flow_config.accumulator.encode(mac_golden(flow_config, a, w, 16))
+    assert expect.checksum == checksum([results.tolist()], [24])
+
+
+def _simulate_top(config, expect, run_dir):
+    from amaranth.back import verilog
+
+    core = generate(config)
+    top = SelfTestTop(CoreInterface.from_manifest(core.manifest), expect)
+    text = verilog.convert(top, name=SIM_TOP, ports=top.ports(), emit_src=False)
+    build = runner.build(core.verilog + text, SIM_TOP)
+    return runner.run(build, "lowbit.boards.tb_selftest", run_dir, env={
+        "LOWBIT_CONFIG": json.dumps(config.to_dict()),
+        "LOWBIT_OPTIONS": json.dumps(expect.to_dict())})
+
+
+def test_self_test_top_catches_a_wrong_result(flow_config, tmp_path):
+    core = CoreInterface.from_manifest(generate(flow_config).manifest)
+    good = expectation(flow_config, core)
+    ok = _simulate_top(flow_config, good, tmp_path / "good")
+    assert ok.passed and ok.records[0]["checksum"] == good.checksum
+    bad = _simulate_top(flow_config, dataclasses.replace(good, checksum=good.checksum ^ 1),
+                        tmp_path / "bad")
+    assert not bad.passed and bad.records[0]["failed"] == 1
+    assert bad.records[0]["checksum"] == good.checksum
+    short = _simulate_top(flow_config, dataclasses.replace(good, results=(good.results[0] - 1,)),
+                          tmp_path / "extra")   # the core gives one more result than expected
+    assert not short.passed and short.records[0]["failed"] == 1
+
+
+def test_cli_build(cli, tmp_path):
+    code, out, _ = cli("build", "mac", "--a", "int8", "--w", "int4", "--acc", "24",
+                       "--board", "ice40-hx8k-evb", "-o", tmp_path / "b")
+    assert code == 0, out
+    assert "bitstream:" in out and "expected checksum 0x" in out
+    assert (tmp_path / "b" / "ice40-hx8k-evb.bin").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("board", ["icebreaker", "ice40-hx8k-evb", "ulx3s-85f", "ulx3s-25f",
+                                   "orangecrab-25f"])
+def test_every_board_builds(board, flow_config, tmp_path):
+    from lowbit.boards.flow import Target, implement
+
+    impl = implement(flow_config, Target.parse(board=board), out=tmp_path / board)
+    family = impl.report["device"]["family"]
+    preamble = bytes.fromhex("7EAA997E" if family == "ice40" else "FFFFBDB3")
+    assert preamble in impl.bitstream.read_bytes()[:64]
+    assert all(c["met"] for c in impl.report["clocks"].values())

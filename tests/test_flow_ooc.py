@@ -1,0 +1,97 @@
+"""Out-of-context implementation on iCE40 and ECP5: every report field against the tools' own
+outputs (Yosys' statistics, nextpnr's report and log) and the device table."""
+
+import json
+import re
+
+import pytest
+
+from lowbit.boards.devices import DEVICES
+from lowbit.boards.report import SCHEMA, clock_name
+from lowbit.generate import generate
+
+RUNS = ["ooc_ice40", "ooc_ecp5"]
+
+
+@pytest.fixture(params=RUNS)
+def run(request):
+    return request.getfixturevalue(request.param)
+
+
+def test_report_is_complete(run, flow_config):
+    r = run.report
+    assert r["schema"] == SCHEMA and r["status"] == "ok" and r["mode"] == "ooc"
+    assert r["config"] == flow_config.to_dict() and r["config_hash"] == flow_config.hash
+    assert r["name"] == flow_config.name and r["top"] == "harness" and r["seed"] == 1
+    for res in ("luts", "ffs", "carry", "dsp", "bram", "io"):
+        assert isinstance(r["resources"][res], int)
+    assert {"yosys", "amaranth", "lowbit"} <= set(r["tools"])
+    assert any(t.startswith("nextpnr-") for t in r["tools"])
+    assert {"generate", "wrap", "synth", "fit", "pnr", "timing"} <= set(r["steps"])
+    assert all(s["seconds"] >= 0 for s in r["steps"].values())
+    assert r["perf"]["peak_macs_per_cycle"] == 1.0
+    assert (run.path / "report.json").is_file()
+
+
+def test_cells_are_yosys_statistics_of_the_core_module(run, flow_config):
+    stat = json.loads((run.path / "stat.json").read_text())
+    cells = stat["modules"]["\\" + flow_config.name]["num_cells_by_type"]
+    r = run.report["resources"]
+    assert r["cells"] == cells
+    family = run.report["device"]["family"]
+    if family == "ice40":
+        assert r["luts"] == cells["SB_LUT4"] and r["carry"] == cells.get("SB_CARRY", 0)
+        assert r["ffs"] == sum(n for t, n in cells.items() if t.startswith("SB_DFF"))
+        assert r["dsp"] == cells.get("SB_MAC16", 0) == 1   # 8×4 multiplier in the UP5K's DSP
+    else:
+        assert r["luts"] == cells["LUT4"] + 2 * cells.get("CCU2C", 0)
+        assert r["ffs"] == cells["TRELLIS_FF"] and r["dsp"] == cells.get("MULT18X18D", 0) == 1
+    # the core alone: the harness's registers are in another module
+    harness = stat["modules"]["\\harness"]["num_cells_by_type"]
+    assert sum(n for t, n in harness.items() if "DFF" in t or "FF" in t) > 0
+    ports = generate(flow_config).manifest["ports"]
+    assert r["io"] == sum(p["width"] for p in ports)   # out of context: the core's port bits
+
+
+def test_placed_and_device_totals_are_nextpnrs(run):
+    nextpnr = json.loads((run.path / "nextpnr.json").read_text())["utilization"]
+    r = run.report
+    device = DEVICES[r["device"]["name"]]
+    bels = device.family.bels
+    assert r["utilization"]["luts"]["used"] == nextpnr[bels["luts"]]["used"]
+    assert r["utilization"]["luts"]["used"] >= r["resources"]["luts"]  # core + harness
+    for res in ("luts", "ffs", "dsp", "bram"):
+        assert r["device_totals"][res] == nextpnr[bels[res]]["available"]
+        assert r["device_totals"][res] == device.totals()[res], f"datasheet {res} of {device.name}"
+
+
+def test_fmax_and_critical_path_match_the_log(run):
+    log = (run.path / "nextpnr.log").read_text()
+    # the last "Max frequency" line of each clock is the post-route figure
+    logged = dict(re.findall(r"Max frequency for clock '([^']+)': ([\d.]+) MHz", log))
+    clocks = run.report["clocks"]
+    assert set(clocks) == {clock_name(net) for net in logged} == {"clk"}
+    for c in clocks.values():
+        assert c["achieved_mhz"] == pytest.approx(float(logged[c["net"]]), abs=0.01)
+        assert c["target_mhz"] == DEVICES[run.report["device"]["name"]].default_mhz
+        assert c["met"] == (c["achieved_mhz"] >= c["target_mhz"])
+        path = c["critical_path"]
+        assert path["delay_ns"] == pytest.approx(1000 / c["achieved_mhz"], rel=0.05)
+        assert path["from"] and path["to"] and path["logic_levels"] > 0
+    assert run.report["target_enforced"] is False
+
+
+def test_second_run_is_cached(flow_config, tmp_path):
+    from lowbit.boards.flow import Target, implement, lookup
+
+    target = Target.parse(device="ice40-up5k")
+    again = implement(flow_config, target, out=tmp_path / "again")
+    assert again.cached and lookup(flow_config, target).report["clocks"] == again.report["clocks"]
+
+
+def test_cli_synth_summary(cli, tmp_path):
+    code, out, _ = cli("synth", "mac", "--a", "int8", "--w", "int4", "--acc", "24",
+                       "--device", "ecp5-85f", "-o", tmp_path / "s")
+    assert code == 0, out
+    assert "ecp5-85f, out of context" in out and "Fmax" in out and "critical path" in out
+    assert json.loads((tmp_path / "s" / "report.json").read_text())["status"] == "ok"
