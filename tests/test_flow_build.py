@@ -113,6 +113,24 @@ def test_self_test_top_catches_a_wrong_result(flow_config, tmp_path):
     assert not short.passed and short.records[0]["failed"] == 1
 
 
+@pytest.mark.parametrize("values", [
+    {"dataflow": "ws", "rows": 3, "cols": 2, "a": "int8", "w": "int4", "acc": 20, "depth": 8},
+    {"dataflow": "ws", "rows": 4, "cols": 2, "a": "uint4", "w": "int2", "acc": 8, "depth": 2,
+     "overflow": "saturate"},
+    {"dataflow": "os", "rows": 2, "cols": 3, "a": "int8", "w": "int8", "acc": 18,
+     "overflow": "saturate"},
+], ids=["ws", "ws-shallow", "os"])
+def test_systolic_self_test_reaches_the_golden_checksum(values, tmp_path):
+    """A second kind's self-test: its golden answer is what the simulated board top sees."""
+    from lowbit.registry import config_from_dict
+
+    config = config_from_dict({"kind": "systolic", "k_bits": 5, **values})
+    expect = expectation(config, CoreInterface.from_manifest(generate(config).manifest))
+    result = _simulate_top(config, expect, tmp_path)
+    assert result.passed and result.records[0]["checksum"] == expect.checksum
+    assert result.records[0]["passed"] == 1
+
+
 def test_cli_build(cli, tmp_path):
     code, out, _ = cli("build", "mac", "--a", "int8", "--w", "int4", "--acc", "24",
                        "--board", "ice40-hx8k-evb", "-o", tmp_path / "b")
