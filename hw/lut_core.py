@@ -1,0 +1,165 @@
+"""The ``lut`` generator: a LUT tensor core, one shared table unit and ``cols`` lookup columns.
+
+Streams (in the manner of :mod:`amaranth.lib.stream`; lane 0 in the low bits) and run-time
+inputs, with G = g·tables activations of K per beat::
+
+    a       In   G lanes of the activation format: one group of K of one row of A
+    w       In   cols lanes of G bits: one bit-plane of G weights for each column
+    result  Out  cols lanes of the accumulator: one row of C for cols columns
+    k       In   k_bits  run-time K ≥ 1
+    wbits   In   run-time weight precision n, 1..w_bits
+    wmode   In   run-time weight mode: 0 signed, 1 unsigned, 2 offset binary
+
+Change ``k``/``wbits``/``wmode`` only while the core is idle. One *tile* is one result beat,
+``C[m, n0:n0+cols] = A[m, :] @ W[:, n0:n0+cols]``; its beats, with Q = ⌈K/G⌉ groups::
+
+    a beats:  A[m, 0:G]        A[m, G:2G]          …  A[m, (Q−1)G:K]                 Q beats
+    w beats:  P0 P1 … P(n−1) | P0 P1 … P(n−1) |    …  P0 … P(n−1)                  Q·n beats
+              (Pp, lane c: bit p of W[kG+i, n0+c] at bit i, for the group k above)
+    result:                                            C[m, n0:n0+cols]                1 beat
+
+              a beat ─► precompute ─► tables ─┬─► lookup ─► Σ tables ─► «p, ± ─► + acc ─► result
+              (mask lanes past K; Σa·c)       │   (column 0, index = Pp lane 0)      (+c·Σa)
+                                              ├─► lookup … column 1
+                                              └─► lookup … column cols−1
+
+Lanes of the last a beat past K are zeroed inside (their weight bits are ignored), result
+lanes past the GEMM's N are the user's to ignore. A group's table is precomputed when its a
+beat is taken, which may happen in the cycle that looks up the previous group's last plane,
+so weight beats flow one per cycle. The arithmetic (bit-plane signs, symmetrization and the
+correction ``c·Σa``) is :mod:`lowbit.models.lut`'s; results wrap to ``acc`` bits.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Shape, Signal, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from lowbit.hw.lut_table import TableLookup, TablePrecompute, table_layout
+from lowbit.hw.shapes import shape_of
+from lowbit.kinds.lut import LutConfig
+from lowbit.models.lut import WEIGHT_MODES, correction, entry_range
+
+
+def stream_layouts(config: LutConfig) -> dict[str, data.ArrayLayout]:
+    """Payload layouts of the ``a``, ``w`` and ``result`` streams."""
+    return {"a": data.ArrayLayout(shape_of(config.a), config.group),
+            "w": data.ArrayLayout(unsigned(config.group), config.cols),
+            "result": data.ArrayLayout(shape_of(config.accumulator), config.cols)}
+
+
+class LutCore(wiring.Component):
+    """Tables of activation sums shared by ``cols`` columns that look up weight bit-planes."""
+
+    def __init__(self, config: LutConfig):
+        self.config = config
+        layouts = stream_layouts(config)
+        super().__init__({
+            "a": In(stream.Signature(layouts["a"])),
+            "w": In(stream.Signature(layouts["w"])),
+            "result": Out(stream.Signature(layouts["result"])),
+            "k": In(config.k_bits),
+            "wbits": In(range(config.w_bits + 1)),
+            "wmode": In(range(len(WEIGHT_MODES))),
+        })
+
+    @property
+    def inner_bits(self) -> int:
+        """Accumulator width inside: one more with symmetrized tables (they sum 2·dot)."""
+        return self.config.acc + self.config.symmetric
+
+    def _correction(self, m: Module, sum_a) -> Signal:
+        """``c·Σa`` of the run-time mode and precision, from shifts of Σa (no multiplier)."""
+        cfg = self.config
+        shifted = sum_a << self.wbits             # Σa·2^n
+        half = shifted >> 1                        # Σa·2^(n−1), exact since n ≥ 1
+        out = Signal(self.inner_bits)
+        terms = {}
+        for i, mode in enumerate(WEIGHT_MODES):
+            alpha, beta, gamma = correction(mode, cfg.symmetric)
+            terms[i] = sum((coef * value for coef, value in
+                            ((alpha, shifted), (beta, half), (gamma, sum_a)) if coef), 0)
+        value = terms[len(WEIGHT_MODES) - 1]
+        for i in reversed(range(len(WEIGHT_MODES) - 1)):
+            value = Mux(self.wmode == i, terms[i], value)
+        m.d.comb += out.eq(value)
+        return out
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.config
+        G, g, C = cfg.group, cfg.g, cfg.cols
+        inner = self.inner_bits
+
+        en = Signal()     # everything moves unless a result waits to be taken
+        m.d.comb += en.eq(~self.result.valid | self.result.ready)
+
+        # --- control: a table is held while its n planes are looked up
+        have = Signal()                       # the tables hold a group not fully looked up
+        plane = Signal(range(cfg.w_bits))     # plane of the next weight beat
+        k_next = Signal(cfg.k_bits)           # K offset of the next activation beat
+        last_plane = plane == self.wbits - 1
+        m.d.comb += [self.w.ready.eq(en & have),
+                     self.a.ready.eq(en & (~have | (self.w.valid & last_plane)))]
+        take_a = self.a.valid & self.a.ready
+        take_w = self.w.valid & self.w.ready
+        remaining = self.k - k_next
+        last_group = remaining <= G
+        with m.If(take_a):
+            m.d.sync += [have.eq(1), k_next.eq(Mux(last_group, 0, k_next + G))]
+        with m.Elif(take_w & last_plane):
+            m.d.sync += have.eq(0)
+        with m.If(take_w):
+            m.d.sync += plane.eq(Mux(last_plane, 0, plane + 1))
+
+        # --- the shared precompute unit: tables, Σa correction and tile flags of a group
+        masked = [Mux(remaining > i, self.a.payload[i], 0) for i in range(G)]
+        tables = Signal(data.ArrayLayout(table_layout(cfg.a, g, cfg.symmetric), cfg.tables))
+        first_group, tile_end, corr = Signal(), Signal(), Signal(inner)
+        for t in range(cfg.tables):
+            pre = m.submodules[f"precompute_{t}"] = TablePrecompute(cfg.a, g, cfg.symmetric)
+            m.d.comb += [pre.a[i].eq(masked[t * g + i]) for i in range(g)]
+            with m.If(take_a):
+                m.d.sync += tables[t].eq(pre.table)
+        with m.If(take_a):
+            m.d.sync += [first_group.eq(k_next == 0), tile_end.eq(last_group),
+                         corr.eq(self._correction(m, sum(masked)))]
+
+        # --- lookup stage: every column looks up its plane in every table and sums them
+        lo, hi = entry_range(cfg.a, g, cfg.symmetric)
+        part_shape = Shape.cast(range(cfg.tables * lo, cfg.tables * hi + 1))
+        s1 = Signal(data.StructLayout({
+            "valid": 1, "first": 1, "last": 1, "neg": 1, "shift": range(cfg.w_bits),
+            "extra": inner, "part": data.ArrayLayout(part_shape, C)}))
+        with m.If(en):
+            m.d.sync += [
+                s1.valid.eq(take_w),
+                s1.first.eq(first_group & (plane == 0)),
+                s1.last.eq(tile_end & last_plane),
+                s1.neg.eq((self.wmode == WEIGHT_MODES.index("signed")) & last_plane),
+                s1.shift.eq(plane),
+                s1.extra.eq(Mux(plane == 0, corr, 0)),
+            ]
+            for c in range(C):
+                looked = []
+                for t in range(cfg.tables):
+                    lut = m.submodules[f"lookup_{c}_{t}"] = TableLookup(cfg.a, g, cfg.symmetric)
+                    m.d.comb += [lut.table.eq(tables[t]),
+                                 lut.index.eq(self.w.payload[c][t * g:(t + 1) * g])]
+                    looked.append(lut.value)
+                m.d.sync += s1.part[c].eq(sum(looked))
+
+        # --- shift-accumulate: acc = acc ± (part << p) (+ c·Σa once per group), wrapping
+        acc = Signal(data.ArrayLayout(inner, C))
+        extra = s1.extra.as_signed()
+        with m.If(en):
+            m.d.sync += self.result.valid.eq(s1.valid & s1.last)
+        for c in range(C):
+            term = s1.part[c] << s1.shift
+            total = Mux(s1.first, 0, acc[c].as_signed()) + Mux(s1.neg, -term, term) + extra
+            with m.If(en & s1.valid):
+                m.d.sync += acc[c].eq(total[:inner])
+                with m.If(s1.last):
+                    m.d.sync += self.result.payload[c].eq(total[cfg.symmetric:inner])
+        return m
