@@ -98,48 +98,51 @@ class LutCore(wiring.Component):
         # --- control: a table is held while its n planes are looked up
         have = Signal()                       # the tables hold a group not fully looked up
         plane = Signal(range(cfg.w_bits))     # plane of the next weight beat
-        k_next = Signal(cfg.k_bits)           # K offset of the next activation beat
+        tile_start = Signal(init=1)           # the next activation beat starts a tile
+        left = Signal(cfg.k_bits)             # K left for the next beat (when not tile_start)
+        remaining = Mux(tile_start, self.k, left)
+        last_group = remaining <= G
         last_plane = plane == self.wbits - 1
         m.d.comb += [self.w.ready.eq(en & have),
                      self.a.ready.eq(en & (~have | (self.w.valid & last_plane)))]
         take_a = self.a.valid & self.a.ready
         take_w = self.w.valid & self.w.ready
-        remaining = self.k - k_next
-        last_group = remaining <= G
         with m.If(take_a):
-            m.d.sync += [have.eq(1), k_next.eq(Mux(last_group, 0, k_next + G))]
+            m.d.sync += [have.eq(1), tile_start.eq(last_group), left.eq(remaining - G)]
         with m.Elif(take_w & last_plane):
             m.d.sync += have.eq(0)
         with m.If(take_w):
             m.d.sync += plane.eq(Mux(last_plane, 0, plane + 1))
 
-        # --- the shared precompute unit: tables, Σa correction and tile flags of a group
+        # --- the shared precompute unit: tables, Σa and tile flags of a group
         masked = [Mux(remaining > i, self.a.payload[i], 0) for i in range(G)]
         tables = Signal(data.ArrayLayout(table_layout(cfg.a, g, cfg.symmetric), cfg.tables))
-        first_group, tile_end, corr = Signal(), Signal(), Signal(inner)
+        first_group, tile_end = Signal(), Signal()
+        lo, hi = entry_range(cfg.a, G, False)    # Σa of a beat: the all-ones entry of one big table
+        sum_a = Signal(Shape.cast(range(lo, hi + 1)))
         for t in range(cfg.tables):
             pre = m.submodules[f"precompute_{t}"] = TablePrecompute(cfg.a, g, cfg.symmetric)
             m.d.comb += [pre.a[i].eq(masked[t * g + i]) for i in range(g)]
             with m.If(take_a):
                 m.d.sync += tables[t].eq(pre.table)
         with m.If(take_a):
-            m.d.sync += [first_group.eq(k_next == 0), tile_end.eq(last_group),
-                         corr.eq(self._correction(m, sum(masked)))]
+            m.d.sync += [first_group.eq(tile_start), tile_end.eq(last_group),
+                         sum_a.eq(sum(masked))]
 
-        # --- lookup stage: every column looks up its plane in every table and sums them
+        # --- lookup stage: every column looks up its plane in every table, sums, shifts by
+        # the plane and negates the signed MSB plane; the group's c·Σa rides along once
         lo, hi = entry_range(cfg.a, g, cfg.symmetric)
         part_shape = Shape.cast(range(cfg.tables * lo, cfg.tables * hi + 1))
         s1 = Signal(data.StructLayout({
-            "valid": 1, "first": 1, "last": 1, "neg": 1, "shift": range(cfg.w_bits),
-            "extra": inner, "part": data.ArrayLayout(part_shape, C)}))
+            "valid": 1, "first": 1, "last": 1, "extra": inner,
+            "term": data.ArrayLayout(inner, C)}))
+        neg = (self.wmode == WEIGHT_MODES.index("signed")) & last_plane
         with m.If(en):
             m.d.sync += [
                 s1.valid.eq(take_w),
                 s1.first.eq(first_group & (plane == 0)),
                 s1.last.eq(tile_end & last_plane),
-                s1.neg.eq((self.wmode == WEIGHT_MODES.index("signed")) & last_plane),
-                s1.shift.eq(plane),
-                s1.extra.eq(Mux(plane == 0, corr, 0)),
+                s1.extra.eq(Mux(plane == 0, self._correction(m, sum_a), 0)),
             ]
             for c in range(C):
                 looked = []
@@ -148,16 +151,17 @@ class LutCore(wiring.Component):
                     m.d.comb += [lut.table.eq(tables[t]),
                                  lut.index.eq(self.w.payload[c][t * g:(t + 1) * g])]
                     looked.append(lut.value)
-                m.d.sync += s1.part[c].eq(sum(looked))
+                part = Signal(part_shape, name=f"part_{c}")
+                m.d.comb += part.eq(sum(looked))
+                term = part << plane
+                m.d.sync += s1.term[c].eq(Mux(neg, -term, term))
 
-        # --- shift-accumulate: acc = acc ± (part << p) (+ c·Σa once per group), wrapping
+        # --- accumulate: acc = acc + term (+ c·Σa once per group), modulo 2**inner
         acc = Signal(data.ArrayLayout(inner, C))
-        extra = s1.extra.as_signed()
         with m.If(en):
             m.d.sync += self.result.valid.eq(s1.valid & s1.last)
         for c in range(C):
-            term = s1.part[c] << s1.shift
-            total = Mux(s1.first, 0, acc[c].as_signed()) + Mux(s1.neg, -term, term) + extra
+            total = Mux(s1.first, 0, acc[c]) + s1.term[c] + s1.extra
             with m.If(en & s1.valid):
                 m.d.sync += acc[c].eq(total[:inner])
                 with m.If(s1.last):

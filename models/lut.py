@@ -253,19 +253,17 @@ class LutPerf:
 
     @property
     def storage_bits(self) -> int:
-        """Register bits: tables with their flags and correction, the lookup stage, the
-        accumulators and the result register, the counters."""
+        """Register bits: the tables with Σa and their flags, the lookup stage (one shifted,
+        signed term per column and the correction), accumulators, result, control."""
         c = self.config
         lo, hi = entry_range(c.a, c.g, c.symmetric)
-        entry = _bits(lo, hi)
-        entries = 1 << (c.g - c.symmetric)
+        sum_lo, sum_hi = entry_range(c.a, c.group, False)
         inner = c.acc + c.symmetric
-        part = _bits(c.tables * lo, c.tables * hi)
-        tables = c.tables * entries * entry + 2 + inner
-        lookup_stage = c.cols * part + 4 + (c.w_bits - 1).bit_length() + inner
+        tables = c.tables * (1 << (c.g - c.symmetric)) * _bits(lo, hi) + _bits(sum_lo, sum_hi) + 2
+        lookup_stage = 3 + inner + c.cols * inner
         columns = c.cols * (inner + c.acc) + 1
-        counters = 1 + c.k_bits + (c.w_bits - 1).bit_length()
-        return tables + lookup_stage + columns + counters
+        control = 2 + c.k_bits + (c.w_bits - 1).bit_length()
+        return tables + lookup_stage + columns + control
 
 
 def _bits(lo: int, hi: int) -> int:

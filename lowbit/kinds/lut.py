@@ -16,6 +16,7 @@ from lowbit.config import CoreConfig, int_format, option
 from lowbit.errors import ConfigError
 from lowbit.models.accumulator import MAX_ACC_BITS, Accumulator
 from lowbit.models.formats import IntFormat
+from lowbit.models.lut import WEIGHT_MODES
 from lowbit.registry import CoreKind, register
 
 MAX_W_BITS = 8
@@ -83,25 +84,33 @@ class LutConfig(CoreConfig):
 
 
 def board_selftest(config: LutConfig):
-    """The board self-test: GEMM tiles with K = 4 beats of activations, one weight plane
-    (w_bits = 1: the board drives every stream with the same number of beats, and only then
-    does each activation beat meet exactly one weight beat), signed weights, checked against
-    :func:`lowbit.models.lut.lut_golden`."""
+    """The board self-test: tiles of K = 4 activation beats at one weight plane, signed.
+
+    The board offers every input stream the same number of beats, and only at one plane does
+    each activation beat meet exactly one weight beat; the results come from
+    :func:`lowbit.models.lut.lut_golden` on the tiles the stimulus makes.
+    """
     from lowbit.boards.selftest import SelfTest
 
     k = min(4 * config.group, config.k_max)
-    tiles = 24
+    groups = -(-k // config.group)
 
     def expected(inputs):
-        from lowbit.models.lut import golden_from_beats
+        import numpy as np
 
-        results = golden_from_beats(config, inputs["a"], inputs["w"], k, 1, "signed")
-        return {"result": results}
+        from lowbit.hw.lut_core import stream_layouts
+        from lowbit.models.lut import WeightCode, lut_golden, tiles_from_beats
+        from lowbit.sim.bench import pack_lanes, unpack_lanes
 
-    from lowbit.models.lut import WEIGHT_MODES
-    beats = tiles * -(-k // config.group)
+        layouts, code = stream_layouts(config), WeightCode(1, "signed")
+        a_rows, w_codes = tiles_from_beats(config, unpack_lanes(layouts["a"], inputs["a"]),
+                                           unpack_lanes(layouts["w"], inputs["w"]), k, 1)
+        rows = np.concatenate([lut_golden(config, config.a.decode(a[None]), code.decode(w), 1)
+                               for a, w in zip(a_rows, w_codes)])
+        return {"result": pack_lanes(layouts["result"], config.accumulator.encode(rows))}
+
     return SelfTest(params={"k": k, "wbits": 1, "wmode": WEIGHT_MODES.index("signed")},
-                    beats=beats, expected=expected)
+                    beats=24 * groups, expected=expected)
 
 
 register(CoreKind(
