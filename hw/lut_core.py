@@ -19,7 +19,7 @@ Change ``k``/``wbits``/``wmode`` only while the core is idle. One *tile* is one 
     result:                                            C[m, n0:n0+cols]                1 beat
 
               a beat ─► precompute ─► tables ─┬─► lookup ─► Σ tables ─► «p, ± ─► + acc ─► result
-              (mask lanes past K; Σa·c)       │   (column 0, index = Pp lane 0)      (+c·Σa)
+              (mask lanes past K; ±Σa)        │   (column 0, index = Pp lane 0)   (+ κ_p·Σa·2^p)
                                               ├─► lookup … column 1
                                               └─► lookup … column cols−1
 
@@ -27,7 +27,7 @@ Lanes of the last a beat past K are zeroed inside (their weight bits are ignored
 lanes past the GEMM's N are the user's to ignore. A group's table is precomputed when its a
 beat is taken, which may happen in the cycle that looks up the previous group's last plane,
 so weight beats flow one per cycle. The arithmetic (bit-plane signs, symmetrization and the
-correction ``c·Σa``) is :mod:`lowbit.models.lut`'s; results wrap to ``acc`` bits.
+correction κ_p·Σa per plane) is :mod:`lowbit.models.lut`'s; results wrap to ``acc`` bits.
 """
 
 from __future__ import annotations
@@ -69,21 +69,15 @@ class LutCore(wiring.Component):
         """Accumulator width inside: one more with symmetrized tables (they sum 2·dot)."""
         return self.config.acc + self.config.symmetric
 
-    def _correction(self, m: Module, sum_a) -> Signal:
-        """``c·Σa`` of the run-time mode and precision, from shifts of Σa (no multiplier)."""
+    def _correction(self, sum_a, neg_sum_a, plane, last_plane):
+        """κ_p·Σa of the run-time mode for this plane (before its shift), from Σa and −Σa."""
         cfg = self.config
-        shifted = sum_a << self.wbits             # Σa·2^n
-        half = shifted >> 1                        # Σa·2^(n−1), exact since n ≥ 1
-        out = Signal(self.inner_bits)
-        terms = {}
-        for i, mode in enumerate(WEIGHT_MODES):
-            alpha, beta, gamma = correction(mode, cfg.symmetric)
-            terms[i] = sum((coef * value for coef, value in
-                            ((alpha, shifted), (beta, half), (gamma, sum_a)) if coef), 0)
-        value = terms[len(WEIGHT_MODES) - 1]
-        for i in reversed(range(len(WEIGHT_MODES) - 1)):
-            value = Mux(self.wmode == i, terms[i], value)
-        m.d.comb += out.eq(value)
+        out = 0
+        for i, mode in reversed(list(enumerate(WEIGHT_MODES))):
+            kappa, planes = correction(mode, cfg.symmetric)
+            hit = {"none": 0, "first": plane == 0, "last": last_plane, "all": 1}[planes]
+            value = Mux(hit, sum_a if kappa > 0 else neg_sum_a, 0) if kappa else 0
+            out = Mux(self.wmode == i, value, out)
         return out
 
     def elaborate(self, platform):
@@ -119,7 +113,7 @@ class LutCore(wiring.Component):
         tables = Signal(data.ArrayLayout(table_layout(cfg.a, g, cfg.symmetric), cfg.tables))
         first_group, tile_end = Signal(), Signal()
         lo, hi = entry_range(cfg.a, G, False)    # Σa of a beat: the all-ones entry of one big table
-        sum_a = Signal(Shape.cast(range(lo, hi + 1)))
+        sum_a, neg_sum_a = Signal(Shape.cast(range(lo, hi + 1))), Signal(range(-hi, -lo + 1))
         for t in range(cfg.tables):
             pre = m.submodules[f"precompute_{t}"] = TablePrecompute(cfg.a, g, cfg.symmetric)
             m.d.comb += [pre.a[i].eq(masked[t * g + i]) for i in range(g)]
@@ -127,10 +121,11 @@ class LutCore(wiring.Component):
                 m.d.sync += tables[t].eq(pre.table)
         with m.If(take_a):
             m.d.sync += [first_group.eq(tile_start), tile_end.eq(last_group),
-                         sum_a.eq(sum(masked))]
+                         sum_a.eq(sum(masked)), neg_sum_a.eq(-sum(masked))]
 
         # --- lookup stage: every column looks up its plane in every table, sums, shifts by
-        # the plane and negates the signed MSB plane; the group's c·Σa rides along once
+        # the plane and negates the signed MSB plane; the plane's correction κ·Σa·2^p (shared
+        # by the columns) rides along
         lo, hi = entry_range(cfg.a, g, cfg.symmetric)
         part_shape = Shape.cast(range(cfg.tables * lo, cfg.tables * hi + 1))
         s1 = Signal(data.StructLayout({
@@ -142,7 +137,7 @@ class LutCore(wiring.Component):
                 s1.valid.eq(take_w),
                 s1.first.eq(first_group & (plane == 0)),
                 s1.last.eq(tile_end & last_plane),
-                s1.extra.eq(Mux(plane == 0, self._correction(m, sum_a), 0)),
+                s1.extra.eq(self._correction(sum_a, neg_sum_a, plane, last_plane) << plane),
             ]
             for c in range(C):
                 looked = []
@@ -156,7 +151,7 @@ class LutCore(wiring.Component):
                 term = part << plane
                 m.d.sync += s1.term[c].eq(Mux(neg, -term, term))
 
-        # --- accumulate: acc = acc + term (+ c·Σa once per group), modulo 2**inner
+        # --- accumulate: acc = acc + term + κ·Σa·2^p, modulo 2**inner
         acc = Signal(data.ArrayLayout(inner, C))
         with m.If(en):
             m.d.sync += self.result.valid.eq(s1.valid & s1.last)

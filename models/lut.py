@@ -25,8 +25,9 @@ half is the negation of the entry at the complemented low bits. Since ``b = (s +
     2·dot = Σ_p σ_p 2^p Σ_groups S_p + c·Σa,   c = 2^n − 1 (unsigned), −1 (signed, offset)
 
 and the core accumulates ``2·dot`` one bit wider and drops the (always zero) low bit. Every
-correction is ``c = α·2^n + β·2^{n−1} + γ`` with α, β, γ ∈ {−1, 0, 1} (:func:`correction`), so
-the hardware forms it from shifts of Σa, without a multiplier.
+correction is ``c = Σ_p κ_p·2^p`` with κ_p ∈ {−1, 0, +1} (:func:`correction`): κ·Σa joins the
+plane's looked-up sum before it is shifted by p, so no multiplier is needed — ``−2^{n−1}``
+is κ = −1 on the MSB plane, ``−1`` κ = −1 on plane 0, ``2^n − 1`` κ = +1 on every plane.
 """
 
 from __future__ import annotations
@@ -85,17 +86,28 @@ class WeightCode:
         return -1 if self.mode == "signed" and p == self.bits - 1 else 1
 
 
-def correction(mode: str, symmetric: bool) -> tuple[int, int, int]:
-    """(α, β, γ) of the correction ``c = α·2^n + β·2^(n−1) + γ`` that multiplies Σa."""
+#: which planes carry the correction: none, plane 0, the MSB plane or every plane
+CORRECTION_PLANES = ("none", "first", "last", "all")
+
+
+def correction(mode: str, symmetric: bool) -> tuple[int, str]:
+    """(κ, planes): the correction adds κ·Σa to the looked-up sum of those planes."""
     check_mode(mode)
     if not symmetric:
-        return (0, -1, 0) if mode == "offset" else (0, 0, 0)
-    return (1, 0, -1) if mode == "unsigned" else (0, 0, -1)
+        return (-1, "last") if mode == "offset" else (0, "none")
+    return (1, "all") if mode == "unsigned" else (-1, "first")
+
+
+def correction_weight(mode: str, symmetric: bool, p: int, bits: int) -> int:
+    """κ_p: what plane ``p`` of ``bits`` adds of Σa (before the shift by p)."""
+    kappa, planes = correction(mode, symmetric)
+    hit = {"none": False, "first": p == 0, "last": p == bits - 1, "all": True}[planes]
+    return kappa if hit else 0
 
 
 def correction_factor(mode: str, symmetric: bool, bits: int) -> int:
-    alpha, beta, gamma = correction(mode, symmetric)
-    return alpha * (1 << bits) + beta * (1 << (bits - 1)) + gamma
+    """c = Σ_p κ_p·2^p, the multiple of Σa that the correction adds."""
+    return sum(correction_weight(mode, symmetric, p, bits) << p for p in range(bits))
 
 
 def entry_range(a: IntFormat, g: int, symmetric: bool) -> tuple[int, int]:
@@ -153,8 +165,8 @@ def lut_gemm(a: np.ndarray, w_codes: np.ndarray, g: int, symmetric: bool, code: 
         plane = (w_codes >> np.uint64(p)) & np.uint64(1)                 # k × n
         index = (plane.reshape(groups, g, n) * weights[:, None]).sum(axis=1).astype(np.int64)
         looked = lookup(tabs, index[None], g, symmetric)                   # m × groups × n
-        total += code.plane_sign(p) * (looked.sum(axis=1) << p)
-    total += correction_factor(code.mode, symmetric, code.bits) * a.sum(axis=1)[:, None]
+        kappa = correction_weight(code.mode, symmetric, p, code.bits)
+        total += (code.plane_sign(p) * looked.sum(axis=1) + kappa * a.sum(axis=1)[:, None]) << p
     if symmetric:
         assert not np.any(total & 1), "a symmetrized sum must be even"
         total >>= 1
@@ -253,13 +265,14 @@ class LutPerf:
 
     @property
     def storage_bits(self) -> int:
-        """Register bits: the tables with Σa and their flags, the lookup stage (one shifted,
+        """Register bits: the tables with ±Σa and their flags, the lookup stage (one shifted,
         signed term per column and the correction), accumulators, result, control."""
         c = self.config
         lo, hi = entry_range(c.a, c.g, c.symmetric)
         sum_lo, sum_hi = entry_range(c.a, c.group, False)
         inner = c.acc + c.symmetric
-        tables = c.tables * (1 << (c.g - c.symmetric)) * _bits(lo, hi) + _bits(sum_lo, sum_hi) + 2
+        tables = (c.tables * (1 << (c.g - c.symmetric)) * _bits(lo, hi)
+                  + _bits(sum_lo, sum_hi) + _bits(-sum_hi, -sum_lo) + 2)             # ±Σa
         lookup_stage = 3 + inner + c.cols * inner
         columns = c.cols * (inner + c.acc) + 1
         control = 2 + c.k_bits + (c.w_bits - 1).bit_length()

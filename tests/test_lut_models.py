@@ -11,7 +11,8 @@ from lowbit.errors import ConfigError
 from lowbit.kinds.lut import LutConfig
 from lowbit.models.accumulator import Accumulator
 from lowbit.models.formats import IntFormat
-from lowbit.models.lut import (WEIGHT_MODES, LutPerf, WeightCode, correction_factor, entry_range,
+from lowbit.models.lut import (WEIGHT_MODES, LutPerf, WeightCode, correction_factor,
+                               correction_weight, entry_range,
                                gemm_beats, lookup, lut_gemm, lut_golden, plan, table,
                                tiles_from_beats)
 from lowbit.models.perf import GemmShape
@@ -67,9 +68,12 @@ def test_symmetrized_table_is_half_of_the_odd_table():
 
 
 def test_corrections():
-    """c = 2^n − 1 (unsigned), −1 (signed, offset) symmetrized; −2^(n−1) for offset codes."""
+    """c = 2^n − 1 (unsigned), −1 (signed, offset) symmetrized; −2^(n−1) for offset codes;
+    each made of ±Σa on some planes (κ_p ∈ {−1, 0, 1})."""
     assert [correction_factor(m, True, 4) for m in WEIGHT_MODES] == [-1, 15, -1]
     assert [correction_factor(m, False, 4) for m in WEIGHT_MODES] == [0, 0, -8]
+    assert [correction_weight("unsigned", True, p, 3) for p in range(3)] == [1, 1, 1]
+    assert [correction_weight("offset", False, p, 3) for p in range(3)] == [0, 0, -1]
     code = WeightCode(3, "offset")
     assert list(code.encode(np.array([-4, -1, 0, 3]))) == [0, 3, 4, 7]
     assert list(code.decode(code.encode(np.arange(-4, 4)))) == list(range(-4, 4))
