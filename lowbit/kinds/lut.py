@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from lowbit.config import CoreConfig, int_format, option
-from lowbit.errors import ConfigError
+from lowbit.kinds.int_datapath import RuntimeK
 from lowbit.models.accumulator import MAX_ACC_BITS, Accumulator
 from lowbit.models.formats import IntFormat
 from lowbit.models.lut import WEIGHT_MODES
@@ -25,7 +25,7 @@ MAX_COLS = 128
 
 
 @dataclass(frozen=True)
-class LutConfig(CoreConfig):
+class LutConfig(RuntimeK, CoreConfig):
     """Activation format, weight planes, table shape, columns, accumulator and run-time K."""
 
     KIND: ClassVar[str] = "lut"
@@ -52,15 +52,6 @@ class LutConfig(CoreConfig):
         if self.acc < need:
             self.fail("acc", f"at least {need} bits to hold one {self.a}×{self.w_bits}-bit "
                              f"product, at most {MAX_ACC_BITS - 1}")
-
-    def check_gemm(self, shape) -> None:
-        if shape.k > self.k_max:
-            raise ConfigError("gemm", str(shape), f"K must be at most {self.k_max} "
-                              f"with k_bits={self.k_bits}", context=self.KIND)
-
-    @property
-    def k_max(self) -> int:
-        return (1 << self.k_bits) - 1
 
     @property
     def group(self) -> int:
