@@ -21,9 +21,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
+from lowbit.commands.common import console as project_console
 from lowbit.compare import rows
 from lowbit.kinds.lut import LutConfig
 from lowbit.kinds.systolic import SystolicConfig
@@ -51,7 +51,7 @@ def main() -> None:
     parser.add_argument("-j", "--workers", type=int, default=2, help="worker processes (2)")
     parser.add_argument("-o", "--out", help="where the reports go (default: a temporary dir)")
     args = parser.parse_args()
-    console = Console()
+    console = project_console()    # 120 columns when the output is not a terminal
 
     points, names = [], {}
     for device in args.devices:
@@ -81,8 +81,8 @@ def main() -> None:
     figures = {what: row for (what, _), row in zip(ok, rows([r for _, r in ok]))}
     for device in args.devices:
         table = Table(title=f"LUT core vs MAC array on {device}, A = int8, acc {ACC} bits")
-        for col in ("W", "core", "LUTs", "FFs", "DSPs", "Fmax MHz", "MACs/cycle", "GMAC/s",
-                    "GMAC/s per kLUT", "GMAC/s vs mac", "per kLUT vs mac"):
+        for col in ("W", "core", "LUTs", "FFs", "DSPs", "Fmax MHz", "MAC/cyc", "GMAC/s",
+                    "GMAC/s/kLUT", "GMAC/s ÷ mac", "/kLUT ÷ mac"):
             table.add_column(col, justify="left" if col in ("W", "core") else "right")
         for w in WIDTHS:
             ref = figures.get((device, w, "mac"))
