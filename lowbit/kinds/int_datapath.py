@@ -18,8 +18,26 @@ from lowbit.models.formats import IntFormat
 INT8 = IntFormat(8)
 
 
+class RuntimeK:
+    """The run-time K register of a config with a ``k_bits`` field: its limit and the check
+    of a GEMM against it."""
+
+    k_bits: int
+    KIND: str
+
+    def check_gemm(self, shape) -> None:
+        if shape.k > self.k_max:
+            raise ConfigError("gemm", str(shape), f"K must be at most {self.k_max} "
+                              f"with k_bits={self.k_bits}", context=self.KIND)
+
+    @property
+    def k_max(self) -> int:
+        """The longest run-time K."""
+        return (1 << self.k_bits) - 1
+
+
 @dataclass(frozen=True)
-class IntDatapathConfig(CoreConfig):
+class IntDatapathConfig(RuntimeK, CoreConfig):
     """Activation and weight formats, the accumulator and the width of the run-time K."""
 
     a: IntFormat = option(INT8, "activation format, e.g. int8, uint4", check=int_format(1, 16))
@@ -36,16 +54,6 @@ class IntDatapathConfig(CoreConfig):
                              f"at most {self.accumulator_limit}")
         if self.acc > self.accumulator_limit:
             self.fail("acc", f"at most {self.accumulator_limit} bits for an unsigned accumulator")
-
-    def check_gemm(self, shape) -> None:
-        if shape.k >= 1 << self.k_bits:
-            raise ConfigError("gemm", str(shape), f"K must be at most {self.k_max} "
-                              f"with k_bits={self.k_bits}", context=self.KIND)
-
-    @property
-    def k_max(self) -> int:
-        """The longest run-time K."""
-        return (1 << self.k_bits) - 1
 
     @property
     def accumulator_limit(self) -> int:

@@ -1,0 +1,286 @@
+"""Golden model, table arithmetic and performance model of the ``lut`` core kind.
+
+**What the core computes** (:func:`lut_golden`): ``C = A @ W`` with every result wrapped to the
+accumulator, bit for bit :func:`lowbit.models.int_gemm.int_gemm`. Weights of ``n`` bits (chosen
+at run time) come in one of three modes; ``q`` is the n-bit code on the wire:
+
+* ``signed``: two's complement, ``w = Σ_{p<n-1} 2^p q_p − 2^{n-1} q_{n-1}`` (the MSB plane
+  has negative weight);
+* ``unsigned``: ``w = Σ_p 2^p q_p``;
+* ``offset``: offset binary, ``w = q − 2^{n-1}`` (the code T-MAC stores).
+
+**How it computes it** (:func:`lut_gemm`, the model of the table arithmetic the hardware
+performs). K is cut into groups of ``g`` activations. For every group a table holds, for each
+g-bit index ``b``, ``T[b] = Σ_i b_i·a_i``; weight bit-plane ``p`` of the group's g weights
+indexes the table, giving ``L_p``, and
+
+    dot = Σ_p σ_p 2^p Σ_groups L_p + c·Σa            (σ_p = −1 for the signed MSB plane)
+
+where the correction ``c·Σa`` is 0 (signed, unsigned) or ``−2^{n-1}·Σa`` (offset).
+
+*Symmetrized* tables read every bit as ``s = 2b − 1 ∈ {−1, +1}``: ``S[b] = Σ_i s_i·a_i`` is odd
+(``S[~b] = −S[b]``), so only the 2^{g−1} entries with ``s_{g−1} = +1`` are stored and the other
+half is the negation of the entry at the complemented low bits. Since ``b = (s + 1)/2``,
+
+    2·dot = Σ_p σ_p 2^p Σ_groups S_p + c·Σa,   c = 2^n − 1 (unsigned), −1 (signed, offset)
+
+and the core accumulates ``2·dot`` one bit wider and drops the (always zero) low bit. Every
+correction is ``c = Σ_p κ_p·2^p`` with κ_p ∈ {−1, 0, +1} (:func:`correction`): κ·Σa joins the
+plane's looked-up sum before it is shifted by p, so no multiplier is needed — ``−2^{n−1}``
+is κ = −1 on the MSB plane, ``−1`` κ = −1 on plane 0, ``2^n − 1`` κ = +1 on every plane.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lowbit.models.formats import IntFormat
+from lowbit.models.int_gemm import int_gemm
+from lowbit.models.perf import GemmShape
+
+WEIGHT_MODES: tuple[str, ...] = ("signed", "unsigned", "offset")
+
+
+def check_mode(mode: str) -> str:
+    if mode not in WEIGHT_MODES:
+        raise ValueError(f"weight mode {mode!r} is not one of {', '.join(WEIGHT_MODES)}")
+    return mode
+
+
+@dataclass(frozen=True)
+class WeightCode:
+    """Run-time weight precision and mode: how n-bit codes stand for weight values."""
+
+    bits: int
+    mode: str = "signed"
+
+    def __post_init__(self) -> None:
+        check_mode(self.mode)
+
+    @property
+    def values(self) -> IntFormat:
+        """The values the codes stand for, as an integer format (offset: the signed range)."""
+        return IntFormat(self.bits, self.mode != "unsigned")
+
+    @property
+    def offset(self) -> int:
+        return 1 << (self.bits - 1) if self.mode == "offset" else 0
+
+    def encode(self, values: np.ndarray) -> np.ndarray:
+        if self.mode == "offset":
+            return (self.values.encode(values).astype(np.int64) ^ self.offset).astype(np.uint64)
+        return self.values.encode(values)
+
+    def decode(self, codes: np.ndarray) -> np.ndarray:
+        if self.mode == "offset":
+            return (np.asarray(codes).astype(np.int64) & ((1 << self.bits) - 1)) - self.offset
+        return self.values.decode(codes)
+
+    def random(self, gen: np.random.Generator, shape) -> np.ndarray:
+        return self.values.random(gen, shape)
+
+    def plane_sign(self, p: int) -> int:
+        """σ_p: −1 for the MSB plane of a two's-complement weight, else +1."""
+        return -1 if self.mode == "signed" and p == self.bits - 1 else 1
+
+
+#: which planes carry the correction: none, plane 0, the MSB plane or every plane
+CORRECTION_PLANES = ("none", "first", "last", "all")
+
+
+def correction(mode: str, symmetric: bool) -> tuple[int, str]:
+    """(κ, planes): the correction adds κ·Σa to the looked-up sum of those planes."""
+    check_mode(mode)
+    if not symmetric:
+        return (-1, "last") if mode == "offset" else (0, "none")
+    return (1, "all") if mode == "unsigned" else (-1, "first")
+
+
+def correction_weight(mode: str, symmetric: bool, p: int, bits: int) -> int:
+    """κ_p: what plane ``p`` of ``bits`` adds of Σa (before the shift by p)."""
+    kappa, planes = correction(mode, symmetric)
+    hit = {"none": False, "first": p == 0, "last": p == bits - 1, "all": True}[planes]
+    return kappa if hit else 0
+
+
+def correction_factor(mode: str, symmetric: bool, bits: int) -> int:
+    """c = Σ_p κ_p·2^p, the multiple of Σa that the correction adds."""
+    return sum(correction_weight(mode, symmetric, p, bits) << p for p in range(bits))
+
+
+def entry_range(a: IntFormat, g: int, symmetric: bool) -> tuple[int, int]:
+    """Smallest and largest table entry (and looked-up value) for groups of ``g`` of ``a``."""
+    if symmetric:
+        top = g * max(-a.min, a.max)
+        return -top, top
+    return g * min(a.min, 0), g * max(a.max, 0)
+
+
+def table(groups: np.ndarray, symmetric: bool) -> np.ndarray:
+    """Tables of activation groups (..., g) → (..., entries): T[b] = Σ b_i a_i, or for a
+    symmetrized table S[b'] = a_{g−1} + Σ_{i<g−1} (2 b'_i − 1) a_i over the g−1 low bits."""
+    g = groups.shape[-1]
+    bits = g - 1 if symmetric else g
+    idx = np.arange(1 << bits)
+    sel = ((idx[:, None] >> np.arange(bits)) & 1).astype(np.int64)  # entries × bits
+    if symmetric:
+        return groups[..., :bits] @ (2 * sel - 1).T + groups[..., bits:]
+    return groups @ sel.T
+
+
+def lookup(tables: np.ndarray, index: np.ndarray, g: int, symmetric: bool) -> np.ndarray:
+    """Entries of ``tables`` (..., entries) at the g-bit ``index`` (..., lookups), along the
+    last axis; a symmetrized table gives −S[~b] when the top index bit is 0."""
+    index = np.asarray(index, dtype=np.int64)
+    if not symmetric:
+        return np.take_along_axis(tables, index, axis=-1)
+    low = (1 << (g - 1)) - 1
+    top = (index >> (g - 1)) & 1
+    direct = np.take_along_axis(tables, index & low, axis=-1)
+    mirrored = np.take_along_axis(tables, ~index & low, axis=-1)
+    return np.where(top == 1, direct, -mirrored)
+
+
+def lut_gemm(a: np.ndarray, w_codes: np.ndarray, g: int, symmetric: bool, code: WeightCode,
+             acc) -> np.ndarray:
+    """``A (M×K) @ W`` computed as the core does: tables per group of ``g``, lookups per weight
+    bit-plane of the codes ``w_codes`` (K×N), shift-accumulate, correction, wrap to ``acc``.
+
+    Arithmetic is modulo 2**64 (numpy int64), which the final wrap to at most 63 bits makes
+    exact; the symmetrized sum is halved by an arithmetic shift of the doubled value.
+    """
+    a = np.asarray(a, dtype=np.int64)
+    w_codes = np.asarray(w_codes, dtype=np.uint64)
+    (m, k), n = a.shape, w_codes.shape[1]
+    groups = -(-k // g)
+    pad = groups * g - k
+    a = np.pad(a, ((0, 0), (0, pad)))
+    w_codes = np.pad(w_codes, ((0, pad), (0, 0)))
+    tabs = table(a.reshape(m, groups, g), symmetric)                     # m × groups × entries
+    weights = (1 << np.arange(g, dtype=np.uint64))
+    total = np.zeros((m, n), dtype=np.int64)
+    for p in range(code.bits):
+        plane = (w_codes >> np.uint64(p)) & np.uint64(1)                 # k × n
+        index = (plane.reshape(groups, g, n) * weights[:, None]).sum(axis=1).astype(np.int64)
+        looked = lookup(tabs, index[None], g, symmetric)                   # m × groups × n
+        kappa = correction_weight(code.mode, symmetric, p, code.bits)
+        total += (code.plane_sign(p) * looked.sum(axis=1) + kappa * a.sum(axis=1)[:, None]) << p
+    if symmetric:
+        assert not np.any(total & 1), "a symmetrized sum must be even"
+        total >>= 1
+    return acc.wrap(total)
+
+
+def lut_golden(config, a: np.ndarray, w: np.ndarray, wbits: int | None = None,
+               mode: str = "signed") -> np.ndarray:
+    """``A (M×K) @ W (K×N)`` of weight values ``w`` at run-time precision ``wbits`` (default
+    the config's ``w_bits``) in ``mode``, as the core's result lanes hold it."""
+    code = WeightCode(wbits or config.w_bits, mode)
+    return int_gemm(a, w, config.a, code.values, config.accumulator)
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One result beat: row ``m`` of A against columns ``n0..n0+cols−1`` of W."""
+
+    m: int
+    n0: int
+
+
+def plan(config, shape: GemmShape) -> list[Tile]:
+    """The tiles of an M×N×K GEMM in stream order: rows outer, column blocks inner."""
+    return [Tile(m, n0) for m in range(shape.m) for n0 in range(0, shape.n, config.cols)]
+
+
+def gemm_beats(config, a_codes: np.ndarray, w_codes: np.ndarray, wbits: int,
+               n_blocks: int) -> tuple[np.ndarray, np.ndarray]:
+    """The lanes of every ``a`` and ``w`` beat of a GEMM, in the order of :func:`plan`.
+
+    ``a_codes`` is M×(Q·G) and ``w_codes`` (Q·G)×(n_blocks·cols), codes padded to whole
+    groups and column blocks. Returns (a lanes: M·n_blocks·Q × G, w lanes: M·n_blocks·Q·n ×
+    cols): per tile, group by group, the group's activations and its weight planes 0..n−1
+    (lane c of plane p holds bit p of weight k0+i of column c at bit i).
+    """
+    G, C = config.group, config.cols
+    m, kp = a_codes.shape
+    q = kp // G
+    rows = np.repeat(a_codes.reshape(m, 1, q, G), n_blocks, axis=1).reshape(-1, G)
+    blocks = w_codes.reshape(q, G, n_blocks, C).astype(np.uint64)
+    planes = (blocks[None] >> np.arange(wbits, dtype=np.uint64)[:, None, None, None, None]) \
+        & np.uint64(1)                                                   # n × Q × G × nb × C
+    lanes = (planes << np.arange(G, dtype=np.uint64)[None, None, :, None, None]).sum(
+        axis=2, dtype=np.uint64)                                         # n × Q × nb × C
+    per_block = lanes.transpose(2, 1, 0, 3).reshape(n_blocks, q * wbits, C)
+    return rows, np.tile(per_block.reshape(1, -1, C), (m, 1, 1)).reshape(-1, C)
+
+
+def tiles_from_beats(config, a_lanes: np.ndarray, w_lanes: np.ndarray, k: int,
+                     wbits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse of :func:`gemm_beats` for a stream of tiles: each tile's activation row
+    (tiles × K codes) and weight codes (tiles × K × cols); lanes past K are dropped."""
+    G, C = config.group, config.cols
+    q = -(-k // G)
+    a_rows = np.asarray(a_lanes, dtype=np.uint64).reshape(-1, q * G)[:, :k]
+    w = np.asarray(w_lanes, dtype=np.uint64).reshape(-1, q, wbits, C)
+    bits = (w[:, :, :, None, :] >> np.arange(G, dtype=np.uint64)[:, None]) & np.uint64(1)
+    codes = (bits << np.arange(wbits, dtype=np.uint64)[:, None, None]).sum(
+        axis=2, dtype=np.uint64)                                         # tiles × Q × G × C
+    return a_rows, codes.reshape(len(a_rows), q * G, C)[:, :k]
+
+
+#: cycles from the first activation handshake to the first weight handshake (table precompute)
+PRECOMPUTE_CYCLES = 1
+#: cycles from the last weight handshake to the last result handshake (lookup, accumulate)
+DRAIN_CYCLES = 2
+
+
+class LutPerf:
+    """Cycles, peak rate and storage of a LUT core at run-time weight precision ``wbits``.
+
+    One weight beat (one bit-plane of ``g·tables`` weights for every column) is taken per
+    cycle; a table is precomputed while the previous group's last plane is looked up, so
+    **cycles = 1 + M·⌈N/C⌉·⌈K/(g·T)⌉·n + 2** (first table, lookups, lookup and accumulate
+    registers).
+    """
+
+    def __init__(self, config, wbits: int | None = None):
+        self.config = config
+        self.wbits = wbits or config.w_bits
+
+    def gemm_cycles(self, shape: GemmShape) -> int:
+        c = self.config
+        tiles = shape.m * -(-shape.n // c.cols)
+        return PRECOMPUTE_CYCLES + tiles * -(-shape.k // c.group) * self.wbits + DRAIN_CYCLES
+
+    def utilization(self, shape: GemmShape, cycles: int | None = None) -> float:
+        cycles = self.gemm_cycles(shape) if cycles is None else cycles
+        return shape.macs / (cycles * self.peak_macs_per_cycle)
+
+    @property
+    def peak_macs_per_cycle(self) -> float:
+        """``cols·g·tables / wbits``: fewer weight bits, proportionally more MACs per cycle."""
+        return self.config.cols * self.config.group / self.wbits
+
+    @property
+    def storage_bits(self) -> int:
+        """Register bits: the tables with ±Σa and their flags, the lookup stage (one shifted,
+        signed term per column and the correction), accumulators, result, control."""
+        c = self.config
+        lo, hi = entry_range(c.a, c.g, c.symmetric)
+        sum_lo, sum_hi = entry_range(c.a, c.group, False)
+        inner = c.acc + c.symmetric
+        tables = (c.tables * (1 << (c.g - c.symmetric)) * _bits(lo, hi)
+                  + _bits(sum_lo, sum_hi) + _bits(-sum_hi, -sum_lo) + 2)             # ±Σa
+        lookup_stage = 3 + inner + c.cols * inner
+        columns = c.cols * (inner + c.acc) + 1
+        control = 2 + c.k_bits + (c.w_bits - 1).bit_length()
+        return tables + lookup_stage + columns + control
+
+
+def _bits(lo: int, hi: int) -> int:
+    """Width of the smallest two's-complement (or unsigned, when lo ≥ 0) integer holding lo..hi."""
+    if lo >= 0:
+        return max(1, hi.bit_length())
+    return max((-lo - 1).bit_length(), hi.bit_length()) + 1

@@ -1,0 +1,126 @@
+"""The ``lut`` kind's models without a simulator: the table arithmetic (symmetrization and
+correction terms) against the golden integer GEMM, the beat order, the performance model and
+the config's errors."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from lowbit.errors import ConfigError
+from lowbit.kinds.lut import LutConfig
+from lowbit.models.accumulator import Accumulator
+from lowbit.models.formats import IntFormat
+from lowbit.models.lut import (WEIGHT_MODES, LutPerf, WeightCode, correction_factor,
+                               correction_weight, entry_range,
+                               gemm_beats, lookup, lut_gemm, lut_golden, plan, table,
+                               tiles_from_beats)
+from lowbit.models.perf import GemmShape
+
+WIDE = Accumulator(60, True, "wrap")
+
+
+@pytest.mark.parametrize("a_name", ["int8", "uint8", "int16", "uint4", "int1", "uint1"])
+@pytest.mark.parametrize("symmetric", [False, True])
+def test_table_arithmetic_equals_integer_gemm(a_name, symmetric):
+    """Tables + bit-plane lookups + shift-accumulate + correction = A @ W, for every g 1..6,
+    every precision 1..8 and every weight mode, on random and extreme operands."""
+    config = LutConfig(a=a_name, w_bits=8, acc=40)
+    fa = config.a
+    gen = np.random.default_rng(7)
+    for g, bits, mode in itertools.product(range(1, 7), range(1, 9), WEIGHT_MODES):
+        code = WeightCode(bits, mode)
+        k = int(gen.integers(1, 3 * g + 2))
+        a = fa.random(gen, (4, k))
+        a[0], a[1] = fa.min, fa.max                         # extreme rows
+        w = code.random(gen, (k, 6))
+        w[:, 0] = code.decode(np.uint64((1 << bits) - 1))   # every plane all ones
+        w[:, 1] = code.decode(np.uint64(0))                  # every plane all zero
+        got = lut_gemm(a, code.encode(w), g, symmetric, code, WIDE)
+        want = a.astype(object) @ w.astype(object)
+        assert (got == want).all(), (g, bits, mode)
+
+
+def test_wrapping_matches_the_golden_gemm():
+    config = LutConfig(a="int8", w_bits=4, acc=12)
+    gen = np.random.default_rng(3)
+    a = np.full((2, 64), -128)
+    w = WeightCode(4, "signed").random(gen, (64, 5))
+    for symmetric in (False, True):
+        code = WeightCode(4, "signed")
+        got = lut_gemm(a, code.encode(w), 4, symmetric, code, config.accumulator)
+        assert (got == lut_golden(config, a, w)).all()
+    assert np.abs(a.astype(object) @ w.astype(object)).max() > config.accumulator.max
+
+
+def test_symmetrized_table_is_half_of_the_odd_table():
+    """S[b] = 2·T[b] − Σa, and the lookup of the half table gives it for every index."""
+    gen = np.random.default_rng(1)
+    for g in range(1, 7):
+        a = gen.integers(-128, 128, (3, g))
+        full, half = table(a, False), table(a, True)
+        assert half.shape[-1] == full.shape[-1] // 2 or g == 1
+        index = np.arange(1 << g)[None].repeat(3, axis=0)
+        s = lookup(half, index, g, True)
+        assert (s == 2 * lookup(full, index, g, False) - a.sum(axis=1, keepdims=True)).all()
+        lo, hi = entry_range(IntFormat(8), g, True)
+        assert lo <= s.min() and s.max() <= hi
+
+
+def test_corrections():
+    """c = 2^n − 1 (unsigned), −1 (signed, offset) symmetrized; −2^(n−1) for offset codes;
+    each made of ±Σa on some planes (κ_p ∈ {−1, 0, 1})."""
+    assert [correction_factor(m, True, 4) for m in WEIGHT_MODES] == [-1, 15, -1]
+    assert [correction_factor(m, False, 4) for m in WEIGHT_MODES] == [0, 0, -8]
+    assert [correction_weight("unsigned", True, p, 3) for p in range(3)] == [1, 1, 1]
+    assert [correction_weight("offset", False, p, 3) for p in range(3)] == [0, 0, -1]
+    code = WeightCode(3, "offset")
+    assert list(code.encode(np.array([-4, -1, 0, 3]))) == [0, 3, 4, 7]
+    assert list(code.decode(code.encode(np.arange(-4, 4)))) == list(range(-4, 4))
+    with pytest.raises(ValueError, match="weight mode"):
+        WeightCode(3, "ternary")
+
+
+def test_beats_round_trip():
+    config = LutConfig(g=3, tables=2, cols=5)
+    gen = np.random.default_rng(0)
+    m, k, n, bits = 3, 13, 7, 3
+    q, blocks = -(-k // config.group), -(-n // config.cols)
+    a = gen.integers(0, 256, (m, q * config.group)).astype(np.uint64)
+    w = gen.integers(0, 8, (q * config.group, blocks * config.cols)).astype(np.uint64)
+    a_lanes, w_lanes = gemm_beats(config, a, w, bits, blocks)
+    assert a_lanes.shape == (m * blocks * q, config.group)
+    assert w_lanes.shape == (m * blocks * q * bits, config.cols)
+    rows, codes = tiles_from_beats(config, a_lanes, w_lanes, k, bits)
+    tiles = plan(config, GemmShape(m, n, k))
+    for t, tile in enumerate(tiles):
+        assert (rows[t] == a[tile.m, :k]).all()
+        assert (codes[t] == w[:k, tile.n0:tile.n0 + config.cols]).all()
+
+
+def test_performance_model():
+    config = LutConfig(g=4, tables=2, cols=16, w_bits=4)
+    perf = LutPerf(config)
+    shape = GemmShape(64, 100, 256)
+    # 1 + M·⌈N/C⌉·⌈K/(g·T)⌉·n + 2
+    assert perf.gemm_cycles(shape) == 1 + 64 * 7 * 32 * 4 + 2
+    assert perf.peak_macs_per_cycle == 16 * 8 / 4
+    assert LutPerf(config, 1).peak_macs_per_cycle == 16 * 8
+    assert 0.85 < perf.utilization(shape) <= 1
+    assert perf.storage_bits > 16 * 2 * config.acc
+
+
+@pytest.mark.parametrize("field, value, allowed", [
+    ("g", 7, "allowed 1..6"), ("w_bits", 0, "allowed 1..8"), ("cols", 0, "allowed 1..128"),
+    ("a", "int17", "int1..int16"), ("acc", 10, "at least 12 bits"),
+    ("a", "fp8_e4m3", "int1..int16"),
+])
+def test_config_errors(field, value, allowed):
+    with pytest.raises(ConfigError, match=allowed) as e:
+        LutConfig(**{field: value})
+    assert str(e.value).startswith(f"lut: {field}=")
+
+
+def test_gemm_longer_than_k_register():
+    with pytest.raises(ConfigError, match="K must be at most 15"):
+        LutConfig(k_bits=4).check_gemm(GemmShape(1, 1, 16))
