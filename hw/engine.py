@@ -85,10 +85,10 @@ class Engine(wiring.Component):
             ready = Signal(name=f"{b.name}_ready")
             count = reg[f"beats_{b.name}"]
             more = addr < count
-            with m.If((state == State.BUSY) & (~valid | ready)):
-                m.d.comb += rd.en.eq(1)
+            take = (state == State.BUSY) & (~valid | ready)   # the word on the stream moves on
+            with m.If(take):
                 m.d.sync += [valid.eq(more), addr.eq(addr + more)]
-            m.d.comb += rd.addr.eq(addr)
+            m.d.comb += [rd.addr.eq(addr), rd.en.eq(take)]   # en holds the word while stalled
             connections |= {f"{b.name}__valid": valid & (state == State.BUSY),
                             f"{b.name}__ready": ready}
             if b.width:

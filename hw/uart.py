@@ -11,6 +11,9 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
 
+#: the receiver's input synchronizer and start detection take 3 cycles of the first half bit
+MIN_DIVISOR = 8
+
 
 class UARTRx(wiring.Component):
     """Receiver: the ``rx`` pin to a byte stream that cannot be held off (``always_ready``).
@@ -23,8 +26,8 @@ class UARTRx(wiring.Component):
     data: Out(stream.Signature(8, always_ready=True))
 
     def __init__(self, divisor: int):
-        if divisor < 4:
-            raise ValueError(f"UART divisor {divisor}: at least 4 cycles per bit")
+        if divisor < MIN_DIVISOR:
+            raise ValueError(f"UART divisor {divisor}: at least {MIN_DIVISOR} cycles per bit")
         self.divisor = divisor
         super().__init__()
 
@@ -58,8 +61,8 @@ class UARTTx(wiring.Component):
     tx: Out(1, init=1)
 
     def __init__(self, divisor: int):
-        if divisor < 4:
-            raise ValueError(f"UART divisor {divisor}: at least 4 cycles per bit")
+        if divisor < MIN_DIVISOR:
+            raise ValueError(f"UART divisor {divisor}: at least {MIN_DIVISOR} cycles per bit")
         self.divisor = divisor
         super().__init__()
 

@@ -4,7 +4,7 @@ core → requantizer → UART → driver, checked bit-exactly against the golden
 The simulated top is :func:`lowbit.hw.engine.engine_verilog` (module ``engine_top``) around
 the config's core; :class:`lowbit.host.driver.Engine` runs unchanged in a bridge thread over
 :class:`lowbit.sim.engine_transport.SimTransport`. Options (``LOWBIT_OPTIONS``): ``engine``
-(EngineOptions fields), ``shapes`` (GEMMs, most larger than the buffers), ``requant``,
+(EngineOptions fields), ``shapes`` (GEMMs, most larger than the buffers), ``requant_shape``,
 ``seed``. Run by ``tests/test_engine_sim.py``.
 """
 
@@ -76,11 +76,8 @@ async def gemm_shapes(dut):
 async def requantized(dut):
     """Results requantized on the device: clip(round_half_up(acc·b / 2^c) + z)."""
     config, options, engine = await _setup(dut)
-    if not options.get("requant"):
-        return
     gen = bench.rng(options, 2)
-    m, n, k = options["shapes"][0]
-    k = min(k, engine.beats.max_k())
+    m, n, k = options["requant_shape"]
 
     def run():
         checked = 0
@@ -143,6 +140,12 @@ async def faults(dut):
         a, w = _operands(config, gen, (3, 2, 5))
         engine.gemm(a, w, check=True)
 
+    def hang():
+        engine.set_reg(f"beats_{engine.layout.result.name}", 5)
+        for buf in engine.layout.inputs:
+            engine.set_reg(f"beats_{buf.name}", 0)
+        engine.start()
+
     def before_reset():
         engine.info()
         engine.set_reg("rq_zero_point", 11)
@@ -164,10 +167,7 @@ async def faults(dut):
             bytes(2 * wb)), Cmd.WRITE)
         small_gemm()
         # a run that cannot finish (more results than the core will give) hangs BUSY ...
-        engine.set_reg(f"beats_{engine.layout.result.name}", 5)
-        for buf in engine.layout.inputs:
-            engine.set_reg(f"beats_{buf.name}", 0)
-        engine.start()
+        hang()
         assert engine.status()[0] == State.BUSY
         expect(Status.BUSY, command_frame(Cmd.START), Cmd.START)
         try:
@@ -177,7 +177,7 @@ async def faults(dut):
         assert engine.status()[0] == State.IDLE
         small_gemm()
         # again, and this time the board is reset (the rst pin) during the run
-        engine.start()
+        hang()
         assert engine.status()[0] == State.BUSY
         return True
 

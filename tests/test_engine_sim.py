@@ -20,25 +20,26 @@ CASES = {
     "mac": ({"kind": "mac", "a": "int8", "w": "int8", "acc": 16, "overflow": "saturate",
              "k_bits": 8},
             EngineOptions(depth=64, baud=SIM_BAUD, timeout_bytes=16),
-            [(5, 7, 20), (2, 3, 60), (1, 1, 64)]),
+            [(4, 5, 20), (2, 3, 60), (1, 1, 64)], (3, 4, 9)),
     # wrapping 14-bit accumulator: K above the buffers is split; ws passes deeper than the core
     "systolic": ({"kind": "systolic", "rows": 3, "cols": 4, "dataflow": "ws", "a": "int8",
                   "w": "int4", "acc": 14, "depth": 8, "k_bits": 8},
                  EngineOptions(depth=32, baud=SIM_BAUD, timeout_bytes=16),
-                 [(10, 9, 20), (7, 5, 70), (1, 13, 3)]),
+                 [(10, 9, 20), (5, 5, 70), (1, 13, 3)], (4, 5, 10)),
 }
 
 
 @pytest.fixture(scope="module", params=sorted(CASES))
 def engine_run(request, tmp_path_factory):
-    values, options, shapes = CASES[request.param]
+    values, options, shapes, requant_shape = CASES[request.param]
     config = config_from_dict(values)
     assert options.divisor(1e9 / CLOCK_PERIOD_NS) == DIVISOR
     build = runner.build(engine_verilog(config, options, DIVISOR, "engine_top"), "engine_top")
     run = runner.run(build, "lowbit.sim.tb_engine", tmp_path_factory.mktemp(request.param), env={
         "LOWBIT_CONFIG": json.dumps(config.to_dict()),
         "LOWBIT_OPTIONS": json.dumps({"engine": options.__dict__, "divisor": DIVISOR,
-                                      "shapes": shapes, "requant": True, "seed": 5})})
+                                      "shapes": shapes, "requant_shape": requant_shape,
+                                      "seed": 5})})
     return config, options, shapes, run
 
 

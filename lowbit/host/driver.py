@@ -106,6 +106,7 @@ class Engine:
         self.beats = beat_layout(config, options.depth)
         self.timeout, self.poll_interval = timeout, poll_interval
         self.last_cycles = 0
+        self._regs: dict[str, int] = {}    # what the engine's registers hold, as far as known
 
     # --- commands ---------------------------------------------------------------------------
 
@@ -152,6 +153,7 @@ class Engine:
 
     def info(self) -> None:
         """Check that the board runs this engine (magic and layout signature)."""
+        self._regs.clear()     # a board reset since the last command would have cleared them
         data = self.command(Cmd.INFO)
         if data[:4] != MAGIC:
             raise EngineError(f"{self.transport.name} does not answer as a Lowbit engine")
@@ -161,8 +163,14 @@ class Engine:
                               f"{self.options.depth}; build and load its bitstream")
 
     def set_reg(self, name: str, value: int) -> None:
+        """Set a register (skipped when the engine is known to hold the value already)."""
+        value = int(value) & 0xFFFF_FFFF
+        if self._regs.get(name) == value:
+            return
         index = self.layout.register_index(name)
-        self.command(Cmd.SET_REG, bytes([index]) + (int(value) & 0xFFFF_FFFF).to_bytes(4, "little"))
+        self._regs.pop(name, None)
+        self.command(Cmd.SET_REG, bytes([index]) + value.to_bytes(4, "little"))
+        self._regs[name] = value
 
     def get_reg(self, name: str) -> int:
         return int.from_bytes(self.command(Cmd.GET_REG, bytes([self.layout.register_index(name)])),

@@ -211,9 +211,9 @@ class EngineOptions:
     def divisor(self, clock_hz: float) -> int:
         """Clock cycles per bit; an error when the baud rate is off by more than 2%."""
         div = round(clock_hz / self.baud)
-        if div < 4 or abs(clock_hz / div - self.baud) > 0.02 * self.baud:
+        if div < 8 or abs(clock_hz / div - self.baud) > 0.02 * self.baud:
             raise ConfigError("baud", self.baud, f"a rate the {clock_hz / 1e6:g} MHz clock "
-                              "divides to within 2% with at least 4 cycles per bit",
+                              "divides to within 2% with at least 8 cycles per bit",
                               context="engine")
         return div
 
