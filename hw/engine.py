@@ -113,7 +113,9 @@ class Engine(wiring.Component):
         done_parts.append(~rmore)
         with m.If(soft_reset | (state != State.BUSY)):
             m.d.sync += raddr.eq(0)
-        m.submodules.core = self.iface.instance(connections, rst=ResetSignal() | soft_reset)
+        # ECP5 boards' clock domain has no reset (GSR sets the initial values instead)
+        core_reset = ResetSignal(allow_reset_less=True) | soft_reset
+        m.submodules.core = self.iface.instance(connections, rst=core_reset)
 
         with m.If(state == State.BUSY):
             m.d.sync += cycles.eq(cycles + 1)

@@ -4,7 +4,8 @@ core → requantizer → UART → driver, checked bit-exactly against the golden
 The simulated top is :func:`lowbit.hw.engine.engine_verilog` (module ``engine_top``) around
 the config's core; :class:`lowbit.host.driver.Engine` runs unchanged in a bridge thread over
 :class:`lowbit.sim.engine_transport.SimTransport`. Options (``LOWBIT_OPTIONS``): ``engine``
-(EngineOptions fields), ``shapes`` (GEMMs, most larger than the buffers), ``requant_shape``,
+(EngineOptions fields), ``shapes`` (GEMMs, most larger than the buffers), ``requant_shape`` (a small GEMM for
+the requantizer, extreme-value and checker tests),
 ``seed``. Run by ``tests/test_engine_sim.py``.
 """
 
@@ -52,8 +53,8 @@ async def gemm_shapes(dut):
     """GEMMs larger than the buffers (several jobs; K split where the accumulator wraps)."""
     config, options, engine = await _setup(dut)
     gen = bench.rng(options, 1)
-    cases = [(tuple(s), None) for s in options["shapes"]] + \
-            [(tuple(options["shapes"][0]), "max"), (tuple(options["shapes"][0]), "min")]
+    small = tuple(options["requant_shape"])
+    cases = [(tuple(s), None) for s in options["shapes"]] + [(small, "max"), (small, "min")]
 
     def run():
         done = []
@@ -102,8 +103,7 @@ async def checker_catches_wrong_answer(dut):
     config, options, engine = await _setup(dut)
     other = "wrap" if config.overflow == "saturate" else "saturate"
     engine.config = dataclasses.replace(config, overflow=other)
-    m, n, k = options["shapes"][0]
-    k = min(k, engine.beats.max_k())
+    m, n, k = options["requant_shape"]
 
     def run():
         a, w = _operands(config, None, (m, n, k), "max")
