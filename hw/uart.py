@@ -15,7 +15,17 @@ from amaranth.lib.wiring import In, Out
 MIN_DIVISOR = 8
 
 
-class UARTRx(wiring.Component):
+class _Clocked(wiring.Component):
+    """A UART side whose bit lasts ``divisor`` clock cycles."""
+
+    def __init__(self, divisor: int):
+        if divisor < MIN_DIVISOR:
+            raise ValueError(f"UART divisor {divisor}: at least {MIN_DIVISOR} cycles per bit")
+        self.divisor = divisor
+        super().__init__()
+
+
+class UARTRx(_Clocked):
     """Receiver: the ``rx`` pin to a byte stream that cannot be held off (``always_ready``).
 
     A start bit is checked at its middle and bits are sampled every ``divisor`` cycles from
@@ -24,12 +34,6 @@ class UARTRx(wiring.Component):
 
     rx: In(1, init=1)
     data: Out(stream.Signature(8, always_ready=True))
-
-    def __init__(self, divisor: int):
-        if divisor < MIN_DIVISOR:
-            raise ValueError(f"UART divisor {divisor}: at least {MIN_DIVISOR} cycles per bit")
-        self.divisor = divisor
-        super().__init__()
 
     def elaborate(self, platform):
         m = Module()
@@ -54,17 +58,11 @@ class UARTRx(wiring.Component):
         return m
 
 
-class UARTTx(wiring.Component):
+class UARTTx(_Clocked):
     """Transmitter: a byte stream to the ``tx`` pin (idle high)."""
 
     data: In(stream.Signature(8))
     tx: Out(1, init=1)
-
-    def __init__(self, divisor: int):
-        if divisor < MIN_DIVISOR:
-            raise ValueError(f"UART divisor {divisor}: at least {MIN_DIVISOR} cycles per bit")
-        self.divisor = divisor
-        super().__init__()
 
     def elaborate(self, platform):
         m = Module()

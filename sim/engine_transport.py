@@ -38,8 +38,5 @@ class SimTransport:
             out += self.sink.read_nowait(min(n - len(out), self.sink.count()))
         return bytes(out)
 
-    def flush_input(self) -> None:
-        self.sink.clear()
-
     def close(self) -> None:
         pass

@@ -37,9 +37,6 @@ class Scripted:
             self.answers.pop(0)
         return data
 
-    def flush_input(self):
-        pass
-
     def close(self):
         pass
 

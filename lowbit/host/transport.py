@@ -18,8 +18,6 @@ class Transport(Protocol):
 
     def read(self, n: int, timeout: float) -> bytes: ...
 
-    def flush_input(self) -> None: ...
-
     def close(self) -> None: ...
 
 
@@ -49,9 +47,6 @@ class SerialTransport:
                 break
             out += chunk
         return bytes(out)
-
-    def flush_input(self) -> None:
-        self._serial.reset_input_buffer()
 
     def close(self) -> None:
         self._serial.close()
