@@ -14,8 +14,8 @@ arrived. The host arranges the beats in the order the kind expects and tiles lar
                               ▼                 │
                          core streams ───► core ┘       registers ─► core parameters
 
-The requantizer sits on the READ path (one shared multiplier at serial speed, so the result
-buffer keeps exact accumulators): with ``rq_enable`` each result lane goes out as
+The requantizer sits on the READ path (one shift-and-add multiplier working at serial speed,
+so it costs no DSP block and the result buffer keeps exact accumulators): with ``rq_enable`` each result lane goes out as
 ``clip(round_shift(acc · rq_multiplier, rq_shift) + rq_zero_point, rq_min, rq_max)`` in
 ``rq_bytes`` bytes, ``round_shift`` rounding half up as in :mod:`lowbit.models.requant`.
 RESET aborts a run and resets the core; a frame that stalls is dropped after a timeout, so
@@ -145,8 +145,10 @@ class Engine(wiring.Component):
         # READ: result words (→ requantizer) → bytes
         lane = Signal(range(max(lay.lanes, 2)))
         rword = Signal(res.width)
-        acc = Signal(signed(lay.lane_bits + 1))
         product = Signal(signed(lay.lane_bits + lay.multiplier_bits + 2))
+        addend = Signal.like(product)
+        multiplier = Signal(lay.multiplier_bits)
+        step = Signal(range(lay.multiplier_bits))
         m.d.comb += host_read.addr.eq(addr + cursor)
 
         n_in = len(lay.inputs)
@@ -271,9 +273,16 @@ class Engine(wiring.Component):
                     m.next = "READ_EMIT"
             with m.State("RQ_MUL"):
                 lane_value = rword.word_select(lane, lay.lane_bits)
-                m.d.comb += acc.eq(lane_value.as_signed() if lay.lane_signed else lane_value)
-                m.d.sync += product.eq(acc * reg["rq_multiplier"])
-                m.next = "RQ_SHIFT"
+                m.d.sync += [addend.eq(lane_value.as_signed() if lay.lane_signed else lane_value),
+                             multiplier.eq(reg["rq_multiplier"]), product.eq(0), step.eq(0)]
+                m.next = "RQ_STEP"
+            with m.State("RQ_STEP"):    # shift and add, a multiplier bit per cycle: no DSP
+                with m.If(multiplier[0]):
+                    m.d.sync += product.eq(product + addend)
+                m.d.sync += [addend.eq(addend << 1), multiplier.eq(multiplier >> 1),
+                             step.eq(step + 1)]
+                with m.If(step == lay.multiplier_bits - 1):
+                    m.next = "RQ_SHIFT"
             with m.State("RQ_SHIFT"):
                 shift = reg["rq_shift"]
                 half = Mux(shift == 0, 0, (Const(1, len(product)) << shift) >> 1)

@@ -36,6 +36,7 @@ async def _setup(dut):
 
     baud = 1e9 / (options["divisor"] * bench.CLOCK_PERIOD_NS)
     engine = Engine(SimTransport(dut, baud), config, engine_options, timeout=TIMEOUT_S)
+    engine.read_chunk = 32      # several READ frames per job, as large results take on a board
     return config, options, engine
 
 

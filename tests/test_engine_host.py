@@ -115,6 +115,9 @@ def test_requantizer_limits():
     e = engine(Unused())
     with pytest.raises(UsageError, match="multipliers below 2\\*\\*16"):
         e.gemm(np.ones((1, 2)), np.ones((2, 1)), requant=Requant(Dyadic.fit(0.3, 32), IntFormat(8)))
+    with pytest.raises(UsageError, match="one multiplier and shift per tensor"):
+        e.gemm(np.ones((1, 2)), np.ones((2, 1)),
+               requant=Requant(Dyadic.fit([0.3, 0.2], 16), IntFormat(8)))
     with pytest.raises(UsageError, match="zero point"):
         e.gemm(np.ones((1, 2)), np.ones((2, 1)),
                requant=Requant(Dyadic.fit(0.3, 16), IntFormat(8), 300))

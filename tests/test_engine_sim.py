@@ -16,11 +16,12 @@ DIVISOR = 8                 # clock cycles per UART bit in simulation
 SIM_BAUD = round(1e9 / (DIVISOR * CLOCK_PERIOD_NS))
 
 CASES = {
-    # saturating 16-bit accumulator: K cannot be split, every sum of max operands saturates
+    # saturating 16-bit accumulator: K cannot be split, every sum of max operands saturates;
+    # 200 two-byte beats per dot product take two WRITE frames
     "mac": ({"kind": "mac", "a": "int8", "w": "int8", "acc": 16, "overflow": "saturate",
              "k_bits": 8},
-            EngineOptions(depth=64, baud=SIM_BAUD, timeout_bytes=16),
-            [(4, 5, 20), (2, 3, 60), (1, 1, 64)], (3, 4, 9)),
+            EngineOptions(depth=256, baud=SIM_BAUD, timeout_bytes=16),
+            [(4, 5, 20), (2, 3, 200), (1, 1, 255)], (3, 4, 9)),
     # wrapping 14-bit accumulator: K above the buffers is split; ws passes deeper than the core
     "systolic": ({"kind": "systolic", "rows": 3, "cols": 4, "dataflow": "ws", "a": "int8",
                   "w": "int4", "acc": 14, "depth": 8, "k_bits": 8},

@@ -74,9 +74,9 @@ class Requant:
     zero_point: int = 0
 
     def check(self, layout: EngineLayout) -> tuple[int, int]:
-        b, c = int(np.asarray(self.dyadic.multiplier)), int(np.asarray(self.dyadic.shift))
-        if np.ndim(self.dyadic.multiplier) or np.ndim(self.dyadic.shift):
+        if np.size(self.dyadic.multiplier) != 1 or np.size(self.dyadic.shift) != 1:
             raise UsageError("the engine's requantizer takes one multiplier and shift per tensor")
+        b, c = int(np.ravel(self.dyadic.multiplier)[0]), int(np.ravel(self.dyadic.shift)[0])
         if not 0 <= b < 1 << layout.multiplier_bits or not 0 <= c < 64:
             raise UsageError(f"requantizer multiplier {b} / shift {c} is not allowed; the engine "
                              f"takes multipliers below 2**{layout.multiplier_bits} and shifts "
@@ -107,6 +107,7 @@ class Engine:
         self.timeout, self.poll_interval = timeout, poll_interval
         self.last_cycles = 0
         self._regs: dict[str, int] = {}    # what the engine's registers hold, as far as known
+        self.read_chunk = 4096              # bytes of results per READ command
 
     # --- commands ---------------------------------------------------------------------------
 
@@ -189,7 +190,7 @@ class Engine:
         """``count`` result words as bytes (``word_bytes`` each: raw words, or requantized
         lanes when the requantizer is on)."""
         index = self.layout.buffer_index(self.layout.result.name)
-        per_frame = max(1, 4096 // word_bytes)
+        per_frame = max(1, self.read_chunk // word_bytes)
         out = bytearray()
         for start in range(0, count, per_frame):
             n = min(per_frame, count - start)
