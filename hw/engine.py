@@ -149,6 +149,7 @@ class Engine(wiring.Component):
         addend = Signal.like(product)
         multiplier = Signal(lay.multiplier_bits)
         step = Signal(range(lay.multiplier_bits))
+        shift_left = Signal.like(reg["rq_shift"])
         m.d.comb += host_read.addr.eq(addr + cursor)
 
         n_in = len(lay.inputs)
@@ -282,13 +283,21 @@ class Engine(wiring.Component):
                 m.d.sync += [addend.eq(addend << 1), multiplier.eq(multiplier >> 1),
                              step.eq(step + 1)]
                 with m.If(step == lay.multiplier_bits - 1):
+                    m.d.sync += shift_left.eq(reg["rq_shift"])
                     m.next = "RQ_SHIFT"
-            with m.State("RQ_SHIFT"):
-                shift = reg["rq_shift"]
-                half = Mux(shift == 0, 0, (Const(1, len(product)) << shift) >> 1)
-                rounded = ((product + half) >> shift) + reg["rq_zero_point"]
-                clipped = Mux(rounded < reg["rq_min"], reg["rq_min"],
-                              Mux(rounded > reg["rq_max"], reg["rq_max"], rounded))
+            with m.State("RQ_SHIFT"):   # ⌊(x + 2^(c-1)) / 2^c⌋ = ⌊(⌊x / 2^(c-1)⌋ + 1) / 2⌋
+                m.d.sync += shift_left.eq(shift_left - 1)
+                with m.If(shift_left == 0):
+                    m.d.sync += shift_left.eq(0)
+                    m.next = "RQ_CLIP"
+                with m.Elif(shift_left == 1):
+                    m.d.sync += product.eq((product + 1) >> 1)
+                with m.Else():
+                    m.d.sync += product.eq(product >> 1)
+            with m.State("RQ_CLIP"):
+                shifted = product + reg["rq_zero_point"]
+                clipped = Mux(shifted < reg["rq_min"], reg["rq_min"],
+                              Mux(shifted > reg["rq_max"], reg["rq_max"], shifted))
                 m.d.sync += [out_word.eq(clipped.as_unsigned()[:32]), out_left.eq(reg["rq_bytes"])]
                 m.next = "READ_EMIT"
             with m.State("READ_EMIT"):
