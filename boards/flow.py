@@ -231,7 +231,8 @@ def run_key(config: CoreConfig, core: GeneratedCore, target: Target, options: Fl
                   target.to_dict(), target.device.totals(),
                   target.board.name if target.board else None,
                   options.seed, options.freq_mhz, {n: _tool_identity(t) for n, t in tools.items()},
-                  options.engine and dataclasses.asdict(options.engine),
+                  options.engine and (dataclasses.asdict(options.engine),
+                                      source_digest("lowbit.hw", "lowbit.host")),
                   _flow_sources(), generator_versions())
 
 
