@@ -22,7 +22,7 @@ class EngineBoardTop(Elaboratable):
     def elaborate(self, platform) -> Module:
         m = Module()
         m.submodules.engine = engine = self.engine
-        uart = platform.request("uart", 0, dir={"rx": "-", "tx": "-"})
+        uart = platform.request("uart", 0, dir="-")
         m.submodules.rx = rx = io.Buffer("i", uart.rx)
         m.submodules.tx = tx = io.Buffer("o", uart.tx)
         m.d.comb += [engine.rx.eq(rx.i), tx.o.eq(engine.tx)]
