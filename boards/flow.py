@@ -21,6 +21,7 @@ log and where the whole log is; no report is written for it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -136,6 +137,7 @@ class FlowOptions:
     seed: int = 1
     freq_mhz: float | None = None
     tools: Preference = "pypi"
+    engine: Any = None      # board builds: an EngineOptions builds the GEMM engine's top
 
     def __post_init__(self) -> None:
         if self.tools not in PREFERENCES:
@@ -229,6 +231,8 @@ def run_key(config: CoreConfig, core: GeneratedCore, target: Target, options: Fl
                   target.to_dict(), target.device.totals(),
                   target.board.name if target.board else None,
                   options.seed, options.freq_mhz, {n: _tool_identity(t) for n, t in tools.items()},
+                  options.engine and (dataclasses.asdict(options.engine),
+                                      source_digest("lowbit.hw", "lowbit.host")),
                   _flow_sources(), generator_versions())
 
 
@@ -237,7 +241,7 @@ def _prepare(config: CoreConfig, target: Target, options: FlowOptions):
     if target.board and options.freq_mhz is not None:
         raise UsageError(f"freq={options.freq_mhz:g} is not allowed for a board build; the "
                          f"board's clock ({target.board.clock_mhz:g} MHz) is its timing target")
-    if target.board:
+    if target.board and options.engine is None:
         from lowbit.boards.selftest import selftest_of
 
         selftest_of(config)   # a kind without a board self-test fails here, cached or not
@@ -319,7 +323,7 @@ def _implement(run: _Run, config: CoreConfig, core: GeneratedCore, target: Targe
     iface = CoreInterface.from_manifest(core.manifest)
     (run.work / f"{core.name}.v").write_text(core.verilog)
     selftest = None
-    if target.board:
+    if target.board and options.engine is None:
         with run.step("selftest", "computing the self-test's golden checksum and simulating "
                                   "the board top"):
             from lowbit.boards.board_top import checked_selftest
@@ -327,7 +331,8 @@ def _implement(run: _Run, config: CoreConfig, core: GeneratedCore, target: Targe
             selftest = checked_selftest(config, core, iface, run.work / "selftest-sim")
     with run.step("wrap", "wrapping the core in its board top" if target.board
                   else "wrapping the core in the out-of-context harness"):
-        top, sources, constraints = _wrap(run.work, core, iface, target, selftest)
+        top, sources, constraints = _wrap(run.work, config, core, iface, target, selftest,
+                                          options.engine)
     with run.step("synth", f"synthesizing with Yosys ({target.device.synth_command})"):
         cells = _synth(run, core.name, top, sources, target.device)
     resources = target.device.family.count(cells)
@@ -371,6 +376,7 @@ def _implement(run: _Run, config: CoreConfig, core: GeneratedCore, target: Targe
         "perf": {"peak_macs_per_cycle":
                  get_kind(config.KIND).perf_model(config).peak_macs_per_cycle},
         "selftest": selftest.to_dict() if selftest else None,
+        "engine": options.engine and dataclasses.asdict(options.engine),
         "bitstream": bitstream,
         "tools": {**{n: tool_version(t) for n, t in run.tools.items()}, **generator_versions()},
         "tool_sources": {n: t.source for n, t in run.tools.items()},
@@ -439,13 +445,16 @@ def _pack(run: _Run, top: str, target: Target) -> dict[str, Any]:
     return check_bitstream(run.work / name, family.preamble)
 
 
-def _wrap(work: Path, core: GeneratedCore, iface: CoreInterface, target: Target, selftest):
+def _wrap(work: Path, config: CoreConfig, core: GeneratedCore, iface: CoreInterface,
+          target: Target, selftest, engine):
     """The top module, the source files Yosys reads and nextpnr's arguments for the top."""
     core_file = f"{core.name}.v"
     if target.board:
         from lowbit.boards.board_top import TOP, board_files
+        from lowbit.boards.engine_top import engine_board_files
 
-        files = board_files(target.board, iface, selftest, core_file, core.verilog)
+        files = (engine_board_files(target.board, config, core, engine, core_file) if engine
+                 else board_files(target.board, iface, selftest, core_file, core.verilog))
         for name, text in files.items():
             (work / name).write_text(text)
         family = target.device.family

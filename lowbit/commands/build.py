@@ -1,4 +1,5 @@
-"""``lowbit build KIND ... --board B``: a core in its self-test board top, to a bitstream.
+"""``lowbit build KIND ... --board B``: a core in its self-test board top, to a bitstream;
+with ``--engine``, the GEMM engine around the core (host interface on the board's UART).
 
 The timing target is the board's clock, and missing it fails the build."""
 
@@ -9,6 +10,7 @@ import argparse
 from lowbit.boards.flow import Target
 from lowbit.boards.platforms import BOARDS
 from lowbit.commands.common import add_core_verb
+from lowbit.commands.run import add_engine_options
 from lowbit.commands.synth import add_flow_options, run_flow
 
 
@@ -16,6 +18,10 @@ def register(verbs) -> None:
     def extra(p: argparse.ArgumentParser) -> None:
         p.add_argument("--board", required=True, metavar="BOARD",
                        help=f"board: {', '.join(BOARDS)} (see `lowbit boards`)")
+        p.add_argument("--engine", action="store_true",
+                       help="build the GEMM engine around the core (run GEMMs with `lowbit run`) "
+                            "instead of its self-test")
+        add_engine_options(p)
         add_flow_options(p)
     add_core_verb(verbs, "build", "build a bitstream of a core's self-test for a board", run,
                   extra)

@@ -15,7 +15,7 @@ from lowbit.errors import ConfigError, UsageError
 from lowbit.registry import get_kind, kinds
 
 #: verbs whose first argument is a core kind
-CORE_VERBS = ("generate", "simulate", "synth", "build")
+CORE_VERBS = ("generate", "simulate", "synth", "build", "run")
 
 
 def _width(stream) -> int | None:

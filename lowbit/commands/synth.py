@@ -43,7 +43,14 @@ def run(args: argparse.Namespace) -> int:
 def run_flow(args: argparse.Namespace, target: Target, verb: str) -> int:
     """Implement the config of ``args`` on ``target`` and print the summary."""
     config = config_from_args(args)
-    options = FlowOptions(seed=args.seed, freq_mhz=getattr(args, "freq", None), tools=args.tools)
+    engine = None
+    if getattr(args, "engine", False):
+        from lowbit.commands.run import engine_options
+
+        engine = engine_options(args)
+    options = FlowOptions(seed=args.seed, freq_mhz=getattr(args, "freq", None), tools=args.tools,
+                          engine=engine)
+    verb = "engine" if engine else verb
     out_dir = Path(args.out or
                    Path("lowbit-out") / config.name / f"{verb}-{target.name}-s{args.seed}")
     with console().status("starting") as status:

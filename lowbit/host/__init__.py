@@ -1,0 +1,1 @@
+"""The host side of the on-board GEMM engine: protocol, transports and the numpy driver."""

@@ -1,0 +1,27 @@
+"""Bitstreams of the GEMM engine around a systolic array sized for each board (slow: Yosys and
+nextpnr on the whole design; run with ``pytest -m slow``)."""
+
+import pytest
+
+from lowbit.boards.flow import FlowOptions, Target, implement
+from lowbit.host.protocol import EngineOptions
+from lowbit.registry import config_from_dict
+
+BUILDS = {
+    # UP5K: 8 DSPs = 6 for the 2×3 array, 2 for the requantizer's multiplier
+    "icebreaker": ({"rows": 2, "cols": 3, "a": "int8", "w": "int4", "acc": 20, "depth": 128}, 256),
+    "ulx3s-85f": ({"rows": 8, "cols": 8, "a": "int8", "w": "int8", "acc": 24, "depth": 256}, 512),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("board", sorted(BUILDS))
+def test_engine_bitstream(board, tmp_path):
+    values, depth = BUILDS[board]
+    config = config_from_dict({"kind": "systolic", "k_bits": 12, **values})
+    impl = implement(config, Target.parse(board=board),
+                     FlowOptions(engine=EngineOptions(depth=depth)), out=tmp_path)
+    r = impl.report
+    assert impl.bitstream.exists() and r["bitstream"]["bytes"] > 0
+    assert all(c["met"] for c in r["clocks"].values())
+    assert r["utilization"]["bram"]["used"] > 0 and r["engine"]["depth"] == depth
