@@ -1,6 +1,7 @@
 """The board self-test: on-chip stimulus into any core, its results folded into a checksum.
 
-Without a host (see :mod:`lowbit.hw.engine` for the host-driven build), a board build proves the core on silicon by itself:
+Without a host (:mod:`lowbit.hw.engine` is the host-driven build), a board build proves the
+core on silicon by itself:
 
 * every input stream gets pseudo-random payloads from xorshift32 generators (one per 32-bit
   word of payload), ``beats`` of them, offered back to back;
