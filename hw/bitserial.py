@@ -49,7 +49,7 @@ from lowbit.hw.accumulate import accumulate
 from lowbit.hw.shapes import shape_of
 from lowbit.hw.systolic import lanes
 from lowbit.kinds.bitserial import BitserialConfig
-from lowbit.models.bitserial import Widths, clog2
+from lowbit.models.bitserial import Widths
 
 
 def stream_layouts(config: BitserialConfig) -> dict[str, data.ArrayLayout]:

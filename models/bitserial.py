@@ -200,17 +200,19 @@ class BitserialPerf:
 
     @property
     def storage_bits(self) -> int:
-        """Flip-flop bits: operand, pipeline, accumulator and result registers, counters."""
+        """Register bits the generator declares: the issued slice's operands (and scales),
+        counters, and per pipeline stage its valid bit, control word and C sums, then the
+        accumulators and the result register. Synthesis drops control bits no later stage
+        reads, so Yosys counts somewhat fewer flip-flops."""
         c, wd = self.config, Widths.of(self.config)
         L, C = c.lanes, c.cols
-        scale = c.scale_fmt.bits * C if c.scale != "none" else 0
-        flags = 4
-        counters = sum(clog2(c.max_bits(op)) for op in c.serial_operands) + c.k_bits + c.g_bits
-        operands = L * c.a.bits + L * C * c.w.bits + scale + flags + 1
-        stage_ctl = flags + 2 * len(c.serial_operands) + 1   # first/last/sign per level, valid
-        pipeline = C * wd.tree + stage_ctl + scale + C * wd.part + stage_ctl + scale
-        if c.serial == "both":
-            pipeline += C * wd.dot + stage_ctl + scale
-        if c.scale != "none":
-            pipeline += C * wd.group + stage_ctl + scale
-        return counters + operands + pipeline + C * c.acc + C * c.acc + 1
+        scaled = c.scale != "none"
+        scale = C * c.scale_fmt.bits if scaled else 0
+        inner = clog2(max(c.max_bits("a" if c.serial == "a" else "w"), 2))
+        outer = clog2(max(c.a.bits, 2))
+        control = 9 + inner + outer + scale          # first/last/sign ×2, 3 slice flags, bits
+        operands = L * c.a.bits + L * C * c.w.bits + scale + 3 + 1
+        counters = inner + (outer if c.serial == "both" else 0) + c.k_bits + c.g_bits * scaled
+        sums = [wd.tree, wd.part] + [wd.dot] * (c.serial == "both") + [wd.group] * scaled
+        stages = sum(1 + control + C * width for width in sums)
+        return operands + counters + stages + C * c.acc + C * c.acc + 1
