@@ -51,7 +51,7 @@ class Harness(Elaboratable):
         for p in ins:
             connections[p.name] = shift[offset:offset + p.width]
             offset += p.width
-        rst = shift[offset]      # the bit after the inputs
+        rst = shift[offset]                 # the chain's last bit, past every input
         outputs, offset = {}, 0
         for p in outs:
             outputs[p.name] = collected[offset:offset + p.width]

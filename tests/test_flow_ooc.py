@@ -107,3 +107,20 @@ def test_array_layout_core_synthesizes(cli, tmp_path):
     report = json.loads((tmp_path / "s" / "report.json").read_text())
     assert report["kind"] == "systolic" and report["perf"]["peak_macs_per_cycle"] == 4
     assert report["resources"]["luts"] > 0
+
+
+def test_harness_of_a_core_with_more_output_than_input_bits():
+    """The reset comes from the input chain's last bit, however wide the outputs are (a 4×4
+    int8×int1 systolic array has 56 input and 130 output bits)."""
+    from amaranth.back import rtlil
+
+    from lowbit.boards.harness import Harness
+    from lowbit.boards.interface import CoreInterface
+    from lowbit.generate import generate
+    from lowbit.kinds.systolic import SystolicConfig
+
+    config = SystolicConfig(rows=4, cols=4, dataflow="os", a="int8", w="int1", acc=32)
+    iface = CoreInterface.from_manifest(generate(config).manifest)
+    assert sum(p.width for p in iface.ports if not p.input) > sum(p.width for p in iface.ports if p.input)
+    harness = Harness(iface)
+    assert "rst" in rtlil.convert(harness, name="harness", ports=harness.ports())

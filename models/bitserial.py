@@ -1,0 +1,218 @@
+"""Golden model, datapath widths and cycle model of the ``bitserial`` core kind.
+
+**Arithmetic, exactly.** With run-time precisions ``pa``/``pw`` for the serial operand(s), the
+core reads only the low ``p`` bits of a serial operand's code and takes them as a ``p``-bit
+integer of the operand's signedness (two's complement: the top bit weighs ``-2**(p-1)``); a
+parallel operand is used at its full width. Call these values ``A'``, ``W'``.
+
+* ``scale="none"``: ``C = int_gemm(A', W')`` with the config's wrapping accumulator.
+* per-group scale: along K, groups of ``G = g·lanes`` products (g = run-time slices per group;
+  the last group of a row may be shorter) add up exactly in integers, each group's sum is
+  multiplied by its scale and the results add up in the wrapping accumulator::
+
+      S[gi, n] = sum over k in group gi of A'[m, k]·W'[k, n]      (exact, no overflow)
+      C[m, n]  = wrap_acc( sum over gi of S[gi, n] · s[gi, n] )
+
+  where ``s = 2**e`` for a ``pow2`` scale code ``e`` (a shift) and ``s`` = the code's integer
+  value for an ``int`` scale (a multiplier). No rounding anywhere; a fractional common scale
+  (a dyadic ``b/2**c``, :mod:`lowbit.models.requant`) is applied after the core.
+
+Wrapping is modular, so the order in which bit planes, slices and groups are added does not
+change a bit of the result; that is why ``saturate`` is not offered.
+
+**Cycles.** A *slice* is one beat: ``lanes`` products for each of ``cols`` output columns. It
+takes ``P`` cycles, P = pw (w-serial), pa (a-serial) or pa·pw (both-serial), and the next slice
+starts right after, so an M×N×K GEMM of J = M·⌈N/cols⌉·⌈K/lanes⌉ slices takes
+``J·P + latency`` cycles (:class:`BitserialPerf`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lowbit.models.accumulator import Accumulator
+from lowbit.models.formats import IntFormat
+from lowbit.models.int_gemm import int_gemm
+from lowbit.models.perf import GemmShape
+from lowbit.models.systolic import ceil_div
+
+#: exact group sums and scaled sums are taken modulo 2**64 (the accumulator is at most 64 bits)
+_MOD64 = Accumulator(64, True, "wrap")
+
+
+def clog2(n: int) -> int:
+    """⌈log2 n⌉ for n ≥ 1: bits that count n things (0 for one)."""
+    return (n - 1).bit_length()
+
+
+def precision_format(fmt: IntFormat, bits: int) -> IntFormat:
+    """The format a serial operand has at run-time precision ``bits``."""
+    if not 1 <= bits <= fmt.bits:
+        raise ValueError(f"precision {bits} is outside 1..{fmt.bits} for {fmt}")
+    return IntFormat(bits, fmt.signed)
+
+
+def at_precision(values: np.ndarray, fmt: IntFormat, bits: int) -> np.ndarray:
+    """What the core computes with: the low ``bits`` bits of each code, as a ``bits``-bit integer."""
+    return precision_format(fmt, bits).decode(fmt.encode(values))
+
+
+@dataclass(frozen=True)
+class GroupScale:
+    """Per-group scale codes of ``fmt``: ``pow2`` (value 2**code) or ``int`` (value = code)."""
+
+    kind: str
+    fmt: IntFormat
+
+    def values(self, codes: np.ndarray) -> np.ndarray:
+        """The integer multipliers (int64; modulo 2**64 where 2**63 would overflow)."""
+        v = self.fmt.decode(codes)
+        if self.kind == "pow2":
+            return (np.uint64(1) << v.astype(np.uint64)).view(np.int64)
+        return v
+
+    def random(self, rng: np.random.Generator, shape) -> np.ndarray:
+        return self.fmt.encode(self.fmt.random(rng, shape))
+
+
+def group_scale(config) -> GroupScale | None:
+    return None if config.scale == "none" else GroupScale(config.scale, config.scale_fmt)
+
+
+def precisions(config, pa: int | None = None, pw: int | None = None) -> dict[str, int]:
+    """Run-time precision of each serial operand (default: its full width)."""
+    given = {"a": pa, "w": pw}
+    return {op: given[op] or config.max_bits(op) for op in config.serial_operands}
+
+
+def bitserial_golden(config, a: np.ndarray, w: np.ndarray, *, pa: int | None = None,
+                     pw: int | None = None, scales: np.ndarray | None = None,
+                     group: int | None = None) -> np.ndarray:
+    """``A (M×K) @ W (K×N)`` as the core computes it at precisions ``pa``/``pw``.
+
+    With a per-group scale, ``scales`` holds codes (⌈K/group⌉ × N) and ``group`` is G, the
+    products per group (a multiple of ``lanes``).
+    """
+    p = precisions(config, pa, pw)
+    fa = precision_format(config.a, p["a"]) if "a" in p else config.a
+    fw = precision_format(config.w, p["w"]) if "w" in p else config.w
+    a = at_precision(a, config.a, p["a"]) if "a" in p else np.asarray(a, dtype=np.int64)
+    w = at_precision(w, config.w, p["w"]) if "w" in p else np.asarray(w, dtype=np.int64)
+    scale = group_scale(config)
+    if scale is None:
+        return int_gemm(a, w, fa, fw, config.accumulator)
+    k = a.shape[1]
+    groups = ceil_div(k, group)
+    scales = np.asarray(scales)
+    if scales.shape != (groups, w.shape[1]):
+        raise ValueError(f"scales of shape {scales.shape}; K={k} in groups of {group} needs "
+                         f"({groups}, {w.shape[1]})")
+    mult = scale.values(scales).view(np.uint64)
+    total = np.zeros((a.shape[0], w.shape[1]), dtype=np.uint64)
+    for gi in range(groups):
+        ks = slice(gi * group, (gi + 1) * group)
+        sums = int_gemm(a[:, ks], w[ks, :], fa, fw, _MOD64).view(np.uint64)
+        total += sums * mult[gi][None, :]
+    return config.accumulator.wrap(total)
+
+
+def bit_serial_dot(x: np.ndarray, s: np.ndarray, s_fmt: IntFormat, order: str) -> np.ndarray:
+    """Reference of the serial datapath in plain integers: ``sum_l x[..., l] · s[..., l]``
+    computed bit plane by bit plane of ``s`` (codes of ``s_fmt``) as the hardware orders it.
+
+    MSB-first: ``part = 2·part ± tree`` from the top bit down; LSB-first: ``part += ±tree << j``.
+    The top bit of a two's-complement ``s`` is subtracted.
+    """
+    codes = s_fmt.encode(s).astype(np.int64)
+    part = np.zeros(np.broadcast_shapes(x.shape, s.shape)[:-1], dtype=object)
+    bits = range(s_fmt.bits - 1, -1, -1) if order == "msb" else range(s_fmt.bits)
+    for j in bits:
+        tree = (np.where((codes >> j) & 1 == 1, x, 0)).astype(object).sum(axis=-1)
+        if s_fmt.signed and j == s_fmt.bits - 1:
+            tree = -tree
+        part = 2 * part + tree if order == "msb" else part + tree * (1 << j)
+    return part
+
+
+@dataclass(frozen=True)
+class Widths:
+    """Register widths of the datapath, from the config (one source for hw and the models).
+
+    ``x`` is the operand that reaches the adder tree (the parallel one, or one bit of ``a`` in
+    both-serial mode); each register is signed and holds every value it can take exactly.
+    """
+
+    x: int
+    tree: int
+    part: int
+    dot: int
+    group: int
+
+    @classmethod
+    def of(cls, config) -> Widths:
+        x = {"w": config.a.bits, "a": config.w.bits, "both": 1}[config.serial]
+        tree = x + clog2(config.lanes) + 1
+        inner = "a" if config.serial == "a" else "w"
+        part = tree + config.max_bits(inner) + 1
+        dot = part + config.a.bits + 1 if config.serial == "both" else part
+        return cls(x, tree, part, dot, dot + config.g_bits)
+
+
+class BitserialPerf:
+    """Cycles, peak rate and storage at run-time precisions ``pa``/``pw`` (default: maximum).
+
+    Cycles count from the first input handshake to the last result handshake, inputs always
+    offered, results always taken.
+    """
+
+    def __init__(self, config, pa: int | None = None, pw: int | None = None):
+        self.config = config
+        self.precisions = precisions(config, pa, pw)
+
+    @property
+    def cycles_per_slice(self) -> int:
+        return int(np.prod(list(self.precisions.values())))
+
+    @property
+    def latency(self) -> int:
+        """Cycles from a slice's last bit cycle to its result's handshake: the tree, part and
+        accumulator registers, the result register, plus the outer (both) and group stages."""
+        c = self.config
+        return 4 + (c.serial == "both") + (c.scale != "none")
+
+    def slices(self, shape: GemmShape) -> int:
+        c = self.config
+        return shape.m * ceil_div(shape.n, c.cols) * ceil_div(shape.k, c.lanes)
+
+    def gemm_cycles(self, shape: GemmShape) -> int:
+        return self.slices(shape) * self.cycles_per_slice + self.latency
+
+    def utilization(self, shape: GemmShape, cycles: int | None = None) -> float:
+        """Useful MACs over the MAC slots at this precision during ``cycles``."""
+        cycles = self.gemm_cycles(shape) if cycles is None else cycles
+        return shape.macs / (cycles * self.peak_macs_per_cycle)
+
+    @property
+    def peak_macs_per_cycle(self) -> float:
+        return self.config.lanes * self.config.cols / self.cycles_per_slice
+
+    @property
+    def storage_bits(self) -> int:
+        """Register bits the generator declares: the issued slice's operands (and scales),
+        counters, and per pipeline stage its valid bit, control word and C sums, then the
+        accumulators and the result register. Synthesis drops control bits no later stage
+        reads, so Yosys counts somewhat fewer flip-flops."""
+        c, wd = self.config, Widths.of(self.config)
+        L, C = c.lanes, c.cols
+        scaled = c.scale != "none"
+        scale = C * c.scale_fmt.bits if scaled else 0
+        inner = clog2(max(c.max_bits("a" if c.serial == "a" else "w"), 2))
+        outer = clog2(max(c.a.bits, 2))
+        control = 9 + inner + outer + scale          # first/last/sign ×2, 3 slice flags, bits
+        operands = L * c.a.bits + L * C * c.w.bits + scale + 3 + 1
+        counters = inner + (outer if c.serial == "both" else 0) + c.k_bits + c.g_bits * scaled
+        sums = [wd.tree, wd.part] + [wd.dot] * (c.serial == "both") + [wd.group] * scaled
+        stages = sum(1 + control + C * width for width in sums)
+        return operands + counters + stages + C * c.acc + C * c.acc + 1
