@@ -1,0 +1,98 @@
+"""The ``fmac`` generator: minifloat/integer products accumulated exactly (Kulisch register).
+
+Ports (streams in the manner of :mod:`amaranth.lib.stream`)::
+
+    operands  In   stream of {a, w}          codes of the two operand formats
+    result    Out  stream of {acc, special}  one dot product per K operand beats
+    k         In   k_bits                    run-time K; hold it while a dot product is in flight
+    clear     In   1                         drop the partial sum, the pipeline and a pending result
+
+Pipeline::
+
+    operands ─► decode a, w ─► (sig_a·sig_w) << (shift_a + shift_w) ─► [mul_reg] ─► register
+                   └─ inf / NaN / zero ─► product special ───────────────────────► sticky flags
+
+``acc`` is the sum in units of ``2**result_lsb`` (see :class:`~lowbit.kinds.fmac.FmacConfig`);
+``special`` is 0 finite, 1 +inf, 2 -inf, 3 NaN (:mod:`lowbit.models.fmac`).
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from lowbit.hw.minifloat import code_shape, decode, exact_product
+from lowbit.hw.reduce import reduction
+from lowbit.kinds.fmac import FmacConfig
+from lowbit.models.fmac import NAN, NEG_INF, POS_INF
+
+
+def operand_layout(config: FmacConfig) -> data.StructLayout:
+    """Payload of the operand stream: ``a`` in the low bits, ``w`` above it."""
+    return data.StructLayout({"a": code_shape(config.a), "w": code_shape(config.w)})
+
+
+def result_layout(config: FmacConfig) -> data.StructLayout:
+    return data.StructLayout({"acc": signed(config.acc_bits), "special": 2})
+
+
+class Specials:
+    """Sticky inf/NaN flags beside an exact register, and the ``special`` code they give."""
+
+    def __init__(self, name: str):
+        self.nan, self.pos, self.neg = (Signal(name=f"{name}_{s}") for s in ("nan", "pinf", "ninf"))
+
+    def next(self, product):
+        """Flag values once ``product`` is added."""
+        return (self.nan | product.nan, self.pos | (product.inf & ~product.neg),
+                self.neg | (product.inf & product.neg))
+
+    @staticmethod
+    def code(nan, pos, neg):
+        return Mux(nan | (pos & neg), NAN, Mux(pos, POS_INF, Mux(neg, NEG_INF, 0)))
+
+    def assign(self, values):
+        return [f.eq(v) for f, v in zip((self.nan, self.pos, self.neg), values)]
+
+
+class FMAC(wiring.Component):
+    """Exact multiply-accumulate built from a :class:`~lowbit.kinds.fmac.FmacConfig`."""
+
+    def __init__(self, config: FmacConfig):
+        self.config = config
+        super().__init__({
+            "operands": In(stream.Signature(operand_layout(config))),
+            "result": Out(stream.Signature(result_layout(config))),
+            "k": In(config.k_bits),
+            "clear": In(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.config
+        red = reduction(m, self.operands, self.result, self.clear)
+        a = decode(m, cfg.a, self.operands.p.a, "a")
+        w = decode(m, cfg.w, self.operands.p.w, "w")
+        prod = exact_product(a, w)
+        term = Signal(signed(cfg.product_bits), name="product")
+        m.d.comb += term.eq(prod.value)
+        valid, value, nan, inf, neg = red.valid, term, prod.nan, prod.inf, prod.neg
+        if cfg.mul_reg:
+            valid, value, nan, inf, neg = red.stage(m, valid, value, nan, inf, neg)
+        prod = type(prod)(value, nan, inf, neg)
+
+        acc = Signal(signed(cfg.acc_bits), name="acc")
+        flags = Specials("acc")
+        total = (acc + (prod.value >> cfg.drop))[:cfg.acc_bits].as_signed()
+        step, last = red.finish(m, valid, self.k, self.clear, self.result)
+        with m.If(step):
+            with m.If(last):
+                m.d.sync += [self.result.p.acc.eq(total),
+                             self.result.p.special.eq(Specials.code(*flags.next(prod))),
+                             acc.eq(0), *flags.assign((0, 0, 0))]
+            with m.Else():
+                m.d.sync += [acc.eq(total), *flags.assign(flags.next(prod))]
+        with m.If(self.clear):
+            m.d.sync += [acc.eq(0), *flags.assign((0, 0, 0))]
+        return m

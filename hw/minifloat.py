@@ -1,0 +1,91 @@
+"""Decoding minifloat and integer codes into exact fixed-point terms, and their exact product.
+
+Everything is derived from the format objects of :mod:`lowbit.models`: field widths, bias and
+the subnormal rule from :class:`~lowbit.models.minifloat.FloatFormat`, and the inf/NaN codes
+listed from the format's own ``is_inf``/``is_nan`` (so a special-value policy is never
+restated here). A decoded operand is ``units = sig << shift`` with ``value = units · 2**lsb``,
+exactly :meth:`FloatFormat.units`:
+
+* normal: ``sig = 1.m`` (hidden bit set), ``shift = f - 1`` (``f`` with no subnormals);
+* subnormal (``f = 0``): ``sig = 0.m``, ``shift = 0``;
+* integers: ``sig`` = the value, ``shift = 0``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from amaranth.hdl import Const, Module, Mux, Shape, Signal, Value, signed, unsigned
+
+from lowbit.models.formats import IntFormat, NumberFormat
+from lowbit.models.minifloat import FloatFormat
+
+
+def code_shape(fmt: NumberFormat) -> Shape:
+    """The wire shape of a code: signed integers are signed, every other code is raw bits."""
+    return signed(fmt.bits) if isinstance(fmt, IntFormat) and fmt.signed else unsigned(fmt.bits)
+
+
+def _matches(code: Value, codes: np.ndarray) -> Value:
+    """1 when ``code`` is one of ``codes`` (the special codes a format lists)."""
+    hit = Const(0, 1)
+    for c in codes.tolist():
+        hit = hit | (code.as_unsigned() == int(c))
+    return hit
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """An operand as exact fixed point: ``sig`` (signed) ``<< shift``, plus what it is."""
+
+    sig: Value
+    shift: Value
+    neg: Value
+    zero: Value
+    inf: Value
+    nan: Value
+
+
+def decode(m: Module, fmt: NumberFormat, code: Value, name: str) -> Decoded:
+    """Combinational decoder of one ``fmt`` code (signals named after ``name``)."""
+    if isinstance(fmt, IntFormat):
+        sig = Signal(signed(fmt.bits + (not fmt.signed)), name=f"{name}_sig")
+        m.d.comb += sig.eq(code)
+        return Decoded(sig, Const(0, 1), sig < 0, sig == 0, Const(0, 1), Const(0, 1))
+    assert isinstance(fmt, FloatFormat)
+    man, exp = code[:fmt.man_bits], code[fmt.man_bits:fmt.man_bits + fmt.exp_bits]
+    neg = code[fmt.bits - 1] if fmt.signed else Const(0, 1)
+    codes = fmt.codes()
+    nan, inf = Signal(name=f"{name}_nan"), Signal(name=f"{name}_inf")
+    m.d.comb += [nan.eq(_matches(code, codes[fmt.is_nan(codes)])),
+                 inf.eq(_matches(code, codes[fmt.is_inf(codes)]))]
+    mag = Signal(fmt.man_bits + 1, name=f"{name}_mag")
+    shift = Signal(fmt.exp_bits, name=f"{name}_shift")
+    if fmt.subnormals:
+        normal = exp != 0
+        m.d.comb += [mag.eq(Mux(normal, man | (1 << fmt.man_bits), man)),
+                     shift.eq(Mux(normal, exp - 1, 0))]
+    else:
+        m.d.comb += [mag.eq(man | (1 << fmt.man_bits)), shift.eq(exp)]
+    sig = Signal(signed(fmt.man_bits + 2), name=f"{name}_sig")
+    special = nan | inf
+    m.d.comb += sig.eq(Mux(special, 0, Mux(neg, -mag, mag)))
+    return Decoded(sig, shift, neg, (mag == 0) & ~special, inf, nan)
+
+
+@dataclass(frozen=True)
+class Product:
+    """An exact product in units of ``2**(lsb_a + lsb_w)`` and its IEEE special case."""
+
+    value: Value
+    nan: Value   # a NaN operand, or inf × 0
+    inf: Value   # ±inf (when not NaN)
+    neg: Value   # the sign of an infinite product
+
+
+def exact_product(a: Decoded, w: Decoded) -> Product:
+    """``a × w`` without rounding: ``(sig_a · sig_w) << (shift_a + shift_w)``."""
+    value = (a.sig * w.sig) << (a.shift + w.shift)
+    nan = a.nan | w.nan | (a.inf & w.zero) | (w.inf & a.zero)
+    return Product(value, nan, (a.inf | w.inf) & ~nan, a.neg ^ w.neg)

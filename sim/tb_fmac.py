@@ -1,0 +1,183 @@
+"""cocotb testbench of the ``fmac`` core: every result checked against the golden model.
+
+Code streams are built in numpy (whole payloads packed at once); each test is many beats
+through one build. Formats come from the config, so the same tests serve every format pair.
+"""
+
+from __future__ import annotations
+
+import cocotb
+import numpy as np
+from cocotb.triggers import RisingEdge
+
+from lowbit.hw.fmac import operand_layout, result_layout
+from lowbit.models.fmac import FmacPerf, fmac_golden
+from lowbit.models.minifloat import FloatFormat
+from lowbit.models.perf import GemmShape
+from lowbit.sim import bench
+
+#: at most this many operand pairs are checked exhaustively as single products
+EXHAUSTIVE_PAIRS = 1 << 16
+
+
+def codes_of(fmt) -> np.ndarray:
+    """Every code of a format, as unsigned bit patterns."""
+    return np.arange(1 << fmt.bits, dtype=np.uint64)
+
+
+def corner_codes(fmt) -> np.ndarray:
+    """Specials, zeros, subnormals, the extremes and ±1 of a format: codes every random run
+    must contain."""
+    codes = codes_of(fmt)
+    if isinstance(fmt, FloatFormat):
+        sign, f, m = fmt.fields(codes)
+        finite = fmt.is_finite(codes)
+        values = np.where(finite, fmt.decode(np.where(finite, codes, 0)), 0)
+        pick = ~finite | (f == 0) | (np.abs(values) == fmt.max) | (np.abs(values) == 1)
+        return codes[pick]
+    values = np.array([fmt.min, fmt.max, 0, 1, -1, fmt.min + 1])
+    values = values[(values >= fmt.min) & (values <= fmt.max)]
+    return np.unique(fmt.encode(values))
+
+
+def decode_results(config, payloads) -> tuple[np.ndarray, np.ndarray]:
+    layout = result_layout(config)
+    bits = config.acc_bits
+    acc = np.array([(p & ((1 << bits) - 1)) - ((p >> (bits - 1) & 1) << bits) for p in payloads],
+                   dtype=object)
+    special = np.array([p >> layout["special"].offset for p in payloads], dtype=np.int64)
+    return acc, special
+
+
+async def dots(dut, config, a, w, k, *, rng=None, idle=0.0, stall=0.0, what=""):
+    """Stream code arrays ``a``/``w`` with run-time K=k; results checked bit-exactly."""
+    dut.k.value = k
+    beats = bench.pack(operand_layout(config), {"a": a, "w": w})
+    src = bench.Source(dut, "operands", beats, rng=rng, idle=idle)
+    sink = bench.Sink(dut, "result", len(a) // k, rng=rng, stall=stall)
+    cycles = await bench.transfer(dut.clk, [src], [sink])
+    acc, special = decode_results(config, sink.values)
+    want_acc, want_special = fmac_golden(config, a, w, k)
+    bench.assert_equal(special, want_special, f"{what} special, K={k}")
+    finite = want_special == 0
+    bench.assert_equal(acc[finite], want_acc[finite], f"{what} sums, K={k}")
+    return acc, special, cycles
+
+
+async def setup(dut):
+    dut.clear.value = 0
+    dut.k.value = 1
+    dut.operands__valid.value = 0
+    dut.result__ready.value = 0
+    await bench.start(dut)
+    return bench.context()
+
+
+def random_codes(gen, fmt, n: int) -> np.ndarray:
+    """Random codes with every corner code of the format forced in (shuffled)."""
+    codes = gen.integers(0, 1 << fmt.bits, size=n, dtype=np.uint64)
+    corners = corner_codes(fmt)
+    codes[:min(n, corners.size)] = corners[:n]
+    return gen.permutation(codes)
+
+
+@cocotb.test()
+async def single_products(dut):
+    """Every code pair as a one-beat dot product when there are at most 2**16 pairs, else
+    random pairs with every special, zero and subnormal of both formats in each position."""
+    config, options = await setup(dut)
+    ca, cw = codes_of(config.a), codes_of(config.w)
+    if ca.size * cw.size <= EXHAUSTIVE_PAIRS:
+        a, w = (x.reshape(-1) for x in np.meshgrid(ca, cw, indexing="ij"))
+        mode = "exhaustive"
+    else:
+        gen = bench.rng(options, 1)
+        n = options.get("random_pairs", 20_000)
+        ka, kw = corner_codes(config.a), corner_codes(config.w)
+        xa, xw = (x.reshape(-1) for x in np.meshgrid(ka, kw, indexing="ij"))
+        a = np.concatenate([xa, random_codes(gen, config.a, n)])
+        w = np.concatenate([xw, random_codes(gen, config.w, n)])
+        mode = "random"
+    _, special, _ = await dots(dut, config, a, w, 1, what=f"{mode} single products")
+    bench.record(test="single_products", mode=mode, pairs=a.size,
+                 specials=int((special != 0).sum()))
+
+
+@cocotb.test()
+async def random_dots(dut):
+    """Random dot products of several K (specials included) with idle inputs and stalls."""
+    config, options = await setup(dut)
+    gen = bench.rng(options, 2)
+    beats = 0
+    for k in (1, 2, 5, 16, 33):
+        if k > config.k_max:
+            continue
+        n = k * 40
+        await dots(dut, config, random_codes(gen, config.a, n), random_codes(gen, config.w, n), k,
+                   rng=gen, idle=0.3, stall=0.3, what="random")
+        beats += n
+    # finite operands only, so the sums themselves are checked on every result
+    for k in (7, 64):
+        if k > config.k_max:
+            continue
+        a, w = (fmt.encode(fmt.random(gen, k * 20)) for fmt in (config.a, config.w))
+        _, special, _ = await dots(dut, config, a, w, k, what="finite")
+        assert not special.any()
+        beats += k * 20
+    bench.record(test="random_dots", beats=beats)
+
+
+@cocotb.test()
+async def longest_extreme_sums(dut):
+    """The longest K of the largest products of each sign: the register must not overflow
+    (exact) or must match the stated rounding (narrower register)."""
+    config, options = await setup(dut)
+    k = min(config.k_max, options.get("max_k", 4096))
+    big_a, big_w = (fmt.encode(np.array([fmt.max if isinstance(fmt, FloatFormat) else
+                                         (fmt.min if fmt.signed else fmt.max)]))[0]
+                    for fmt in (config.a, config.w))
+    neg_w = config.w.encode(np.array([-config.w.max]))[0] if config.w.signed else big_w
+    a = np.full(2 * k, big_a, dtype=np.uint64)
+    w = np.concatenate([np.full(k, big_w), np.full(k, neg_w)]).astype(np.uint64)
+    acc, _, _ = await dots(dut, config, a, w, k, what="extremes")
+    bench.record(test="longest_extreme_sums", k=k, sums=[int(x) for x in acc])
+
+
+@cocotb.test()
+async def gemm_full_rate(dut):
+    """An M×N×K GEMM as M·N back-to-back dot products; cycles must equal the model."""
+    config, options = await setup(dut)
+    shape = GemmShape(*options.get("gemm", (3, 4, 16)))
+    gen = bench.rng(options, 4)
+    a = random_codes(gen, config.a, shape.m * shape.k).reshape(shape.m, shape.k)
+    w = random_codes(gen, config.w, shape.k * shape.n).reshape(shape.k, shape.n)
+    a_beats = np.repeat(a[:, None, :], shape.n, axis=1).reshape(-1)
+    w_beats = np.repeat(w.T[None, :, :], shape.m, axis=0).reshape(-1)
+    _, _, cycles = await dots(dut, config, a_beats, w_beats, shape.k, what="gemm")
+    model = FmacPerf(config).gemm_cycles(shape)
+    bench.record(test="gemm_full_rate", gemm=str(shape), cycles=cycles, model_cycles=model,
+                 macs=shape.macs)
+    assert cycles == model, f"measured {cycles} cycles, the performance model says {model}"
+
+
+@cocotb.test()
+async def clear_drops_partial_sums(dut):
+    """``clear`` drops a partial sum, its flags and the pipeline; the next dots are exact."""
+    config, options = await setup(dut)
+    gen = bench.rng(options, 5)
+    k = min(8, config.k_max)
+    dut.k.value = k
+    nan = np.flatnonzero(config.a.is_nan(codes_of(config.a))) if isinstance(config.a, FloatFormat) \
+        else np.array([], dtype=np.int64)
+    part = random_codes(gen, config.a, max(k - 1, 1))
+    if nan.size:
+        part[0] = nan[0]  # a NaN the clear must forget
+    beats = bench.pack(operand_layout(config), {"a": part, "w": random_codes(gen, config.w, part.size)})
+    await bench.transfer(dut.clk, [bench.Source(dut, "operands", beats)], [])
+    dut.clear.value = 1
+    await RisingEdge(dut.clk)
+    dut.clear.value = 0
+    a, w = (fmt.encode(fmt.random(gen, 3 * k)) for fmt in (config.a, config.w))
+    _, special, _ = await dots(dut, config, a, w, k, what="after clear")
+    assert not special.any(), "clear must drop the sticky flags"
+    bench.record(test="clear_drops_partial_sums", k=k)
