@@ -384,6 +384,10 @@ def _synth(run: _Run, core: str, top: str, sources: list[str], device: Device) -
     script = [*(f"read_verilog {s}" for s in sources if s.endswith(".v")),
               *(f"read_rtlil {s}" for s in sources if s.endswith(".il")),
               f"hierarchy -top {top}",
+              # Amaranth names the lanes of array-layout views `payload[0]`; ABC inside
+              # YoWASP's Yosys exits without a message on wire names with brackets, so such
+              # aliases become internal names (ports and registers keep theirs).
+              "rename -hide w:*[[]*",
               f"setattr -mod -set keep_hierarchy 1 {core}",
               f"{device.synth_command} -top {top}",
               "tee -q -o stat.json stat -json",
