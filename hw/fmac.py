@@ -2,10 +2,11 @@
 
 Ports (streams in the manner of :mod:`amaranth.lib.stream`)::
 
-    operands  In   stream of {a, w}          codes of the two operand formats
+    operands  In   stream of {a, w}          codes of the operand formats (low bits of each field)
     result    Out  stream of {acc, special}  one dot product per K operand beats
     k         In   k_bits                    run-time K; hold it while a dot product is in flight
     clear     In   1                         drop the partial sum, the pipeline and a pending result
+    a_sel     In   (only with several a formats)  run-time pick of the a format; w_sel likewise
 
 Pipeline::
 
@@ -22,7 +23,7 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from lowbit.hw.minifloat import code_shape, decode, exact_product
+from lowbit.hw.minifloat import decode_set, exact_product
 from lowbit.hw.reduce import reduction
 from lowbit.kinds.fmac import FmacConfig
 from lowbit.models.fmac import NAN, NEG_INF, POS_INF
@@ -30,7 +31,7 @@ from lowbit.models.fmac import NAN, NEG_INF, POS_INF
 
 def operand_layout(config: FmacConfig) -> data.StructLayout:
     """Payload of the operand stream: ``a`` in the low bits, ``w`` above it."""
-    return data.StructLayout({"a": code_shape(config.a), "w": code_shape(config.w)})
+    return data.StructLayout({"a": config.a_set.code_bits, "w": config.w_set.code_bits})
 
 
 def result_layout(config: FmacConfig) -> data.StructLayout:
@@ -66,14 +67,18 @@ class FMAC(wiring.Component):
             "result": Out(stream.Signature(result_layout(config))),
             "k": In(config.k_bits),
             "clear": In(1),
+            **{f"{side}_sel": In(fmts.select_bits)
+               for side, fmts in (("a", config.a_set), ("w", config.w_set))
+               if fmts.select_bits},
         })
 
     def elaborate(self, platform):
         m = Module()
         cfg = self.config
         red = reduction(m, self.operands, self.result, self.clear)
-        a = decode(m, cfg.a, self.operands.p.a, "a")
-        w = decode(m, cfg.w, self.operands.p.w, "w")
+        a, w = (decode_set(m, fmts, getattr(self.operands.p, side),
+                           getattr(self, f"{side}_sel", 0), side)
+                for side, fmts in (("a", cfg.a_set), ("w", cfg.w_set)))
         prod = exact_product(a, w)
         term = Signal(signed(cfg.product_bits), name="product")
         m.d.comb += term.eq(prod.value)

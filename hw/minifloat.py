@@ -16,15 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from amaranth.hdl import Const, Module, Mux, Shape, Signal, Value, signed, unsigned
+from amaranth.hdl import Const, Module, Mux, Signal, Value, signed
 
 from lowbit.models.formats import IntFormat, NumberFormat
+from lowbit.models.kulisch import OperandFormats
 from lowbit.models.minifloat import FloatFormat
-
-
-def code_shape(fmt: NumberFormat) -> Shape:
-    """The wire shape of a code: signed integers are signed, every other code is raw bits."""
-    return signed(fmt.bits) if isinstance(fmt, IntFormat) and fmt.signed else unsigned(fmt.bits)
 
 
 def _matches(code: Value, codes: np.ndarray) -> Value:
@@ -51,7 +47,7 @@ def decode(m: Module, fmt: NumberFormat, code: Value, name: str) -> Decoded:
     """Combinational decoder of one ``fmt`` code (signals named after ``name``)."""
     if isinstance(fmt, IntFormat):
         sig = Signal(signed(fmt.bits + (not fmt.signed)), name=f"{name}_sig")
-        m.d.comb += sig.eq(code)
+        m.d.comb += sig.eq(code.as_signed() if fmt.signed else code)
         return Decoded(sig, Const(0, 1), sig < 0, sig == 0, Const(0, 1), Const(0, 1))
     assert isinstance(fmt, FloatFormat)
     man, exp = code[:fmt.man_bits], code[fmt.man_bits:fmt.man_bits + fmt.exp_bits]
@@ -72,6 +68,27 @@ def decode(m: Module, fmt: NumberFormat, code: Value, name: str) -> Decoded:
     special = nan | inf
     m.d.comb += sig.eq(Mux(special, 0, Mux(neg, -mag, mag)))
     return Decoded(sig, shift, neg, (mag == 0) & ~special, inf, nan)
+
+
+def decode_set(m: Module, formats: OperandFormats, code: Value, select: Value,
+               name: str) -> Decoded:
+    """Decoder of a run-time choice among ``formats`` (``select`` indexes them), in the set's
+    common unit: each format's shift is raised by its offset to ``2**formats.lsb``."""
+    outs = []
+    for i, fmt in enumerate(formats.formats):
+        d = decode(m, fmt, code[:fmt.bits], f"{name}{i}")
+        outs.append(Decoded(d.sig, d.shift + formats.offset(fmt), d.neg, d.zero, d.inf, d.nan))
+    if len(outs) == 1:
+        return outs[0]
+
+    def pick(field: str) -> Value:
+        values = [getattr(d, field) for d in outs]
+        out = values[-1]
+        for i in range(len(values) - 2, -1, -1):
+            out = Mux(select == i, values[i], out)
+        return out
+
+    return Decoded(*(pick(f) for f in ("sig", "shift", "neg", "zero", "inf", "nan")))
 
 
 @dataclass(frozen=True)

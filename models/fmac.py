@@ -36,16 +36,18 @@ def wrap_signed(x: np.ndarray, bits: int) -> np.ndarray:
     return np.array([((int(v) + half) % (1 << bits)) - half for v in x], dtype=object)
 
 
-def fmac_golden(config, a_codes: np.ndarray, w_codes: np.ndarray, k: int
-                ) -> tuple[np.ndarray, np.ndarray]:
+def fmac_golden(config, a_codes: np.ndarray, w_codes: np.ndarray, k: int, a_sel: int = 0,
+                w_sel: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """``(acc, special)`` of the results of an fmac fed code streams ``a_codes``, ``w_codes``
-    (1-D, equal length, a multiple of ``k``) with run-time K; ``acc`` as Python integers."""
+    (1-D, equal length, a multiple of ``k``) with run-time K and format selects; ``acc`` as
+    Python integers in units of ``2**config.result_lsb``."""
     a, w = np.asarray(a_codes), np.asarray(w_codes)
     if a.shape != w.shape or a.ndim != 1 or a.size % k:
         raise ValueError(f"operand streams of {a.size} and {w.size} beats do not make groups "
                          f"of K={k}")
-    sums, ieee = exact_dots(config.a, a.reshape(-1, k), config.w, w.reshape(-1, k),
-                            config.drop)
+    fa, fw = config.a_set.formats[a_sel], config.w_set.formats[w_sel]
+    unit_exp = config.result_lsb - fa.lsb - fw.lsb
+    sums, ieee = exact_dots(fa, a.reshape(-1, k), fw, w.reshape(-1, k), unit_exp)
     return wrap_signed(sums, config.acc_bits), classify(ieee)
 
 

@@ -6,9 +6,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from lowbit.config import CoreConfig, option
-from lowbit.models.formats import NumberFormat
-from lowbit.models.kulisch import MAX_KULISCH_BITS, kulisch_bits, operand_format
-from lowbit.models.minifloat import FP8_E4M3
+from lowbit.models.kulisch import MAX_KULISCH_BITS, OperandFormats, kulisch_bits, operand_formats
 from lowbit.registry import CoreKind, register
 
 
@@ -18,10 +16,11 @@ class FmacConfig(CoreConfig):
 
     KIND: ClassVar[str] = "fmac"
 
-    a: NumberFormat = option(FP8_E4M3, "activation format: a minifloat (fp8_e4m3, fp6_e2m3, "
-                             "fp4_e2m1, ...) or an integer (int8, uint4, ...)",
-                             check=operand_format())
-    w: NumberFormat = option(FP8_E4M3, "weight format (as --a)", check=operand_format())
+    a: str = option("fp8_e4m3", "activation format: a minifloat (fp8_e4m3, fp6_e2m3, fp4_e2m1, "
+                    "...) or an integer (int8, uint4, ...); a comma-separated list builds a "
+                    "unit whose a_sel input picks one at run time", check=operand_formats())
+    w: str = option("fp8_e4m3", "weight format(s), as --a (run-time pick: w_sel)",
+                    check=operand_formats())
     k_bits: int = option(12, "width of the run-time K register (K up to 2**k_bits - 1)",
                          lo=1, hi=32)
     acc: int = option(0, "register width in bits; 0 = the exact Kulisch width the formats and "
@@ -31,6 +30,8 @@ class FmacConfig(CoreConfig):
     mul_reg: bool = option(False, "register the product before the accumulator")
 
     def check(self) -> None:
+        object.__setattr__(self, "a", self.a_set.names)  # one spelling, one hash
+        object.__setattr__(self, "w", self.w_set.names)
         need = self.kulisch_bits
         if need > MAX_KULISCH_BITS:
             self.fail("w", f"{self.a} × {self.w} over K up to {self.k_max} needs a {need}-bit "
@@ -44,13 +45,21 @@ class FmacConfig(CoreConfig):
             self.fail("acc", f"at least 2 bits (exact: {need})")
 
     @property
+    def a_set(self) -> OperandFormats:
+        return OperandFormats.parse(self.a)
+
+    @property
+    def w_set(self) -> OperandFormats:
+        return OperandFormats.parse(self.w)
+
+    @property
     def k_max(self) -> int:
         return (1 << self.k_bits) - 1
 
     @property
     def kulisch_bits(self) -> int:
         """Bits of the exact register (formula in :mod:`lowbit.models.kulisch`)."""
-        return kulisch_bits(self.a, self.w, self.k_max)
+        return kulisch_bits(self.a_set, self.w_set, self.k_max)
 
     @property
     def acc_bits(self) -> int:
@@ -64,12 +73,12 @@ class FmacConfig(CoreConfig):
 
     @property
     def result_lsb(self) -> int:
-        """The result's unit is ``2**result_lsb``."""
-        return self.a.lsb + self.w.lsb + self.drop
+        """The result's unit is ``2**result_lsb``, whatever formats are picked at run time."""
+        return self.a_set.lsb + self.w_set.lsb + self.drop
 
     @property
     def product_bits(self) -> int:
-        return kulisch_bits(self.a, self.w, 1)
+        return kulisch_bits(self.a_set, self.w_set, 1)
 
     @property
     def latency(self) -> int:
@@ -85,7 +94,9 @@ class FmacConfig(CoreConfig):
     @property
     def name(self) -> str:
         acc = f"acc{self.acc_bits}" + ("" if self.drop == 0 else "r")
-        return f"fmac_{self.a}_{self.w}_{acc}_k{self.k_bits}{'_mr' if self.mul_reg else ''}"
+        a, w = (s.names if len(s.formats) == 1 else f"{len(s.formats)}fmt{self.hash[:6]}"
+                for s in (self.a_set, self.w_set))
+        return f"fmac_{a}_{w}_{acc}_k{self.k_bits}{'_mr' if self.mul_reg else ''}"
 
 
 register(CoreKind(
