@@ -19,14 +19,13 @@ Pipeline::
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Module, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from lowbit.hw.minifloat import decode_set, exact_product
+from lowbit.hw.minifloat import Specials, decode_set, exact_product
 from lowbit.hw.reduce import reduction
 from lowbit.kinds.fmac import FmacConfig
-from lowbit.models.fmac import NAN, NEG_INF, POS_INF
 
 
 def operand_layout(config: FmacConfig) -> data.StructLayout:
@@ -36,25 +35,6 @@ def operand_layout(config: FmacConfig) -> data.StructLayout:
 
 def result_layout(config: FmacConfig) -> data.StructLayout:
     return data.StructLayout({"acc": signed(config.acc_bits), "special": 2})
-
-
-class Specials:
-    """Sticky inf/NaN flags beside an exact register, and the ``special`` code they give."""
-
-    def __init__(self, name: str):
-        self.nan, self.pos, self.neg = (Signal(name=f"{name}_{s}") for s in ("nan", "pinf", "ninf"))
-
-    def next(self, product):
-        """Flag values once ``product`` is added."""
-        return (self.nan | product.nan, self.pos | (product.inf & ~product.neg),
-                self.neg | (product.inf & product.neg))
-
-    @staticmethod
-    def code(nan, pos, neg):
-        return Mux(nan | (pos & neg), NAN, Mux(pos, POS_INF, Mux(neg, NEG_INF, 0)))
-
-    def assign(self, values):
-        return [f.eq(v) for f, v in zip((self.nan, self.pos, self.neg), values)]
 
 
 class FMAC(wiring.Component):
@@ -79,8 +59,8 @@ class FMAC(wiring.Component):
         a, w = (decode_set(m, fmts, getattr(self.operands.p, side),
                            getattr(self, f"{side}_sel", 0), side)
                 for side, fmts in (("a", cfg.a_set), ("w", cfg.w_set)))
-        prod = exact_product(a, w)
-        term = Signal(signed(cfg.product_bits), name="product")
+        prod = exact_product(m, a, w, "product")
+        term = Signal(signed(cfg.product_bits), name="product_value")
         m.d.comb += term.eq(prod.value)
         valid, value, nan, inf, neg = red.valid, term, prod.nan, prod.inf, prod.neg
         if cfg.mul_reg:
@@ -90,14 +70,15 @@ class FMAC(wiring.Component):
         acc = Signal(signed(cfg.acc_bits), name="acc")
         flags = Specials("acc")
         total = (acc + (prod.value >> cfg.drop))[:cfg.acc_bits].as_signed()
+        after = flags.next(m, prod)
         step, last = red.finish(m, valid, self.k, self.clear, self.result)
         with m.If(step):
             with m.If(last):
                 m.d.sync += [self.result.p.acc.eq(total),
-                             self.result.p.special.eq(Specials.code(*flags.next(prod))),
+                             self.result.p.special.eq(Specials.code(*after)),
                              acc.eq(0), *flags.assign((0, 0, 0))]
             with m.Else():
-                m.d.sync += [acc.eq(total), *flags.assign(flags.next(prod))]
+                m.d.sync += [acc.eq(total), *flags.assign(after)]
         with m.If(self.clear):
             m.d.sync += [acc.eq(0), *flags.assign((0, 0, 0))]
         return m

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 from amaranth.hdl import Const, Module, Mux, Signal, Value, signed
 
-from lowbit.models.formats import IntFormat, NumberFormat
+from lowbit.models.fmac import NAN, NEG_INF, POS_INF
+from lowbit.models.formats import FixedFormat, IntFormat, NumberFormat
 from lowbit.models.kulisch import OperandFormats
 from lowbit.models.minifloat import FloatFormat
 
@@ -45,6 +46,8 @@ class Decoded:
 
 def decode(m: Module, fmt: NumberFormat, code: Value, name: str) -> Decoded:
     """Combinational decoder of one ``fmt`` code (signals named after ``name``)."""
+    if isinstance(fmt, FixedFormat):  # fixed point: its integer, read at 2**lsb
+        fmt = fmt.base
     if isinstance(fmt, IntFormat):
         sig = Signal(signed(fmt.bits + (not fmt.signed)), name=f"{name}_sig")
         m.d.comb += sig.eq(code.as_signed() if fmt.signed else code)
@@ -67,7 +70,9 @@ def decode(m: Module, fmt: NumberFormat, code: Value, name: str) -> Decoded:
     sig = Signal(signed(fmt.man_bits + 2), name=f"{name}_sig")
     special = nan | inf
     m.d.comb += sig.eq(Mux(special, 0, Mux(neg, -mag, mag)))
-    return Decoded(sig, shift, neg, (mag == 0) & ~special, inf, nan)
+    zero = Signal(name=f"{name}_zero")
+    m.d.comb += zero.eq((mag == 0) & ~special)
+    return Decoded(sig, shift, neg, zero, inf, nan)
 
 
 def decode_set(m: Module, formats: OperandFormats, code: Value, select: Value,
@@ -101,8 +106,32 @@ class Product:
     neg: Value   # the sign of an infinite product
 
 
-def exact_product(a: Decoded, w: Decoded) -> Product:
+def exact_product(m: Module, a: Decoded, w: Decoded, name: str) -> Product:
     """``a × w`` without rounding: ``(sig_a · sig_w) << (shift_a + shift_w)``."""
     value = (a.sig * w.sig) << (a.shift + w.shift)
-    nan = a.nan | w.nan | (a.inf & w.zero) | (w.inf & a.zero)
-    return Product(value, nan, (a.inf | w.inf) & ~nan, a.neg ^ w.neg)
+    nan, inf, neg = (Signal(name=f"{name}_{s}") for s in ("nan", "inf", "neg"))
+    m.d.comb += [nan.eq(a.nan | w.nan | (a.inf & w.zero) | (w.inf & a.zero)),
+                 inf.eq((a.inf | w.inf) & ~nan), neg.eq(a.neg ^ w.neg)]
+    return Product(value, nan, inf, neg)
+
+
+class Specials:
+    """Sticky inf/NaN flags beside an exact register, and the ``special`` code they give."""
+
+    def __init__(self, name: str):
+        self.nan, self.pos, self.neg = (Signal(name=f"{name}_{s}") for s in ("nan", "pinf", "ninf"))
+
+    def next(self, m: Module, product: Product) -> tuple[Signal, Signal, Signal]:
+        """Flag values once ``product`` is added (as signals, so each is built once)."""
+        out = tuple(Signal(name=f"{f.name}_next") for f in (self.nan, self.pos, self.neg))
+        m.d.comb += [out[0].eq(self.nan | product.nan),
+                     out[1].eq(self.pos | (product.inf & ~product.neg)),
+                     out[2].eq(self.neg | (product.inf & product.neg))]
+        return out
+
+    @staticmethod
+    def code(nan, pos, neg):
+        return Mux(nan | (pos & neg), NAN, Mux(pos, POS_INF, Mux(neg, NEG_INF, 0)))
+
+    def assign(self, values):
+        return [f.eq(v) for f, v in zip((self.nan, self.pos, self.neg), values)]

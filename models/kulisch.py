@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lowbit.models.formats import Format, FormatError, IntFormat, NumberFormat, parse_format
+from lowbit.models.formats import (FixedFormat, Format, FormatError, IntFormat, NumberFormat,
+                                   parse_format)
 from lowbit.models.minifloat import FloatFormat
 
 #: the widest floats a decoder takes (their special codes are listed from the format object)
@@ -40,6 +41,8 @@ def operand_allowed(fmt: Format) -> bool:
     """Whether a minifloat/integer datapath takes ``fmt`` as an operand."""
     if isinstance(fmt, FloatFormat):
         return fmt.bits <= MAX_FLOAT_BITS
+    if isinstance(fmt, FixedFormat):
+        fmt = fmt.base
     return isinstance(fmt, IntFormat) and fmt.bits <= MAX_INT_BITS
 
 
