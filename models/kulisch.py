@@ -32,15 +32,17 @@ MAX_INT_BITS = 16
 MAX_KULISCH_BITS = 96
 
 ALLOWED_OPERANDS = (
-    f"allowed: minifloats of at most {MAX_FLOAT_BITS} bits (fp8_e4m3, fp8_e5m2, fp6_e3m2, "
+    f"allowed: minifloats of at most {MAX_FLOAT_BITS} bits with a zero (fp8_e4m3, fp8_e5m2, fp6_e3m2, "
     f"fp6_e2m3, fp4_e2m1, fp8_e3m4, fp8_e4m3fnuz, fp8_e5m2fnuz) or int1..int{MAX_INT_BITS} / "
-    f"uint1..uint{MAX_INT_BITS}; several, comma-separated, for a run-time choice")
+    f"uint1..uint{MAX_INT_BITS}")
+#: the same for a list of formats picked among at run time
+ALLOWED_OPERAND_LISTS = f"{ALLOWED_OPERANDS}; several, comma-separated, for a run-time choice"
 
 
 def operand_allowed(fmt: Format) -> bool:
     """Whether a minifloat/integer datapath takes ``fmt`` as an operand."""
     if isinstance(fmt, FloatFormat):
-        return fmt.bits <= MAX_FLOAT_BITS
+        return fmt.bits <= MAX_FLOAT_BITS and fmt.has_zero
     if isinstance(fmt, FixedFormat):
         fmt = fmt.base
     return isinstance(fmt, IntFormat) and fmt.bits <= MAX_INT_BITS
@@ -57,11 +59,11 @@ class OperandFormats:
         """``"fp8_e4m3,fp8_e5m2"`` → both; a FormatError naming what is allowed otherwise."""
         names = [n.strip() for n in str(text).split(",") if n.strip()]
         if not names:
-            raise FormatError(f"no operand format given; {ALLOWED_OPERANDS}")
+            raise FormatError(f"no operand format given; {ALLOWED_OPERAND_LISTS}")
         formats = tuple(parse_format(n) for n in names)
         for f in formats:
             if not operand_allowed(f):
-                raise FormatError(f"{f} is not an operand format; {ALLOWED_OPERANDS}")
+                raise FormatError(f"{f} is not an operand format; {ALLOWED_OPERAND_LISTS}")
         if len(set(formats)) != len(formats):
             raise FormatError(f"{text!r} names a format twice")
         return cls(formats)
@@ -93,16 +95,25 @@ class OperandFormats:
         return (len(self.formats) - 1).bit_length()
 
 
-class operand_formats:
-    """A config ``check`` for a comma-separated operand format list."""
+class operand_format:
+    """A config ``check`` for one operand format."""
 
     allowed = ALLOWED_OPERANDS
+
+    def __call__(self, fmt: Format) -> str | None:
+        return None if operand_allowed(fmt) else ALLOWED_OPERANDS
+
+
+class operand_formats:
+    """A config ``check`` for a comma-separated list of operand formats."""
+
+    allowed = ALLOWED_OPERAND_LISTS
 
     def __call__(self, text: str) -> str | None:
         try:
             OperandFormats.parse(text)
         except FormatError as e:
-            return str(e).split("; ", 1)[-1] if "not an operand" not in str(e) else str(e)
+            return str(e)
         return None
 
 

@@ -7,12 +7,12 @@ from typing import ClassVar
 
 from lowbit.config import CoreConfig, option
 from lowbit.models.block_formats import MXFP8_E4M3, BlockFormat
-from lowbit.models.kulisch import ALLOWED_OPERANDS, kulisch_bits, operand_allowed
+from lowbit.models.kulisch import kulisch_bits, operand_format
 from lowbit.registry import CoreKind, register
 
 
 def _element_check(fmt: BlockFormat) -> str | None:
-    return None if operand_allowed(fmt.element) else f"its elements are not supported; {ALLOWED_OPERANDS}"
+    return operand_format()(fmt.element)
 
 
 @dataclass(frozen=True)
