@@ -18,11 +18,10 @@ is multiplied by both scales' significands and their exponents are added:
 from __future__ import annotations
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
-from amaranth.lib import data, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import data, wiring
 
 from lowbit.hw.minifloat import Product, Specials, decode, exact_product
-from lowbit.hw.reduce import reduction
+from lowbit.hw.reduce import ports, reduction
 from lowbit.kinds.blockdot import BlockdotConfig
 from lowbit.models.fmac import NAN
 
@@ -55,11 +54,7 @@ class BlockDot(wiring.Component):
 
     def __init__(self, config: BlockdotConfig):
         self.config = config
-        super().__init__({
-            "operands": In(stream.Signature(operand_layout(config))),
-            "result": Out(stream.Signature(result_layout(config))),
-            "clear": In(1),
-        })
+        super().__init__(ports(operand_layout(config), result_layout(config), None))
 
     def elaborate(self, platform):
         m = Module()
@@ -93,18 +88,12 @@ class BlockDot(wiring.Component):
         step, last = red.finish(m, valid, Const(cfg.beats, max(1, cfg.beats.bit_length())),
                                 self.clear, self.result)
         after = flags.next(m, beat_product)
-        with m.If(step):
-            with m.If(last):
-                code = Signal(2, name="special")
-                m.d.comb += code.eq(Specials.code(*after))
-                m.d.sync += [
-                    self.result.p.sum.eq(total * scale_a.sig * scale_w.sig),
-                    self.result.p.exp.eq(scale_a.shift + scale_w.shift + exp0),
-                    self.result.p.special.eq(
-                        Mux((code == 0) & (scale_a.nan | scale_w.nan), NAN, code)),
-                    acc.eq(0), *flags.assign((0, 0, 0))]
-            with m.Else():
-                m.d.sync += [acc.eq(total), *flags.assign(after)]
-        with m.If(self.clear):
-            m.d.sync += [acc.eq(0), *flags.assign((0, 0, 0))]
+        scaled = Signal(signed(cfg.sum_bits), name="scaled")
+        m.d.comb += scaled.eq(total * scale_a.sig * scale_w.sig)
+        red.accumulate(m, step, last, self.clear, acc, total, self.result.p.sum, scaled)
+        with m.If(step & last):
+            m.d.sync += self.result.p.exp.eq(scale_a.shift + scale_w.shift + exp0)
+        nan_scale = scale_a.nan | scale_w.nan
+        flags.update(m, step, last, self.clear, after, self.result.p.special,
+                     lambda code: Mux((code == 0) & nan_scale, NAN, code))
         return m

@@ -20,11 +20,11 @@ Pipeline::
 from __future__ import annotations
 
 from amaranth.hdl import Module, Signal, signed
-from amaranth.lib import data, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In
 
 from lowbit.hw.minifloat import Specials, decode_set, exact_product
-from lowbit.hw.reduce import reduction
+from lowbit.hw.reduce import ports, reduction
 from lowbit.kinds.fmac import FmacConfig
 
 
@@ -42,15 +42,10 @@ class FMAC(wiring.Component):
 
     def __init__(self, config: FmacConfig):
         self.config = config
-        super().__init__({
-            "operands": In(stream.Signature(operand_layout(config))),
-            "result": Out(stream.Signature(result_layout(config))),
-            "k": In(config.k_bits),
-            "clear": In(1),
-            **{f"{side}_sel": In(fmts.select_bits)
-               for side, fmts in (("a", config.a_set), ("w", config.w_set))
-               if fmts.select_bits},
-        })
+        super().__init__(ports(operand_layout(config), result_layout(config), config.k_bits,
+                               **{f"{side}_sel": In(fmts.select_bits)
+                                  for side, fmts in (("a", config.a_set), ("w", config.w_set))
+                                  if fmts.select_bits}))
 
     def elaborate(self, platform):
         m = Module()
@@ -72,13 +67,6 @@ class FMAC(wiring.Component):
         total = (acc + (prod.value >> cfg.drop))[:cfg.acc_bits].as_signed()
         after = flags.next(m, prod)
         step, last = red.finish(m, valid, self.k, self.clear, self.result)
-        with m.If(step):
-            with m.If(last):
-                m.d.sync += [self.result.p.acc.eq(total),
-                             self.result.p.special.eq(Specials.code(*after)),
-                             acc.eq(0), *flags.assign((0, 0, 0))]
-            with m.Else():
-                m.d.sync += [acc.eq(total), *flags.assign(after)]
-        with m.If(self.clear):
-            m.d.sync += [acc.eq(0), *flags.assign((0, 0, 0))]
+        red.accumulate(m, step, last, self.clear, acc, total, self.result.p.acc)
+        flags.update(m, step, last, self.clear, after, self.result.p.special)
         return m

@@ -19,10 +19,10 @@ exactly ``Σ_p a_p·w_p`` (:mod:`lowbit.models.fusion`).
 from __future__ import annotations
 
 from amaranth.hdl import Module, Mux, Signal, signed
-from amaranth.lib import data, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In
 
-from lowbit.hw.reduce import reduction
+from lowbit.hw.reduce import ports, reduction
 from lowbit.hw.shapes import shape_of
 from lowbit.kinds.fusion import BRICKS, PRECISIONS, WORD_BITS, FusionConfig
 from lowbit.models.fusion import modes
@@ -46,13 +46,8 @@ class Fusion(wiring.Component):
 
     def __init__(self, config: FusionConfig):
         self.config = config
-        super().__init__({
-            "operands": In(stream.Signature(OPERANDS)),
-            "result": Out(stream.Signature(shape_of(config.accumulator))),
-            "k": In(config.k_bits),
-            "a_prec": In(2), "w_prec": In(2), "a_signed": In(1), "w_signed": In(1),
-            "clear": In(1),
-        })
+        super().__init__(ports(OPERANDS, shape_of(config.accumulator), config.k_bits,
+                               a_prec=In(2), w_prec=In(2), a_signed=In(1), w_signed=In(1)))
 
     def elaborate(self, platform):
         m = Module()
@@ -87,13 +82,7 @@ class Fusion(wiring.Component):
         acc = Signal(shape_of(cfg.accumulator), name="acc")
         total = (acc + value)[:cfg.acc].as_signed()
         step, last = red.finish(m, valid, self.k, self.clear, self.result)
-        with m.If(step):
-            with m.If(last):
-                m.d.sync += [self.result.payload.eq(total), acc.eq(0)]
-            with m.Else():
-                m.d.sync += acc.eq(total)
-        with m.If(self.clear):
-            m.d.sync += acc.eq(0)
+        red.accumulate(m, step, last, self.clear, acc, total, self.result.payload)
         return m
 
 

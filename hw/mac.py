@@ -17,11 +17,10 @@ K = 0 counts as 2**k_bits. While ``clear`` is high no operand is accepted.
 from __future__ import annotations
 
 from amaranth.hdl import Module, Signal
-from amaranth.lib import data, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import data, wiring
 
 from lowbit.hw.accumulate import accumulate
-from lowbit.hw.reduce import reduction
+from lowbit.hw.reduce import ports, reduction
 from lowbit.hw.shapes import shape_of
 from lowbit.kinds.mac import MacConfig
 
@@ -36,12 +35,8 @@ class MAC(wiring.Component):
 
     def __init__(self, config: MacConfig):
         self.config = config
-        super().__init__({
-            "operands": In(stream.Signature(operand_layout(config))),
-            "result": Out(stream.Signature(shape_of(config.accumulator))),
-            "k": In(config.k_bits),
-            "clear": In(1),
-        })
+        super().__init__(ports(operand_layout(config), shape_of(config.accumulator),
+                               config.k_bits))
 
     def elaborate(self, platform):
         m = Module()
@@ -57,11 +52,5 @@ class MAC(wiring.Component):
         acc = Signal(shape_of(cfg.accumulator))
         total = accumulate(acc, product, cfg.accumulator)
         step, last = red.finish(m, valid, self.k, self.clear, self.result)  # K = 0: 2**k_bits
-        with m.If(step):
-            with m.If(last):
-                m.d.sync += [self.result.payload.eq(total), acc.eq(0)]
-            with m.Else():
-                m.d.sync += acc.eq(total)
-        with m.If(self.clear):
-            m.d.sync += acc.eq(0)
+        red.accumulate(m, step, last, self.clear, acc, total, self.result.payload)
         return m

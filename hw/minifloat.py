@@ -133,5 +133,17 @@ class Specials:
     def code(nan, pos, neg):
         return Mux(nan | (pos & neg), NAN, Mux(pos, POS_INF, Mux(neg, NEG_INF, 0)))
 
-    def assign(self, values):
-        return [f.eq(v) for f, v in zip((self.nan, self.pos, self.neg), values)]
+    def update(self, m: Module, step, last, clear, after, out, override=None) -> None:
+        """As :meth:`lowbit.hw.reduce.Reduction.accumulate` for the flags: ``after`` on a step;
+        on the last, ``out`` takes their code (or ``override`` of it) and they clear."""
+        flags = (self.nan, self.pos, self.neg)
+        with m.If(step):
+            with m.If(last):
+                code = Signal(2, name=f"{self.nan.name}_code")
+                m.d.comb += code.eq(Specials.code(*after))
+                m.d.sync += [out.eq(code if override is None else override(code)),
+                             *(f.eq(0) for f in flags)]
+            with m.Else():
+                m.d.sync += [f.eq(v) for f, v in zip(flags, after)]
+        with m.If(clear):
+            m.d.sync += [f.eq(0) for f in flags]

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from amaranth.hdl import Module, Signal, Value
+from amaranth.lib import stream
+from amaranth.lib.wiring import In, Out
 
 
 @dataclass
@@ -46,9 +48,29 @@ class Reduction:
             m.d.sync += [count.eq(0), result.valid.eq(0), *(v.eq(0) for v in self.pipe)]
         return step, last
 
+    @staticmethod
+    def accumulate(m: Module, step: Value, last: Value, clear: Value, acc: Signal, total: Value,
+                   out: Value, final: Value | None = None) -> None:
+        """``acc`` takes ``total`` on a step; on the last step ``out`` takes ``final`` (default
+        ``total``) and ``acc`` restarts from zero, as it does on ``clear``."""
+        with m.If(step):
+            with m.If(last):
+                m.d.sync += [out.eq(total if final is None else final), acc.eq(0)]
+            with m.Else():
+                m.d.sync += acc.eq(total)
+        with m.If(clear):
+            m.d.sync += acc.eq(0)
+
     @property
     def _pipe(self) -> list:
         return self.__dict__.setdefault("_pipe_valids", [])
+
+
+def ports(operands, result, k_bits: int | None, **extra) -> dict:
+    """The signature members of a reduction unit: ``operands`` and ``result`` streams of the
+    given payload shapes, run-time ``k`` (unless the count is fixed), ``clear``, extras."""
+    return {"operands": In(stream.Signature(operands)), "result": Out(stream.Signature(result)),
+            **({"k": In(k_bits)} if k_bits else {}), "clear": In(1), **extra}
 
 
 def reduction(m: Module, operands, result, clear: Value) -> Reduction:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lowbit.models.perf import GemmShape
+from lowbit.models.mac import MacPerf
 from lowbit.models.qgemm import exact_dots
 
 FINITE, POS_INF, NEG_INF, NAN = 0, 1, 2, 3
@@ -51,18 +51,8 @@ def fmac_golden(config, a_codes: np.ndarray, w_codes: np.ndarray, k: int, a_sel:
     return wrap_signed(sums, config.acc_bits), classify(ieee)
 
 
-class FmacPerf:
-    """One MAC per cycle; a GEMM is M·N dot products of length K fed back to back."""
-
-    def __init__(self, config):
-        self.config = config
-
-    def gemm_cycles(self, shape: GemmShape) -> int:
-        return shape.macs + self.config.latency
-
-    @property
-    def peak_macs_per_cycle(self) -> float:
-        return 1.0
+class FmacPerf(MacPerf):
+    """One MAC per cycle, as :class:`~lowbit.models.mac.MacPerf`; the registers differ."""
 
     @property
     def storage_bits(self) -> int:

@@ -41,10 +41,9 @@ def decode_results(config, payloads):
 
 
 async def blocks(dut, config, a, w, sa, sw, *, rng=None, idle=0.0, stall=0.0, what=""):
-    src = bench.Source(dut, "operands", beats_of(config, a, w, sa, sw), rng=rng, idle=idle)
-    sink = bench.Sink(dut, "result", len(sa), rng=rng, stall=stall)
-    cycles = await bench.transfer(dut.clk, [src], [sink])
-    got = decode_results(config, sink.values)
+    values, cycles = await bench.through(dut, beats_of(config, a, w, sa, sw), len(sa), rng=rng,
+                                         idle=idle, stall=stall)
+    got = decode_results(config, values)
     want = blockdot_golden(config, a, w, sa, sw)
     bench.assert_equal(got[2], want[2], f"{what} special")
     finite = want[2] == 0
@@ -54,11 +53,7 @@ async def blocks(dut, config, a, w, sa, sw, *, rng=None, idle=0.0, stall=0.0, wh
 
 
 async def setup(dut):
-    dut.clear.value = 0
-    dut.operands__valid.value = 0
-    dut.result__ready.value = 0
-    await bench.start(dut)
-    return bench.context()
+    return await bench.start_unit(dut)
 
 
 def extreme_scales(fmt, gen, n: int) -> np.ndarray:

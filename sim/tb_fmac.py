@@ -70,11 +70,9 @@ async def dots(dut, config, pair, a, w, k, *, rng=None, idle=0.0, stall=0.0, wha
     fa, fw = select(dut, config, pair)
     what = f"{fa}×{fw} {what}"
     dut.k.value = k
-    beats = bench.pack(operand_layout(config), {"a": a, "w": w})
-    src = bench.Source(dut, "operands", beats, rng=rng, idle=idle)
-    sink = bench.Sink(dut, "result", len(a) // k, rng=rng, stall=stall)
-    cycles = await bench.transfer(dut.clk, [src], [sink])
-    acc, special = decode_results(config, sink.values)
+    values, cycles = await bench.through(dut, bench.pack(operand_layout(config), {"a": a, "w": w}),
+                                         len(a) // k, rng=rng, idle=idle, stall=stall)
+    acc, special = decode_results(config, values)
     want_acc, want_special = fmac_golden(config, a, w, k, *pair)
     bench.assert_equal(special, want_special, f"{what} special, K={k}")
     finite = want_special == 0
@@ -83,12 +81,7 @@ async def dots(dut, config, pair, a, w, k, *, rng=None, idle=0.0, stall=0.0, wha
 
 
 async def setup(dut):
-    dut.clear.value = 0
-    dut.k.value = 1
-    dut.operands__valid.value = 0
-    dut.result__ready.value = 0
-    await bench.start(dut)
-    return bench.context()
+    return await bench.start_unit(dut, k=1)
 
 
 def random_codes(gen, fmt, n: int) -> np.ndarray:

@@ -34,23 +34,15 @@ async def run(dut, config, mode, a_words, w_words, k, *, rng=None, idle=0.0, sta
     """Stream words in ``mode`` = (A, W, a_signed, w_signed) with K=k; checked bit-exactly."""
     set_mode(dut, *mode)
     dut.k.value = k
-    beats = bench.pack(OPERANDS, {"a": a_words, "w": w_words})
-    src = bench.Source(dut, "operands", beats, rng=rng, idle=idle)
-    sink = bench.Sink(dut, "result", len(a_words) // k, rng=rng, stall=stall)
-    cycles = await bench.transfer(dut.clk, [src], [sink])
-    got = config.accumulator.decode(np.array(sink.values, dtype=np.uint64))
+    values, cycles = await bench.through(dut, bench.pack(OPERANDS, {"a": a_words, "w": w_words}),
+                                         len(a_words) // k, rng=rng, idle=idle, stall=stall)
+    got = config.accumulator.decode(np.array(values, dtype=np.uint64))
     bench.assert_equal(got, fusion_golden(config, a_words, w_words, k, *mode), f"mode {mode} K={k}")
     return got, cycles
 
 
 async def setup(dut):
-    dut.clear.value = 0
-    dut.k.value = 1
-    dut.operands__valid.value = 0
-    dut.result__ready.value = 0
-    set_mode(dut, 8, 8, True, True)
-    await bench.start(dut)
-    return bench.context()
+    return await bench.start_unit(dut, k=1, a_prec=0, w_prec=0, a_signed=1, w_signed=1)
 
 
 def random_words(gen, n: int) -> np.ndarray:
