@@ -13,6 +13,7 @@ Usage: python benchmarks/mixed_area.py [--devices ecp5-85f,ice40-up5k] [-j 2] [-
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lowbit.boards.report import fmax_mhz
-from lowbit.sweep import Point, Sweep, run_sweep
+from lowbit.sweep import Point, Sweep, cached_result, run_sweep
 
 SIX = "fp8_e4m3,fp8_e5m2,fp6_e3m2,fp6_e2m3,fp4_e2m1,int8"
 #: (row label, config); the first row is the reference
@@ -45,21 +46,16 @@ UNITS = [
                                       "w": "mxfp8_e4m3", "lanes": 8}),
     ("MXFP4 blockdot, 8 lanes", {"kind": "blockdot", "a": "mxfp4", "w": "mxfp4", "lanes": 8}),
     ("NVFP4 blockdot, 8 lanes", {"kind": "blockdot", "a": "nvfp4", "w": "nvfp4", "lanes": 8}),
-    ("fusion 8×8…2×2 (per MAC at 2×2: 16/cycle)", {"kind": "fusion", "acc": 32, "k_bits": 12}),
+    ("fusion, run-time 8×8…2×2 (figures at 8×8: 1 MAC/cycle)", {"kind": "fusion", "acc": 32, "k_bits": 12}),
 ]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--devices", default="ecp5-85f,ice40-up5k")
-    parser.add_argument("-j", type=int, default=2, help="worker processes (default 2)")
-    parser.add_argument("-o", type=Path, help="where the sweep's reports go (default: a temp dir)")
-    args = parser.parse_args()
-    console = Console()
-    devices = args.devices.split(",")
-    points = [Point(config, device, None, 1, None, "pypi")
-              for device in devices for _, config in UNITS]
-    out = args.o or Path(tempfile.mkdtemp(prefix="lowbit-mixed-area-"))
+def ratio(value: float, reference: float) -> str:
+    return f"{value / reference:.2f}" if reference else "-"
+
+
+def implement(points: list[Point], out: Path, workers: int, console: Console) -> dict:
+    """Run the sweep (cached points come from the cache) with a progress line."""
     with console.status("implementing") as status:
         done = 0
 
@@ -70,15 +66,36 @@ def main() -> None:
                           f"{point.device}: {result['status']})")
 
         results = dict((p.id, r) for p, r in run_sweep(Sweep("mixed_area", tuple(points)), out,
-                                                       workers=args.j, on_result=progress))
+                                                       workers=workers, on_result=progress))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--devices", default="ecp5-85f,ice40-up5k")
+    parser.add_argument("-j", type=int, default=2, help="worker processes (default 2)")
+    parser.add_argument("-o", type=Path, help="where the sweep's reports go (default: a temp dir)")
+    parser.add_argument("--cached", action="store_true",
+                        help="print only what the cache already holds; implement nothing")
+    args = parser.parse_args()
+    console = Console(width=None if sys.stdout.isatty() else 170)
+    devices = args.devices.split(",")
+    points = [Point(config, device, None, 1, None, "pypi")
+              for device in devices for _, config in UNITS]
+    out = args.o or Path(tempfile.mkdtemp(prefix="lowbit-mixed-area-"))
+    if args.cached:
+        missing = {"status": "failed", "error": {"message": "not in the cache"}}
+        results = {p.id: cached_result(p) or missing for p in points}
+    else:
+        results = implement(points, out, args.j, console)
     for device in devices:
         table = Table(title=f"Mixed-precision units, out of context on {device} "
                             "(ratios: per MAC, to the INT8×INT8 mac)")
         for col in ("unit", "MAC/cyc", "LUTs", "FFs", "DSPs", "Fmax MHz", "LUT/MAC", "×ref",
                     "FF/MAC", "×ref", "DSP/MAC", "Fmax ×ref"):
             table.add_column(col, justify="left" if col == "unit" else "right")
-        ref = None
-        for label, config in UNITS:
+        ref = None  # the reference row's LUT/FF/DSP per MAC and Fmax, once implemented
+        for index, (label, config) in enumerate(UNITS):
             point = next(p for p in points if p.device == device and p.config is config)
             result = results[point.id]
             if result["status"] != "ok":
@@ -91,11 +108,12 @@ def main() -> None:
             luts, ffs, dsp, fmax = (int(res["luts"]), int(res["ffs"]), int(res["dsp"]),
                                     fmax_mhz(r) or 0.0)
             per = (luts / peak, ffs / peak, dsp / peak)
-            ref = ref or (per, fmax)
-            ratio = lambda x, y: f"{x / y:.2f}" if y else "-"  # noqa: E731
+            if index == 0:
+                ref = (*per, fmax)
+            base = ref or (0, 0, 0, 0)
             table.add_row(label, f"{peak:g}", f"{luts:,}", f"{ffs:,}", f"{dsp}", f"{fmax:.1f}",
-                          f"{per[0]:.0f}", ratio(per[0], ref[0][0]), f"{per[1]:.0f}",
-                          ratio(per[1], ref[0][1]), f"{per[2]:.2f}", ratio(fmax, ref[1]))
+                          f"{per[0]:.0f}", ratio(per[0], base[0]), f"{per[1]:.0f}",
+                          ratio(per[1], base[1]), f"{per[2]:.2f}", ratio(fmax, base[3]))
         console.print(table)
     console.print(f"reports: {out}")
 

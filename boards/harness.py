@@ -51,9 +51,10 @@ class Harness(Elaboratable):
         for p in ins:
             connections[p.name] = shift[offset:offset + p.width]
             offset += p.width
+        reset = shift[offset]  # the chain's last bit, past every input port
         outputs, offset = {}, 0
         for p in outs:
             outputs[p.name] = collected[offset:offset + p.width]
             offset += p.width
-        m.submodules.core = self.core.instance({**connections, **outputs}, rst=shift[offset])
+        m.submodules.core = self.core.instance({**connections, **outputs}, rst=reset)
         return m

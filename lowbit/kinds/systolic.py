@@ -63,7 +63,8 @@ class SystolicConfig(IntDatapathConfig):
 
 register(CoreKind(
     name="systolic",
-    summary="R×C systolic array, weight- or output-stationary (int/uint 1-16, wrap or saturate)",
+    summary="R×C systolic array, weight- or output-stationary (int/uint 1-16, wrap or saturate; "
+            "or minifloats, exact)",
     config=SystolicConfig,
     generator="lowbit.hw.systolic:Systolic",
     golden="lowbit.models.systolic:systolic_golden",
