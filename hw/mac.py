@@ -16,11 +16,11 @@ K = 0 counts as 2**k_bits. While ``clear`` is high no operand is accepted.
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal, Value
-from amaranth.lib import data, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.hdl import Module, Signal
+from amaranth.lib import data, wiring
 
 from lowbit.hw.accumulate import accumulate
+from lowbit.hw.reduce import ports, reduction
 from lowbit.hw.shapes import shape_of
 from lowbit.kinds.mac import MacConfig
 
@@ -35,61 +35,22 @@ class MAC(wiring.Component):
 
     def __init__(self, config: MacConfig):
         self.config = config
-        super().__init__({
-            "operands": In(stream.Signature(operand_layout(config))),
-            "result": Out(stream.Signature(shape_of(config.accumulator))),
-            "k": In(config.k_bits),
-            "clear": In(1),
-        })
+        super().__init__(ports(operand_layout(config), shape_of(config.accumulator),
+                               config.k_bits))
 
     def elaborate(self, platform):
         m = Module()
         cfg = self.config
-
-        advance = Signal()
-        m.d.comb += [
-            advance.eq(~self.result.valid | self.result.ready),
-            self.operands.ready.eq(advance & ~self.clear),
-        ]
-
-        valid, a, w = self.operands.valid & ~self.clear, self.operands.p.a, self.operands.p.w
-        pipe_valids = []
+        red = reduction(m, self.operands, self.result, self.clear)
+        valid, a, w = red.valid, self.operands.p.a, self.operands.p.w
         if cfg.in_reg:
-            valid, a, w = self._stage(m, advance, pipe_valids, valid, a, w)
+            valid, a, w = red.stage(m, valid, a, w)
         product = a * w
         if cfg.mul_reg:
-            valid, product = self._stage(m, advance, pipe_valids, valid, product)
+            valid, product = red.stage(m, valid, product)
 
         acc = Signal(shape_of(cfg.accumulator))
-        count = Signal(cfg.k_bits)
-        last = Signal(cfg.k_bits)
         total = accumulate(acc, product, cfg.accumulator)
-        m.d.comb += last.eq(self.k - 1)  # wraps, so K = 0 means 2**k_bits
-
-        with m.If(self.result.ready):
-            m.d.sync += self.result.valid.eq(0)
-        with m.If(advance & valid):
-            with m.If(count == last):
-                m.d.sync += [
-                    self.result.payload.eq(total),
-                    self.result.valid.eq(1),
-                    acc.eq(0),
-                    count.eq(0),
-                ]
-            with m.Else():
-                m.d.sync += [acc.eq(total), count.eq(count + 1)]
-
-        with m.If(self.clear):
-            m.d.sync += [acc.eq(0), count.eq(0), self.result.valid.eq(0)]
-            m.d.sync += [v.eq(0) for v in pipe_valids]
+        step, last = red.finish(m, valid, self.k, self.clear, self.result)  # K = 0: 2**k_bits
+        red.accumulate(m, step, last, self.clear, acc, total, self.result.payload)
         return m
-
-    @staticmethod
-    def _stage(m: Module, advance: Signal, pipe_valids: list, valid, *values):
-        """One pipeline register stage that moves only when the pipe advances."""
-        regs = [Signal(Value.cast(v).shape()) for v in values]
-        reg_valid = Signal()
-        pipe_valids.append(reg_valid)
-        with m.If(advance):
-            m.d.sync += [reg_valid.eq(valid), *(r.eq(v) for r, v in zip(regs, values))]
-        return (reg_valid, *regs)

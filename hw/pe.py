@@ -5,7 +5,9 @@ array is built by wiring neighbours together; every register moves only while ``
 (the whole array stalls as one). The product is exact and the sum follows
 :func:`lowbit.hw.accumulate.accumulate`, the same rule as the golden models. With ``mul_reg``
 the product is registered first, which shortens the critical path and adds one cycle to every
-PE's add, uniformly, so the array's timing only shifts by one cycle.
+PE's add, uniformly, so the array's timing only shifts by one cycle. The multiplier is :func:`multiply`: integer
+operands multiply as they are, minifloat operands through the decoders of
+:mod:`lowbit.hw.minifloat` (the accumulator then is wide enough never to overflow).
 
 * :class:`WeightStationaryPE` holds a weight (plus a shadow weight being loaded for the next
   tile), multiplies the activation passing east and adds the product to the partial sum
@@ -24,9 +26,19 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from lowbit.hw.accumulate import accumulate
+from lowbit.hw.minifloat import decode, exact_product
 from lowbit.hw.shapes import shape_of
 from lowbit.models.accumulator import Accumulator
-from lowbit.models.formats import IntFormat
+from lowbit.models.formats import IntFormat, NumberFormat
+
+
+def multiply(m: Module, a_fmt: NumberFormat, w_fmt: NumberFormat, a, w):
+    """The PE's exact product of two operand codes: ``a × w`` for integers; for minifloats the
+    decoded fixed-point product of :mod:`lowbit.hw.minifloat` in units of
+    ``2**(lsb_a + lsb_w)``, inf and NaN counting as 0 (the golden model's ``acc``)."""
+    if isinstance(a_fmt, IntFormat) and isinstance(w_fmt, IntFormat):
+        return a * w
+    return exact_product(m, decode(m, a_fmt, a, "a"), decode(m, w_fmt, w, "w"), "p").value
 
 
 def ws_west_layout(a: IntFormat) -> data.StructLayout:
@@ -50,11 +62,12 @@ class _PE(wiring.Component):
 
     def product(self, m: Module, a, w, *flags):
         """``a × w`` and ``flags``, registered once when ``mul_reg`` (all stay in step)."""
+        product = multiply(m, self.a_fmt, self.w_fmt, a, w)
         if not self.mul_reg:
-            return (a * w, *flags)
-        regs = [Signal.like(a * w, name="product"), *(Signal(1, name=f"flag{i}") for i in range(len(flags)))]
+            return (product, *flags)
+        regs = [Signal.like(product, name="product"), *(Signal(1, name=f"flag{i}") for i in range(len(flags)))]
         with m.If(self.en):
-            m.d.sync += [r.eq(v) for r, v in zip(regs, (a * w, *flags))]
+            m.d.sync += [r.eq(v) for r, v in zip(regs, (product, *flags))]
         return tuple(regs)
 
 

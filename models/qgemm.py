@@ -255,6 +255,37 @@ def _ieee(s: np.ndarray, oa: _Operand, ow: _Operand, k: slice) -> np.ndarray:
     return out
 
 
+def exact_dots(a_fmt: NumberFormat, a_codes: np.ndarray, w_fmt: NumberFormat,
+               w_codes: np.ndarray, unit_exp: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Row-wise dot products of paired code arrays (D×K each): step 2 of :func:`qgemm` for
+    D dots instead of an M×N grid, plus the IEEE value of the rows that meet inf or NaN.
+
+    Returns ``(sums, ieee)``: ``sums`` are the exact ``Σ_k a_k·w_k`` in units of
+    ``2**(lsb_a + lsb_w + unit_exp)`` as Python integers (object array) with inf/NaN elements
+    counting as 0 and, when ``unit_exp`` > 0, every product rounded toward -inf to that unit
+    first;
+    ``ieee`` is ``Σ_k a_k·w_k`` in float64 where a row meets an inf or NaN element (±inf or NaN
+    by IEEE 754, as :func:`qgemm` gives them) and 0 elsewhere.
+    """
+    ua, sa = _unit_table(a_fmt)
+    uw, sw = _unit_table(w_fmt)
+    ia, iw = np.asarray(a_codes).astype(np.intp), np.asarray(w_codes).astype(np.intp)
+    if np.isnan(ua[ia]).any() or np.isnan(uw[iw]).any():
+        a_fmt.decode(a_codes), w_fmt.decode(w_codes)  # raises, naming the bad code
+    pa, pw = ua[ia].astype(np.int64).astype(object), uw[iw].astype(np.int64).astype(object)
+    products = pa * pw
+    if unit_exp:  # Python integers: shifts are exact, and a right shift is floor
+        products = products >> unit_exp if unit_exp > 0 else products << -unit_exp
+    sums = products.sum(axis=1) if products.shape[1] else np.zeros(len(products), object)
+    special = sa[ia] | sw[iw]
+    ieee = np.zeros(len(products))
+    rows = special.any(axis=1)
+    if rows.any():
+        with np.errstate(invalid="ignore", over="ignore"):
+            ieee[rows] = (a_fmt.decode(a_codes[rows]) * w_fmt.decode(w_codes[rows])).sum(axis=1)
+    return sums, ieee
+
+
 def _tensor_scale(c: np.ndarray, a: QTensor, w: QTensor) -> np.ndarray:
     t = a.tensor_scale * w.tensor_scale  # exact: two FP32 values
     if t == 1.0:

@@ -2,7 +2,9 @@
 
 The golden result of any M×N×K GEMM is :func:`lowbit.models.int_gemm.int_gemm`: every output
 element accumulates k = 0..K-1 in order with the overflow rule applied at every step, which is
-the order in which both dataflows add (see :mod:`lowbit.hw.systolic`).
+the order in which both dataflows add (see :mod:`lowbit.hw.systolic`). Minifloat operands
+accumulate exactly (the config demands a Kulisch-wide register): the result is
+:func:`lowbit.models.qgemm.qgemm`'s exact block sum.
 
 :func:`plan` says how an M×N×K GEMM is cut into what the core runs (ws: passes of ≤ ``depth``
 rows × C columns; os: R×C tiles), grouped into *runs*: back-to-back streams with one setting of
@@ -17,13 +19,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from lowbit.models.accumulator import product_bits
+from lowbit.models.kulisch import kulisch_bits
 from lowbit.models.int_gemm import int_gemm
+from lowbit.models.qgemm import qgemm
+from lowbit.models.qtensor import QTensor
 from lowbit.models.perf import GemmShape
 
 
 def systolic_golden(config, a: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """``A (M×K) @ W (K×N)`` exactly as the core's accumulators hold it."""
-    return int_gemm(a, w, config.a, config.w, config.accumulator)
+    """``A (M×K) @ W (K×N)`` exactly as the core's accumulators hold it: for minifloat
+    operands qgemm's exact block sum in units of ``2**(lsb_a + lsb_w)``, inf/NaN as 0."""
+    if config.integer:
+        return int_gemm(a, w, config.a, config.w, config.accumulator)
+    acc = qgemm(QTensor.of_values(a, config.a, 1), QTensor.of_values(w, config.w, 0)).acc
+    return acc[0].astype(np.int64) if acc.shape[0] else np.zeros((a.shape[0], w.shape[1]), np.int64)
 
 
 def ceil_div(x: int, y: int) -> int:
@@ -110,7 +119,7 @@ class SystolicPerf:
         c = self.config
         R, C, a, w, acc, mr = c.rows, c.cols, c.a.bits, c.w.bits, c.acc, int(c.mul_reg)
         tri_r, tri_c = R * (R - 1) // 2, C * (C - 1) // 2
-        product = product_bits(c.a, c.w)
+        product = product_bits(c.a, c.w) if c.integer else kulisch_bits(c.a, c.w, 1)
         result = C * acc + 1
         if c.dataflow == "os":
             pes = (R * C * (acc + 1 + mr * (product + 2))       # sum, done, product and flags

@@ -207,6 +207,28 @@ async def transfer(clk, sources: Sequence[Source], sinks: Sequence[Sink], *,
     return last - first + 1
 
 
+async def start_unit(dut, **inputs: int) -> tuple[CoreConfig, dict[str, Any]]:
+    """Idle the ``operands``/``result`` streams and ``clear`` of a reduction unit, set the given
+    run-time inputs, then clock and reset it; returns :func:`context`."""
+    dut.clear.value = 0
+    dut.operands__valid.value = 0
+    dut.result__ready.value = 0
+    for name, value in inputs.items():
+        getattr(dut, name).value = value
+    await start(dut)
+    return context()
+
+
+async def through(dut, beats: Sequence[int], results: int, *, rng=None, idle: float = 0.0,
+                  stall: float = 0.0) -> tuple[list[int], int]:
+    """Feed ``beats`` into ``operands`` and take ``results`` beats from ``result``; returns
+    (result payloads, cycles)."""
+    src = Source(dut, "operands", beats, rng=rng, idle=idle)
+    sink = Sink(dut, "result", results, rng=rng, stall=stall)
+    cycles = await transfer(dut.clk, [src], [sink])
+    return sink.values, cycles
+
+
 def assert_equal(got: np.ndarray, want: np.ndarray, what: str) -> None:
     """Bit-exact comparison with a message naming the first mismatches."""
     got, want = np.asarray(got), np.asarray(want)

@@ -23,21 +23,15 @@ def _beats(config, a, w) -> list[int]:
 async def _dots(dut, config, a, w, k, *, rng=None, idle=0.0, stall=0.0):
     """Stream ``a``/``w`` (1-D) with run-time K=k; returns (results, cycles), checked bit-exactly."""
     dut.k.value = k
-    src = bench.Source(dut, "operands", _beats(config, a, w), rng=rng, idle=idle)
-    sink = bench.Sink(dut, "result", len(a) // k, rng=rng, stall=stall)
-    cycles = await bench.transfer(dut.clk, [src], [sink])
-    got = config.accumulator.decode(np.array(sink.values, dtype=np.uint64))
+    values, cycles = await bench.through(dut, _beats(config, a, w), len(a) // k, rng=rng,
+                                         idle=idle, stall=stall)
+    got = config.accumulator.decode(np.array(values, dtype=np.uint64))
     bench.assert_equal(got, mac_golden(config, a, w, k), f"K={k}")
     return got, cycles
 
 
 async def _setup(dut):
-    dut.clear.value = 0
-    dut.k.value = 1
-    dut.operands__valid.value = 0
-    dut.result__ready.value = 0
-    await bench.start(dut)
-    return bench.context()
+    return await bench.start_unit(dut, k=1)
 
 
 @cocotb.test()

@@ -12,6 +12,7 @@ import cocotb
 import numpy as np
 
 from lowbit.hw.systolic import stream_layouts
+from lowbit.models.formats import IntFormat
 from lowbit.models.perf import GemmShape
 from lowbit.models.systolic import Run, SystolicPerf, ceil_div, plan, systolic_golden
 from lowbit.sim import bench
@@ -69,6 +70,16 @@ def _overflows(config, a: np.ndarray, w: np.ndarray) -> int:
     exact = a.astype(object) @ w.astype(object)
     acc = config.accumulator
     return int(((exact < acc.min) | (exact > acc.max)).sum())
+
+
+def extremes(fmt) -> np.ndarray:
+    """min/max/0/±1 of an integer format; for a minifloat ±max, ±1, 0, ±the smallest
+    subnormal and its inf/NaN (which the exact register counts as 0)."""
+    if isinstance(fmt, IntFormat):
+        return np.unique([v for v in (fmt.min, fmt.max, 0, 1, -1) if fmt.min <= v <= fmt.max])
+    tiny = fmt.min_subnormal
+    specials = [np.inf] * fmt.has_inf + [np.nan] * fmt.has_nan
+    return np.array([-fmt.max, fmt.max, 0.0, 1.0, -1.0, tiny, -tiny, *specials])
 
 
 async def _setup(dut):
@@ -140,15 +151,19 @@ async def corner_values(dut):
     R, C = config.rows, config.cols
     k_cap = min(config.k_max, int(options.get("max_overflow_k", 4096)))
 
-    def extremes(fmt):
-        return np.unique([v for v in (fmt.min, fmt.max, 0, 1, -1) if fmt.min <= v <= fmt.max])
-
     xa, xw = extremes(fa), extremes(fw)
     # every pair of extremes as a 1-deep product: A column of xa, W row of xw
     await gemm(dut, config, xa[:, None], xw[None, :], what="extreme pairs")
     await gemm(dut, config, np.zeros((R + 1, 3), dtype=np.int64),
                np.zeros((3, C + 1), dtype=np.int64), what="all zero")
     overflowed = 0
+    if not config.integer:  # an exact register: the longest K of the largest products fits
+        k = min(config.k_max, k_cap)
+        a = np.full((2, k), fa.max)
+        w = np.concatenate([np.full((k, 1), fw.max), np.full((k, 1), -fw.max)], axis=1)
+        await gemm(dut, config, a, w, what="longest sums of the largest products")
+        bench.record(test="corner_values", overflowed=overflowed, overflow=config.overflow)
+        return
     for x, y in ((fa.min, fw.min), (fa.max, fw.max), (fa.min, fw.max), (fa.max, fw.min)):
         p = x * y
         if p == 0:

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from lowbit.config import option
-from lowbit.kinds.int_datapath import IntDatapathConfig
+from lowbit.kinds.int_datapath import INT8, IntDatapathConfig
+from lowbit.models.formats import IntFormat, NumberFormat
+from lowbit.models.kulisch import kulisch_bits, operand_format
 from lowbit.registry import CoreKind, register
 
 MAX_DIM = 64
@@ -19,6 +21,10 @@ class SystolicConfig(IntDatapathConfig):
 
     KIND: ClassVar[str] = "systolic"
 
+    a: NumberFormat = option(INT8, "activation format: int8, uint4, ... or a minifloat "
+                             "(fp8_e4m3, fp6_e2m3, fp4_e2m1, ...)", check=operand_format())
+    w: NumberFormat = option(INT8, "weight format, as --a", check=operand_format())
+
     rows: int = option(4, "PE rows R (ws: K lanes per activation beat; os: M rows per tile)",
                        lo=1, hi=MAX_DIM)
     cols: int = option(4, "PE columns C (N columns per weight and result beat)", lo=1, hi=MAX_DIM)
@@ -27,6 +33,20 @@ class SystolicConfig(IntDatapathConfig):
     depth: int = option(256, "ws only: rows of the partial-sum buffer, the largest run-time M",
                         lo=1, hi=1 << 16)
     mul_reg: bool = option(False, "register each PE's product before its adder (+1 cycle latency)")
+
+    def check(self) -> None:
+        if self.integer:
+            return super().check()
+        need = kulisch_bits(self.a, self.w, self.k_max)
+        if self.acc < need:
+            self.fail("acc", f"at least {need} bits: {self.a} × {self.w} products accumulate "
+                             f"exactly (Kulisch register) over K up to {self.k_max}")
+
+    @property
+    def integer(self) -> bool:
+        """Integer operands (the accumulator's overflow rule applies); else minifloat operands
+        decoded to exact fixed point and summed exactly, inf and NaN counting as 0."""
+        return isinstance(self.a, IntFormat) and isinstance(self.w, IntFormat)
 
     @property
     def m_bits(self) -> int:
@@ -80,7 +100,8 @@ def board_selftest(config: SystolicConfig):
 
 register(CoreKind(
     name="systolic",
-    summary="R×C systolic array, weight- or output-stationary (int/uint 1-16, wrap or saturate)",
+    summary="R×C systolic array, weight- or output-stationary (int/uint 1-16, wrap or saturate; "
+            "or minifloats, exact)",
     config=SystolicConfig,
     generator="lowbit.hw.systolic:Systolic",
     golden="lowbit.models.systolic:systolic_golden",

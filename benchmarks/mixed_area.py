@@ -1,0 +1,122 @@
+"""Area and timing of the mixed-precision arithmetic units, per MAC, against INT8×INT8.
+
+Every unit is implemented out of context (Yosys + nextpnr, the `lowbit synth` flow) on an
+ECP5-85F and an iCE40UP5K through the sweep machinery (cached by content hash, two worker
+processes), and one table per device prints LUTs, FFs, DSPs and Fmax of the unit, then LUTs,
+FFs and DSPs per MAC (the unit's figures over its peak MACs per cycle from its performance
+model) with each row's ratio to the reference row, the plain `mac` kind at INT8×INT8.
+
+Usage: python benchmarks/mixed_area.py [--devices ecp5-85f,ice40-up5k] [-j 2] [-o DIR]
+(the first run takes several minutes; a repeated one comes from the cache).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from lowbit.boards.report import fmax_mhz
+from lowbit.sweep import Point, Sweep, cached_result, run_sweep
+
+SIX = "fp8_e4m3,fp8_e5m2,fp6_e3m2,fp6_e2m3,fp4_e2m1,int8"
+#: (row label, config); the first row is the reference
+UNITS = [
+    ("INT8×INT8 mac (reference)", {"kind": "mac", "a": "int8", "w": "int8", "acc": 32,
+                                   "k_bits": 12}),
+    ("INT8×INT8 fmac, exact", {"kind": "fmac", "a": "int8", "w": "int8", "k_bits": 12}),
+    ("FP8 E4M3×E4M3 fmac, exact", {"kind": "fmac", "a": "fp8_e4m3", "w": "fp8_e4m3",
+                                   "k_bits": 12}),
+    ("FP8 E5M2×E5M2 fmac, exact", {"kind": "fmac", "a": "fp8_e5m2", "w": "fp8_e5m2",
+                                   "k_bits": 12}),
+    ("FP8 E4M3×E4M3 fmac, 24-bit rounded", {"kind": "fmac", "a": "fp8_e4m3",
+                                            "w": "fp8_e4m3", "k_bits": 12, "acc": 24,
+                                            "exact": False}),
+    ("FP6 E2M3×E2M3 fmac, exact", {"kind": "fmac", "a": "fp6_e2m3", "w": "fp6_e2m3",
+                                   "k_bits": 12}),
+    ("FP4 E2M1×E2M1 fmac, exact", {"kind": "fmac", "a": "fp4_e2m1", "w": "fp4_e2m1",
+                                   "k_bits": 12}),
+    ("6-format fmac (FP8/6/4, INT8 at run time)", {"kind": "fmac", "a": SIX, "w": SIX,
+                                                   "k_bits": 12}),
+    ("MXFP8 E4M3 blockdot, 8 lanes", {"kind": "blockdot", "a": "mxfp8_e4m3",
+                                      "w": "mxfp8_e4m3", "lanes": 8}),
+    ("MXFP4 blockdot, 8 lanes", {"kind": "blockdot", "a": "mxfp4", "w": "mxfp4", "lanes": 8}),
+    ("NVFP4 blockdot, 8 lanes", {"kind": "blockdot", "a": "nvfp4", "w": "nvfp4", "lanes": 8}),
+    ("fusion, run-time 8×8…2×2 (figures at 8×8: 1 MAC/cycle)", {"kind": "fusion", "acc": 32, "k_bits": 12}),
+]
+
+
+def ratio(value: float, reference: float) -> str:
+    return f"{value / reference:.2f}" if reference else "-"
+
+
+def implement(points: list[Point], out: Path, workers: int, console: Console) -> dict:
+    """Run the sweep (cached points come from the cache) with a progress line."""
+    with console.status("implementing") as status:
+        done = 0
+
+        def progress(point, result):
+            nonlocal done
+            done += 1
+            status.update(f"implemented {done}/{len(points)} ({point.config['kind']} on "
+                          f"{point.device}: {result['status']})")
+
+        results = dict((p.id, r) for p, r in run_sweep(Sweep("mixed_area", tuple(points)), out,
+                                                       workers=workers, on_result=progress))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--devices", default="ecp5-85f,ice40-up5k")
+    parser.add_argument("-j", type=int, default=2, help="worker processes (default 2)")
+    parser.add_argument("-o", type=Path, help="where the sweep's reports go (default: a temp dir)")
+    parser.add_argument("--cached", action="store_true",
+                        help="print only what the cache already holds; implement nothing")
+    args = parser.parse_args()
+    console = Console(width=None if sys.stdout.isatty() else 170)
+    devices = args.devices.split(",")
+    points = [Point(config, device, None, 1, None, "pypi")
+              for device in devices for _, config in UNITS]
+    out = args.o or Path(tempfile.mkdtemp(prefix="lowbit-mixed-area-"))
+    if args.cached:
+        missing = {"status": "failed", "error": {"message": "not in the cache"}}
+        results = {p.id: cached_result(p) or missing for p in points}
+    else:
+        results = implement(points, out, args.j, console)
+    for device in devices:
+        table = Table(title=f"Mixed-precision units, out of context on {device} "
+                            "(ratios: per MAC, to the INT8×INT8 mac)")
+        for col in ("unit", "MAC/cyc", "LUTs", "FFs", "DSPs", "Fmax MHz", "LUT/MAC", "×ref",
+                    "FF/MAC", "×ref", "DSP/MAC", "Fmax ×ref"):
+            table.add_column(col, justify="left" if col == "unit" else "right")
+        ref = None  # the reference row's LUT/FF/DSP per MAC and Fmax, once implemented
+        for index, (label, config) in enumerate(UNITS):
+            point = next(p for p in points if p.device == device and p.config is config)
+            result = results[point.id]
+            if result["status"] != "ok":
+                message = result["error"]["message"].splitlines()[0][:60]
+                table.add_row(label, *["-"] * 10, f"failed: {message}")
+                continue
+            r = result["report"]
+            peak = float(r["perf"]["peak_macs_per_cycle"])
+            res = r["resources"]
+            luts, ffs, dsp, fmax = (int(res["luts"]), int(res["ffs"]), int(res["dsp"]),
+                                    fmax_mhz(r) or 0.0)
+            per = (luts / peak, ffs / peak, dsp / peak)
+            if index == 0:
+                ref = (*per, fmax)
+            base = ref or (0, 0, 0, 0)
+            table.add_row(label, f"{peak:g}", f"{luts:,}", f"{ffs:,}", f"{dsp}", f"{fmax:.1f}",
+                          f"{per[0]:.0f}", ratio(per[0], base[0]), f"{per[1]:.0f}",
+                          ratio(per[1], base[1]), f"{per[2]:.2f}", ratio(fmax, base[3]))
+        console.print(table)
+    console.print(f"reports: {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""The ``fmac`` generator: minifloat/integer products accumulated exactly (Kulisch register).
+
+Ports (streams in the manner of :mod:`amaranth.lib.stream`)::
+
+    operands  In   stream of {a, w}          codes of the operand formats (low bits of each field)
+    result    Out  stream of {acc, special}  one dot product per K operand beats
+    k         In   k_bits                    run-time K; hold it while a dot product is in flight
+    clear     In   1                         drop the partial sum, the pipeline and a pending result
+    a_sel     In   (only with several a formats)  run-time pick of the a format; w_sel likewise
+
+Pipeline::
+
+    operands ─► decode a, w ─► (sig_a·sig_w) << (shift_a + shift_w) ─► [mul_reg] ─► register
+                   └─ inf / NaN / zero ─► product special ───────────────────────► sticky flags
+
+``acc`` is the sum in units of ``2**result_lsb`` (see :class:`~lowbit.kinds.fmac.FmacConfig`);
+``special`` is 0 finite, 1 +inf, 2 -inf, 3 NaN (:mod:`lowbit.models.fmac`).
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Signal, signed
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In
+
+from lowbit.hw.minifloat import Specials, decode_set, exact_product
+from lowbit.hw.reduce import ports, reduction
+from lowbit.kinds.fmac import FmacConfig
+
+
+def operand_layout(config: FmacConfig) -> data.StructLayout:
+    """Payload of the operand stream: ``a`` in the low bits, ``w`` above it."""
+    return data.StructLayout({"a": config.a_set.code_bits, "w": config.w_set.code_bits})
+
+
+def result_layout(config: FmacConfig) -> data.StructLayout:
+    return data.StructLayout({"acc": signed(config.acc_bits), "special": 2})
+
+
+class FMAC(wiring.Component):
+    """Exact multiply-accumulate built from a :class:`~lowbit.kinds.fmac.FmacConfig`."""
+
+    def __init__(self, config: FmacConfig):
+        self.config = config
+        super().__init__(ports(operand_layout(config), result_layout(config), config.k_bits,
+                               **{f"{side}_sel": In(fmts.select_bits)
+                                  for side, fmts in (("a", config.a_set), ("w", config.w_set))
+                                  if fmts.select_bits}))
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.config
+        red = reduction(m, self.operands, self.result, self.clear)
+        a, w = (decode_set(m, fmts, getattr(self.operands.p, side),
+                           getattr(self, f"{side}_sel", 0), side)
+                for side, fmts in (("a", cfg.a_set), ("w", cfg.w_set)))
+        prod = exact_product(m, a, w, "product")
+        term = Signal(signed(cfg.product_bits), name="product_value")
+        m.d.comb += term.eq(prod.value)
+        valid, value, nan, inf, neg = red.valid, term, prod.nan, prod.inf, prod.neg
+        if cfg.mul_reg:
+            valid, value, nan, inf, neg = red.stage(m, valid, value, nan, inf, neg)
+        prod = type(prod)(value, nan, inf, neg)
+
+        acc = Signal(signed(cfg.acc_bits), name="acc")
+        flags = Specials("acc")
+        total = (acc + (prod.value >> cfg.drop))[:cfg.acc_bits].as_signed()
+        after = flags.next(m, prod)
+        step, last = red.finish(m, valid, self.k, self.clear, self.result)
+        red.accumulate(m, step, last, self.clear, acc, total, self.result.p.acc)
+        flags.update(m, step, last, self.clear, after, self.result.p.special)
+        return m

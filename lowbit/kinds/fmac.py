@@ -1,0 +1,110 @@
+"""The ``fmac`` core kind: a minifloat/integer multiply-accumulate unit with exact accumulation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from lowbit.config import CoreConfig, option
+from lowbit.models.kulisch import MAX_KULISCH_BITS, OperandFormats, kulisch_bits, operand_formats
+from lowbit.registry import CoreKind, register
+
+
+@dataclass(frozen=True)
+class FmacConfig(CoreConfig):
+    """Operand formats, the exact (Kulisch) or a narrower register, and the run-time K width."""
+
+    KIND: ClassVar[str] = "fmac"
+
+    a: str = option("fp8_e4m3", "activation format: a minifloat (fp8_e4m3, fp6_e2m3, fp4_e2m1, "
+                    "...) or an integer (int8, uint4, ...); a comma-separated list builds a "
+                    "unit whose a_sel input picks one at run time", check=operand_formats())
+    w: str = option("fp8_e4m3", "weight format(s), as --a (run-time pick: w_sel)",
+                    check=operand_formats())
+    k_bits: int = option(12, "width of the run-time K register (K up to 2**k_bits - 1)",
+                         lo=1, hi=32)
+    acc: int = option(0, "register width in bits; 0 = the exact Kulisch width the formats and "
+                      "K need", lo=0, hi=MAX_KULISCH_BITS)
+    exact: bool = option(True, "refuse a register too narrow for exact sums (with --no-exact a "
+                         "narrower one drops low bits: each product rounds toward -inf)")
+    mul_reg: bool = option(False, "register the product before the accumulator")
+
+    def check(self) -> None:
+        object.__setattr__(self, "a", self.a_set.names)  # one spelling, one hash
+        object.__setattr__(self, "w", self.w_set.names)
+        need = self.kulisch_bits
+        if need > MAX_KULISCH_BITS:
+            self.fail("w", f"{self.a} × {self.w} over K up to {self.k_max} needs a {need}-bit "
+                           f"exact register, more than the {MAX_KULISCH_BITS} supported; use "
+                           "narrower formats or a smaller k_bits")
+        if self.acc and self.acc < need and self.exact:
+            self.fail("acc", f"at least {need} bits for exact sums of {self.a} × {self.w} "
+                             f"products over K up to {self.k_max} (or 0 for exactly that; or "
+                             "--no-exact for a rounded narrower register)")
+        if self.acc and self.acc < 2:
+            self.fail("acc", f"at least 2 bits (exact: {need})")
+
+    @property
+    def a_set(self) -> OperandFormats:
+        return OperandFormats.parse(self.a)
+
+    @property
+    def w_set(self) -> OperandFormats:
+        return OperandFormats.parse(self.w)
+
+    @property
+    def k_max(self) -> int:
+        return (1 << self.k_bits) - 1
+
+    @property
+    def kulisch_bits(self) -> int:
+        """Bits of the exact register (formula in :mod:`lowbit.models.kulisch`)."""
+        return kulisch_bits(self.a_set, self.w_set, self.k_max)
+
+    @property
+    def acc_bits(self) -> int:
+        """Bits of the register actually built."""
+        return self.acc or self.kulisch_bits
+
+    @property
+    def drop(self) -> int:
+        """Low product bits a narrower register drops (0 when exact)."""
+        return max(0, self.kulisch_bits - self.acc_bits)
+
+    @property
+    def result_lsb(self) -> int:
+        """The result's unit is ``2**result_lsb``, whatever formats are picked at run time."""
+        return self.a_set.lsb + self.w_set.lsb + self.drop
+
+    @property
+    def product_bits(self) -> int:
+        return kulisch_bits(self.a_set, self.w_set, 1)
+
+    @property
+    def latency(self) -> int:
+        return 1 + self.mul_reg
+
+    def check_gemm(self, shape) -> None:
+        from lowbit.errors import ConfigError
+
+        if shape.k > self.k_max:
+            raise ConfigError("gemm", str(shape), f"K must be at most {self.k_max} with "
+                              f"k_bits={self.k_bits}", context=self.KIND)
+
+    @property
+    def name(self) -> str:
+        acc = f"acc{self.acc_bits}" + ("" if self.drop == 0 else "r")
+        a, w = (s.names if len(s.formats) == 1 else f"{len(s.formats)}fmt{self.hash[:6]}"
+                for s in (self.a_set, self.w_set))
+        return f"fmac_{a}_{w}_{acc}_k{self.k_bits}{'_mr' if self.mul_reg else ''}"
+
+
+register(CoreKind(
+    name="fmac",
+    summary="minifloat/integer MAC (FP8/FP6/FP4/int) with exact Kulisch accumulation",
+    config=FmacConfig,
+    generator="lowbit.hw.fmac:FMAC",
+    golden="lowbit.models.fmac:fmac_golden",
+    perf="lowbit.models.fmac:FmacPerf",
+    testbench="lowbit.sim.tb_fmac",
+))

@@ -1,0 +1,62 @@
+"""Golden and performance models of the ``fmac`` core kind: minifloat/integer products summed
+exactly in a Kulisch register, with sticky inf/NaN flags beside it.
+
+Each result is one dot product of K operand beats ``(a_k, w_k)``:
+
+* ``acc`` — ``Σ_k a_k·w_k`` in units of ``2**result_lsb``, exactly (the exact register), or,
+  with a narrower register of ``acc`` bits (``exact = false``), with every product first
+  rounded toward -inf to ``2**(lsb_a + lsb_w + drop)``, ``drop = kulisch_bits - acc``, and the
+  sum kept modulo ``2**acc`` (two's complement). Inf and NaN elements count as 0 here.
+* ``special`` — what IEEE 754 makes of the same sum once an inf or NaN element takes part:
+  ``0`` finite (``acc`` is the result), ``1`` +inf, ``2`` -inf, ``3`` NaN. NaN when any element
+  is NaN, when inf meets zero, or when +inf and -inf products meet; else ±inf by the sign of
+  the infinite products. These are the rules of :func:`lowbit.models.qgemm.qgemm`, whose
+  block-sum step (:func:`~lowbit.models.qgemm.exact_dots`) computes both.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lowbit.models.mac import MacPerf
+from lowbit.models.qgemm import exact_dots
+
+FINITE, POS_INF, NEG_INF, NAN = 0, 1, 2, 3
+
+
+def classify(ieee: np.ndarray) -> np.ndarray:
+    """IEEE values of dot products to the ``special`` codes above."""
+    return np.where(np.isnan(ieee), NAN, np.where(np.isposinf(ieee), POS_INF,
+                    np.where(np.isneginf(ieee), NEG_INF, FINITE))).astype(np.int64)
+
+
+def wrap_signed(x: np.ndarray, bits: int) -> np.ndarray:
+    """Python integers reduced to a ``bits``-bit two's-complement register."""
+    half = 1 << (bits - 1)
+    return np.array([((int(v) + half) % (1 << bits)) - half for v in x], dtype=object)
+
+
+def fmac_golden(config, a_codes: np.ndarray, w_codes: np.ndarray, k: int, a_sel: int = 0,
+                w_sel: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``(acc, special)`` of the results of an fmac fed code streams ``a_codes``, ``w_codes``
+    (1-D, equal length, a multiple of ``k``) with run-time K and format selects; ``acc`` as
+    Python integers in units of ``2**config.result_lsb``."""
+    a, w = np.asarray(a_codes), np.asarray(w_codes)
+    if a.shape != w.shape or a.ndim != 1 or a.size % k:
+        raise ValueError(f"operand streams of {a.size} and {w.size} beats do not make groups "
+                         f"of K={k}")
+    fa, fw = config.a_set.formats[a_sel], config.w_set.formats[w_sel]
+    unit_exp = config.result_lsb - fa.lsb - fw.lsb
+    sums, ieee = exact_dots(fa, a.reshape(-1, k), fw, w.reshape(-1, k), unit_exp)
+    return wrap_signed(sums, config.acc_bits), classify(ieee)
+
+
+class FmacPerf(MacPerf):
+    """One MAC per cycle, as :class:`~lowbit.models.mac.MacPerf`; the registers differ."""
+
+    @property
+    def storage_bits(self) -> int:
+        c = self.config
+        result = c.acc_bits + 2
+        regs = (c.acc_bits + 3) + result + c.k_bits  # register + flags, result, beat counter
+        return regs + c.mul_reg * (c.product_bits + 4)
