@@ -40,6 +40,18 @@ def ceil_div(x: int, y: int) -> int:
     return -(-x // y)
 
 
+def a_beats(config, x: np.ndarray) -> np.ndarray:
+    """The ``a`` beats (R lanes each) of one block of activation codes, in the core's order.
+
+    ws: ``x`` is a pass's rows × (⌈K/R⌉·R) codes, zero-padded; beats go K-tile by K-tile, row
+    by row. os: ``x`` is a tile's R × K codes; beat k is column k.
+    """
+    if config.dataflow == "os":
+        return x.T
+    R = config.rows
+    return x.reshape(len(x), -1, R).transpose(1, 0, 2).reshape(-1, R)
+
+
 @dataclass(frozen=True)
 class Run:
     """Blocks streamed back to back with one setting of ``k`` (and ``m`` for ws).

@@ -1,8 +1,9 @@
 """The simulator runner: cached Verilator/Icarus builds and cocotb runs through ``cocotb_tools``.
 
 A build is keyed by the hash of the Verilog, the top module, the simulator and its version, the
-cocotb version, the build flags and whether waves are traced; an unchanged design is never
-rebuilt. Each run happens in its own directory (log, results, waves), so runs never collide.
+cocotb version and the folder of its VPI libraries (a Verilator model links to them by path, so
+a build made from another virtual environment would not load), the build flags and whether
+waves are traced; an unchanged design is never rebuilt. Each run happens in its own directory (log, results, waves), so runs never collide.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+import cocotb_tools.config as cocotb_config
 
 from lowbit.cache import cached_dir, digest
 from lowbit.errors import SimulationError, UsageError
@@ -134,7 +137,8 @@ def build(verilog: str, top: str, simulator: str = "verilator", *, waves: bool =
     if waves and simulator == "verilator" and _have_lz4():
         build_args.append("--trace-fst")
     key = digest("sim", simulator, top, hashlib.sha256(verilog.encode()).hexdigest(),
-                 tool_version(tool), metadata.version("cocotb"), build_args, waves)
+                 tool_version(tool), metadata.version("cocotb"), str(cocotb_config.libs_dir),
+                 build_args, waves)
     started = time.monotonic()
 
     def compile_into(tmp: Path) -> None:

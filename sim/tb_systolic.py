@@ -14,7 +14,8 @@ import numpy as np
 from lowbit.hw.systolic import stream_layouts
 from lowbit.models.formats import IntFormat
 from lowbit.models.perf import GemmShape
-from lowbit.models.systolic import Run, SystolicPerf, ceil_div, plan, systolic_golden
+from lowbit.models.systolic import (Run, SystolicPerf, ceil_div, plan, systolic_golden,
+                                    a_beats as beats_of)
 from lowbit.sim import bench
 
 
@@ -24,11 +25,8 @@ def _run_beats(config, run: Run, a_codes: np.ndarray, w_codes: np.ndarray):
     a_beats, w_beats, places = [], [], []
     for m0, n0 in run.blocks:
         w_beats.append(w_codes[:K, n0:n0 + C])
-        if config.dataflow == "ws":
-            rows = a_codes[m0:m0 + run.rows]                      # rows × (⌈K/R⌉·R)
-            a_beats.append(rows.reshape(run.rows, -1, R).transpose(1, 0, 2).reshape(-1, R))
-        else:
-            a_beats.append(a_codes[m0:m0 + R, :K].T)
+        block = a_codes[m0:m0 + run.rows] if config.dataflow == "ws" else a_codes[m0:m0 + R, :K]
+        a_beats.append(beats_of(config, block))
         places.append((m0, n0))
     return np.concatenate(a_beats), np.concatenate(w_beats), places
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lowbit.models.systolic import ceil_div
+from lowbit.models.systolic import a_beats as beat_order, ceil_div
 from lowbit.registry import get_kind
 
 
@@ -95,9 +95,7 @@ class SystolicBeats(BeatLayout):
             groups = [(m0, min(height, M - m0)) for m0 in range(0, M, height)]
         col_blocks = list(range(0, N, C))
         for m0, rows in groups:
-            a_rows = a_pad[m0:m0 + rows] if c.dataflow == "ws" else a_pad[m0:m0 + R, :K].T
-            if c.dataflow == "ws":
-                a_rows = a_rows.reshape(rows, T, R).transpose(1, 0, 2).reshape(-1, R)
+            a_rows = beat_order(c, a_pad[m0:m0 + rows] if c.dataflow == "ws" else a_pad[m0:m0 + R, :K])
             per_job = max(1, min(self.depth // max(beats_per_block, rows, 1), len(col_blocks)))
             for start in range(0, len(col_blocks), per_job):
                 blocks = col_blocks[start:start + per_job]
