@@ -95,5 +95,5 @@ class BlockDot(wiring.Component):
             m.d.sync += self.result.p.exp.eq(scale_a.shift + scale_w.shift + exp0)
         nan_scale = scale_a.nan | scale_w.nan
         flags.update(m, step, last, self.clear, after, self.result.p.special,
-                     lambda code: Mux((code == 0) & nan_scale, NAN, code))
+                     lambda code: Mux(nan_scale, NAN, code))
         return m

@@ -9,9 +9,8 @@ exact scaled block product ``S_j = sum_j · 2**exp_j`` with
 where ``D_j`` is :func:`lowbit.models.qgemm.qgemm`'s exact block sum (step 2, in units of
 ``2**(lsb_a + lsb_w)``) and a scale is ``sig · 2**exp`` by
 :meth:`~lowbit.models.minifloat.FloatFormat.exact` (E8M0: sig = 1). ``special`` is as in
-:mod:`lowbit.models.fmac` for the elements; a NaN scale (E8M0 0xFF, E4M3 S.1111.111) makes a
-block with finite elements NaN — qgemm's rule (its IEEE step looks at the elements; its scaling
-step turns a NaN scale into NaN).
+:mod:`lowbit.models.fmac` for the elements; a NaN scale (E8M0 0xFF, E4M3 S.1111.111) makes the
+block NaN whatever its elements are (OCP MX; qgemm's rule).
 
 qgemm's steps 3-5 (``RNE32(S_j)``, the FP32 sum over blocks, the NVFP4 tensor scales) are
 applied to these results by :func:`fp32_accumulate`; the unit itself stops at ``S_j``.
@@ -42,7 +41,7 @@ def blockdot_golden(config, a_codes: np.ndarray, w_codes: np.ndarray, sa_codes: 
     exp = exp_a + exp_w + config.a.element.lsb + config.w.element.lsb
     special = classify(ieee)
     nan_scale = config.a.scale.is_nan(sa_codes) | config.w.scale.is_nan(sw_codes)
-    special = np.where((special == FINITE) & nan_scale, NAN, special)
+    special = np.where(nan_scale, NAN, special)
     return sums, exp.astype(np.int64), special
 
 

@@ -20,7 +20,8 @@ W (K×N, ``k_axis=0``) of any element formats computes what the hardware holds, 
 5. **Per-tensor scales** (NVFP4): ``out = RNE32(c · ta · tw)``, one rounding; else ``out = c``.
 
 Elements that are inf or NaN (FP8 codes) make their outputs follow IEEE 754 (NaN for NaN,
-inf·0 or inf-inf; else ±inf); in ``acc`` they count as 0.
+inf·0 or inf-inf; else ±inf); in ``acc`` they count as 0. A NaN scale (E8M0 0xFF) makes its
+whole block NaN whatever the elements are, as the OCP MX specification says.
 
 Speed: block sums run as float64 BLAS matmuls wherever a bound proves them exact, limbs where
 not; when the accumulators are not kept and the scaled products stay exact, each block is one
@@ -248,10 +249,10 @@ def _ieee(s: np.ndarray, oa: _Operand, ow: _Operand, k: slice) -> np.ndarray:
     with np.errstate(invalid="ignore", over="ignore"):
         if rows.any():
             v = (va[rows][:, :, None] * vw[None, :, :]).sum(axis=1)
-            out[rows] = np.where(np.isfinite(v), s[rows], v)
+            out[rows] = np.where(np.isfinite(v) | np.isnan(s[rows]), s[rows], v)
         if cols.any():
             v = (va[:, :, None] * vw[:, cols][None, :, :]).sum(axis=1)
-            out[:, cols] = np.where(np.isfinite(v), out[:, cols], v)
+            out[:, cols] = np.where(np.isfinite(v) | np.isnan(out[:, cols]), out[:, cols], v)
     return out
 
 

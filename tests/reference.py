@@ -49,7 +49,9 @@ def qgemm(a, w, acc=None, block=None):
             c = 0.0
             for j in range(k // block):
                 ks = range(j * block, (j + 1) * block)
-                if not all(math.isfinite(ea[m, i]) and math.isfinite(ew[i, n]) for i in ks):
+                if math.isnan(sa[m, ks[0]]) or math.isnan(sw[ks[0], n]):  # OCP MX: all NaN
+                    s, d = math.nan, None
+                elif not all(math.isfinite(ea[m, i]) and math.isfinite(ew[i, n]) for i in ks):
                     s = sum(float(ea[m, i]) * float(ew[i, n]) for i in ks)  # IEEE
                     d = None
                 elif acc is not None:

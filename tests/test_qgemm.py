@@ -129,6 +129,15 @@ def test_non_finite_elements_follow_ieee():
     assert np.isnan(qgemm(e4, QTensor.of_values(np.ones((2, 1)), FP8_E4M3, 0)).out[0, 0])
 
 
+def test_nan_scale_makes_the_block_nan_even_with_inf_elements():
+    """OCP MX: a NaN scale makes every value of its block NaN, an inf element included."""
+    a = QTensor(FP8_E5M2, FP8_E5M2.encode(np.array([[np.inf, 1.0], [1.0, 1.0]])), 1, 2,
+                np.array([[np.nan], [1.0]]), "e8m0")
+    w = QTensor.of_values(np.ones((2, 1)), FP8_E5M2, 0)
+    out = check(a, w).out
+    assert np.isnan(out[0, 0]) and out[1, 0] == 2.0
+
+
 def test_fp32_overflow_to_inf():
     x = np.full((1, 32), 3e37)
     a, w = quantize(x, "mxfp8_e4m3", 1), quantize(x.T, "mxfp8_e4m3", 0)
