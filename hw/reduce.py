@@ -61,10 +61,6 @@ class Reduction:
         with m.If(clear):
             m.d.sync += acc.eq(0)
 
-    @property
-    def _pipe(self) -> list:
-        return self.__dict__.setdefault("_pipe_valids", [])
-
 
 def ports(operands, result, k_bits: int | None, **extra) -> dict:
     """The signature members of a reduction unit: ``operands`` and ``result`` streams of the
