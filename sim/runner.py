@@ -12,8 +12,10 @@ import contextlib
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import subprocess
+import sys
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping
@@ -90,8 +92,13 @@ def check_simulator(name: str) -> str:
     return name
 
 
+#: Verilator's makefile prefixes every compile with $(OBJCACHE): the run-time library's objects
+#: come from the cache (:mod:`lowbit.sim.objcache`), so each build compiles only its design
+_OBJCACHE = {"OBJCACHE": f"{shlex.quote(sys.executable)} -m lowbit.sim.objcache"}
+
+
 @contextlib.contextmanager
-def _environ(tool: Tool) -> Iterator[None]:
+def _environ(tool: Tool, extra: Mapping[str, str] = {}) -> Iterator[None]:
     """Run the cocotb runner with the tool's environment and outside pytest's reach.
 
     The runner reads PATH/VERILATOR_ROOT from ``os.environ`` and, when it sees
@@ -99,7 +106,7 @@ def _environ(tool: Tool) -> Iterator[None]:
     itself instead.
     """
     saved = dict(os.environ)
-    os.environ.update(dict(tool.env))
+    os.environ.update({**dict(tool.env), **extra})
     os.environ.pop("PYTEST_CURRENT_TEST", None)
     try:
         yield
@@ -145,7 +152,7 @@ def build(verilog: str, top: str, simulator: str = "verilator", *, waves: bool =
         source = tmp / f"{top}.v"
         source.write_text(verilog)
         log = tmp / "build.log"
-        with _environ(tool):
+        with _environ(tool, _OBJCACHE if simulator == "verilator" else {}):
             try:
                 _runner(simulator).build(
                     sources=[source], hdl_toplevel=top, build_dir=tmp, build_args=build_args,

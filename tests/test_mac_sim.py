@@ -62,6 +62,33 @@ def test_testbench_catches_a_wrong_golden_model(tmp_path):
     assert not run.passed and "differ" in run.failures[0]
 
 
+def test_verilator_runtime_library_comes_from_the_shared_cache():
+    """Every compile of Verilator's run-time library goes through lowbit.sim.objcache and lands
+    in one content-addressed entry that the next design's build reuses."""
+    from lowbit.cache import cache_root
+    from lowbit.generate import generate
+    from lowbit.sim import objcache
+
+    core = generate(CONFIGS[0])
+    build = runner.build(core.verilog + "\n// a design of its own: a fresh build\n", core.name)
+    lines = [line.split() for line in (build.path / "build.log").read_text().splitlines()]
+    runtime = [argv[3:] for argv in lines if argv[2:3] == ["lowbit.sim.objcache"]
+               and objcache._runtime_source(argv[3:])]
+    assert {objcache._runtime_source(argv)[0].name for argv in runtime} >= {
+        "verilated.cpp", "verilated_vpi.cpp"}
+    for argv in runtime:
+        source, out = objcache._runtime_source(argv)
+        entry = cache_root() / "verilator-runtime" / objcache._key(argv, source)
+        assert (entry / out.name).stat().st_size > 0
+
+
+def test_objcache_passes_design_compiles_through():
+    from lowbit.sim.objcache import _runtime_source
+
+    assert _runtime_source(["c++", "-Os", "-c", "-o", "Vtop__ALL.o", "Vtop__ALL.cpp"]) is None
+    assert _runtime_source(["c++", "-E", "x.cpp"]) is None
+
+
 @pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus is optional: apt-get install iverilog")
 def test_icarus_agrees(tmp_path):
     result = simulate(CONFIGS[1], simulator="icarus", run_dir=tmp_path)
