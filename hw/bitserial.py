@@ -43,10 +43,11 @@ from dataclasses import dataclass
 
 from amaranth.hdl import Const, Module, Mux, Signal, Value, signed
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib.wiring import In
 
 from lowbit.hw.accumulate import accumulate
 from lowbit.hw.shapes import shape_of
+from lowbit.hw.streams import array_ports
 from lowbit.hw.systolic import lanes
 from lowbit.kinds.bitserial import BitserialConfig
 from lowbit.models.bitserial import Widths
@@ -105,12 +106,7 @@ class BitSerialArray(wiring.Component):
     def __init__(self, config: BitserialConfig):
         self.config = config
         layouts = stream_layouts(config)
-        ports = {
-            "a": In(stream.Signature(layouts["a"])),
-            "w": In(stream.Signature(layouts["w"])),
-            "result": Out(stream.Signature(layouts["result"])),
-            "k": In(config.k_bits),
-        }
+        ports = array_ports(layouts, config.k_bits)
         if config.scale != "none":
             ports |= {"s": In(stream.Signature(layouts["s"])), "g": In(config.g_bits)}
         for op in config.serial_operands:

@@ -33,11 +33,12 @@ correction κ_p·Σa per plane) is :mod:`lowbit.models.lut`'s; results wrap to `
 from __future__ import annotations
 
 from amaranth.hdl import Module, Mux, Shape, Signal, unsigned
-from amaranth.lib import data, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In
 
 from lowbit.hw.lut_table import TableLookup, TablePrecompute, table_layout
 from lowbit.hw.shapes import shape_of
+from lowbit.hw.streams import array_ports
 from lowbit.kinds.lut import LutConfig
 from lowbit.models.lut import WEIGHT_MODES, correction, entry_range
 
@@ -55,14 +56,9 @@ class LutCore(wiring.Component):
     def __init__(self, config: LutConfig):
         self.config = config
         layouts = stream_layouts(config)
-        super().__init__({
-            "a": In(stream.Signature(layouts["a"])),
-            "w": In(stream.Signature(layouts["w"])),
-            "result": Out(stream.Signature(layouts["result"])),
-            "k": In(config.k_bits),
-            "wbits": In(range(config.w_bits + 1)),
-            "wmode": In(range(len(WEIGHT_MODES))),
-        })
+        super().__init__(array_ports(layouts, config.k_bits,
+                                     wbits=In(range(config.w_bits + 1)),
+                                     wmode=In(range(len(WEIGHT_MODES)))))
 
     @property
     def inner_bits(self) -> int:

@@ -52,16 +52,15 @@ The whole array stalls while a result waits for ``result.ready``.
 
 from __future__ import annotations
 
-from functools import reduce
-
 from amaranth.hdl import Module, Mux, Signal
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
-from amaranth.lib.wiring import In, Out
+from amaranth.lib.wiring import In
 
 from lowbit.hw.pe import OutputStationaryPE, WeightStationaryPE, os_west_layout, ws_west_layout
 from lowbit.hw.shapes import shape_of
 from lowbit.hw.skew import Skew, delayed
+from lowbit.hw.streams import array_ports
 from lowbit.kinds.systolic import SystolicConfig
 
 
@@ -92,13 +91,7 @@ class _Array(wiring.Component):
     def __init__(self, config: SystolicConfig, extra: dict | None = None):
         self.config = config
         layouts = stream_layouts(config)
-        super().__init__({
-            "a": In(stream.Signature(layouts["a"])),
-            "w": In(stream.Signature(layouts["w"])),
-            "result": Out(stream.Signature(layouts["result"])),
-            "k": In(config.k_bits),
-            **(extra or {}),
-        })
+        super().__init__(array_ports(layouts, config.k_bits, **(extra or {})))
 
     def _enable(self, m: Module) -> Signal:
         """The whole array moves unless a finished result row is waiting to be taken."""
