@@ -23,10 +23,10 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In
 
+from lowbit.hw.accumulate import accumulate
 from lowbit.hw.reduce import ports, reduction
 from lowbit.hw.shapes import shape_of
 from lowbit.kinds.fusion import BRICKS, PRECISIONS, WORD_BITS, FusionConfig
-from lowbit.hw.accumulate import accumulate
 from lowbit.models.fusion import beat_sum_bits, modes
 
 OPERANDS = data.StructLayout({"a": WORD_BITS, "w": WORD_BITS})

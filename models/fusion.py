@@ -9,12 +9,12 @@ result from a signed ``acc``-bit register:
     acc[0] = 0,   acc[t+1] = ovf(acc[t] + s_t)   for the K beats t of the result,
 
 where the beat sum ``s_t`` is exact (it fits :func:`beat_sum_bits`, 17 bits, and the register
-has at least 18) and ``ovf`` wraps (two's complement) or saturates — once per beat, not per product. That
-is the order of the hardware, as in Bit Fusion: the fusion unit's shift-add tree sums all
-BitBrick products of a cycle into one value, and only that value meets the accumulator. With
-``wrap`` the result is the same in any order (:func:`lowbit.models.int_gemm.int_dot` over the
-K·P lanes); with ``saturate`` it is not, and a per-product order would need P saturating adders
-in a chain.
+has at least 18) and ``ovf`` wraps (two's complement) or saturates: once per beat, not per
+product. That is the hardware's order, as in Bit Fusion: the fusion unit's shift-add tree sums
+all BitBrick products of a cycle into one value, and only that value meets the accumulator.
+With ``wrap`` the order does not matter (:func:`lowbit.models.int_gemm.int_dot` over the K·P
+lanes gives the same); with ``saturate`` it does, and a per-product order would need P
+saturating adders in a chain.
 
 Hardware (in the manner of Bit Fusion): an A-bit operand is A/2 two-bit digits, the top digit
 signed for a signed operand; each of the 16 BitBricks multiplies one digit of a by one digit

@@ -5,8 +5,9 @@
   ports (``<stream>__valid``, ``__ready``, ``__payload``), with optional random idle cycles and
   back-pressure; :func:`transfer` steps any number of them together, one coroutine per clock,
   and measures cycles from the first input handshake to the last output handshake.
-* :func:`pack` / :func:`unpack` / :func:`pack_lanes` / :func:`unpack_lanes` turn code arrays into stream payloads
-  and back from the generator's layout, so bit positions are never written down twice.
+* :func:`pack` / :func:`unpack` / :func:`pack_lanes` / :func:`unpack_lanes` turn code arrays
+  into stream payloads and back from the generator's layout, so bit positions are never
+  written down twice.
 """
 
 from __future__ import annotations
