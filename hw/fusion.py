@@ -3,7 +3,7 @@
 Ports::
 
     operands  In   stream of {a: 32, w: 32}   P lanes of A (a) and W (w) bits per word
-    result    Out  stream of signed(acc)       one result per K beats
+    result    Out  stream of signed(acc)       one result per K beats (wrapping or saturating)
     k         In   k_bits                      beats per result (hold while in flight)
     a_prec    In   2                           A: 0 → 8, 1 → 4, 2 (and 3) → 2 bits; w_prec likewise
     a_signed  In   1                           operand lanes are two's complement; w_signed likewise
@@ -13,7 +13,8 @@ For each of the 9 precision pairs a fixed wiring says which digit of each word b
 multiplies and by how much its product shifts (:func:`brick_wiring`); the run-time mode picks
 the wiring. Each brick multiplies two 3-bit values (a digit extended by its sign bit when it is
 the top digit of a signed lane, by zero otherwise), so the sum of the shifted brick products is
-exactly ``Σ_p a_p·w_p`` (:mod:`lowbit.models.fusion`).
+exactly ``Σ_p a_p·w_p`` (:mod:`lowbit.models.fusion`). That beat sum enters the accumulator
+in one step, which wraps or saturates (:func:`lowbit.hw.accumulate.accumulate`) once per beat.
 """
 
 from __future__ import annotations
@@ -22,13 +23,11 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In
 
+from lowbit.hw.accumulate import accumulate
 from lowbit.hw.reduce import ports, reduction
 from lowbit.hw.shapes import shape_of
 from lowbit.kinds.fusion import BRICKS, PRECISIONS, WORD_BITS, FusionConfig
-from lowbit.models.fusion import modes
-
-#: bits of the fused sum of one beat (an unsigned 8×8 product needs 17 signed bits)
-BEAT_SUM_BITS = 17
+from lowbit.models.fusion import beat_sum_bits, modes
 
 OPERANDS = data.StructLayout({"a": WORD_BITS, "w": WORD_BITS})
 
@@ -73,14 +72,14 @@ class Fusion(wiring.Component):
                                      y.eq(_extend(w_digits[dw], tw & self.w_signed)),
                                      shift.eq(sh)]
             terms.append((x * y) << shift)
-        beat = Signal(signed(BEAT_SUM_BITS), name="beat_sum")
+        beat = Signal(signed(beat_sum_bits()), name="beat_sum")
         m.d.comb += beat.eq(_tree_sum(terms))
 
         valid, value = red.valid, beat
         if cfg.mul_reg:
             valid, value = red.stage(m, valid, value)
         acc = Signal(shape_of(cfg.accumulator), name="acc")
-        total = (acc + value)[:cfg.acc].as_signed()
+        total = accumulate(acc, value, cfg.accumulator)   # wraps or saturates once per beat
         step, last = red.finish(m, valid, self.k, self.clear, self.result)
         red.accumulate(m, step, last, self.clear, acc, total, self.result.payload)
         return m

@@ -66,6 +66,17 @@ class Accumulator(IntRange):
     def clamp(self, x: np.ndarray) -> np.ndarray:
         return np.clip(x, self.min, self.max)
 
+    def accumulate(self, terms: np.ndarray) -> np.ndarray:
+        """Row-wise ``acc[k+1] = ovf(acc[k] + terms[:, k])`` from ``acc[0] = 0``: the register
+        after each row's terms (exact int64 integers) have entered in order."""
+        terms = np.asarray(terms, dtype=np.int64)
+        if self.overflow == "wrap":  # modular, so one wrap of the (mod 2**64) sum is exact
+            return self.wrap(terms.sum(axis=1))
+        out = np.zeros(terms.shape[0], dtype=np.int64)
+        for k in range(terms.shape[1]):
+            out = self.clamp(out + terms[:, k])
+        return out
+
     def holds(self, lo: int, hi: int) -> bool:
         """Whether every integer in ``lo..hi`` fits without overflow."""
         return self.min <= lo and hi <= self.max

@@ -3,9 +3,18 @@
 A run picks the precisions ``A``, ``W`` ∈ {8, 4, 2} bits and the signedness of each operand.
 Each beat carries two 32-bit words; the activation word holds ``P = 64 / (A·W)`` lanes of A
 bits (lane p at bits ``p·A``), the weight word P lanes of W bits, and the beat contributes
-``Σ_p a_p·w_p``: P products per cycle, from 1 (8×8) to 16 (2×2). Every K beats give one result,
-``Σ`` over the K·P products in a signed ``acc``-bit register that wraps (two's complement) —
-exactly :func:`lowbit.models.int_gemm.int_dot` over the lanes.
+``s_t = Σ_p a_p·w_p``: P products per cycle, from 1 (8×8) to 16 (2×2). Every K beats give one
+result from a signed ``acc``-bit register:
+
+    acc[0] = 0,   acc[t+1] = ovf(acc[t] + s_t)   for the K beats t of the result,
+
+where the beat sum ``s_t`` is exact (it fits :func:`beat_sum_bits`, 17 bits, and the register
+has at least 18) and ``ovf`` wraps (two's complement) or saturates: once per beat, not per
+product. That is the hardware's order, as in Bit Fusion: the fusion unit's shift-add tree sums
+all BitBrick products of a cycle into one value, and only that value meets the accumulator.
+With ``wrap`` the order does not matter (:func:`lowbit.models.int_gemm.int_dot` over the K·P
+lanes gives the same); with ``saturate`` it does, and a per-product order would need P
+saturating adders in a chain.
 
 Hardware (in the manner of Bit Fusion): an A-bit operand is A/2 two-bit digits, the top digit
 signed for a signed operand; each of the 16 BitBricks multiplies one digit of a by one digit
@@ -14,11 +23,13 @@ of w, and shifting by 2·(i + j) and adding fuses them into the P products.
 
 from __future__ import annotations
 
+from itertools import product
+
 import numpy as np
 
 from lowbit.kinds.fusion import BRICKS, PRECISIONS
+from lowbit.models.accumulator import product_range
 from lowbit.models.formats import IntFormat
-from lowbit.models.int_gemm import int_dot
 from lowbit.models.perf import GemmShape
 
 
@@ -30,6 +41,18 @@ def products_per_beat(a_bits: int, w_bits: int) -> int:
 def modes() -> list[tuple[int, int]]:
     """Every run-time precision pair (A, W)."""
     return [(a, w) for a in PRECISIONS for w in PRECISIONS]
+
+
+def beat_sum_bits() -> int:
+    """Bits of the signed beat sum that holds every mode's and signedness' ``Σ_p a_p·w_p``
+    (17: an unsigned 8×8 product reaches 255·255)."""
+    lo = hi = 0
+    for a_bits, w_bits in modes():
+        p = products_per_beat(a_bits, w_bits)
+        for a_signed, w_signed in product([True, False], repeat=2):
+            plo, phi = product_range(IntFormat(a_bits, a_signed), IntFormat(w_bits, w_signed))
+            lo, hi = min(lo, p * plo), max(hi, p * phi)
+    return max((-lo - 1).bit_length(), hi.bit_length()) + 1
 
 
 def lanes(words: np.ndarray, bits: int, count: int, signed: bool) -> np.ndarray:
@@ -47,10 +70,8 @@ def fusion_golden(config, a_words: np.ndarray, w_words: np.ndarray, k: int, a_bi
         raise ValueError(f"operand streams of {a_words.size} and {w_words.size} beats do not "
                          f"make groups of K={k}")
     p = products_per_beat(a_bits, w_bits)
-    a = lanes(a_words, a_bits, p, a_signed).reshape(-1, k * p)
-    w = lanes(w_words, w_bits, p, w_signed).reshape(-1, k * p)
-    return int_dot(a, w, IntFormat(a_bits, a_signed), IntFormat(w_bits, w_signed),
-                   config.accumulator)
+    beat_sums = (lanes(a_words, a_bits, p, a_signed) * lanes(w_words, w_bits, p, w_signed)).sum(1)
+    return config.accumulator.accumulate(beat_sums.reshape(-1, k))
 
 
 class FusionPerf:
@@ -74,5 +95,4 @@ class FusionPerf:
     @property
     def storage_bits(self) -> int:
         c = self.config
-        beat_sum = 17  # the largest fused beat sum: one 8×8 product, -128·-128, plus sign
-        return 2 * c.acc + c.k_bits + c.mul_reg * beat_sum
+        return 2 * c.acc + c.k_bits + c.mul_reg * beat_sum_bits()

@@ -76,7 +76,4 @@ def int_dot(a: np.ndarray, w: np.ndarray, a_fmt: IntFormat, w_fmt: IntFormat,
         if bound < _EXACT_F64:
             return acc.wrap(np.einsum("dk,dk->d", a, w))
         return acc.wrap((a.astype(np.uint64) * w.astype(np.uint64)).sum(axis=1).view(np.int64))
-    out = np.zeros(a.shape[0], dtype=np.int64)
-    for i in range(k):
-        out = acc.clamp(out + a[:, i] * w[:, i])
-    return out
+    return acc.accumulate(a * w)

@@ -5,8 +5,9 @@
   ports (``<stream>__valid``, ``__ready``, ``__payload``), with optional random idle cycles and
   back-pressure; :func:`transfer` steps any number of them together, one coroutine per clock,
   and measures cycles from the first input handshake to the last output handshake.
-* :func:`pack` / :func:`pack_lanes` / :func:`unpack_lanes` turn code arrays into stream payloads
-  and back from the generator's layout, so bit positions are never written down twice.
+* :func:`pack` / :func:`unpack` / :func:`pack_lanes` / :func:`unpack_lanes` turn code arrays
+  into stream payloads and back from the generator's layout, so bit positions are never
+  written down twice.
 """
 
 from __future__ import annotations
@@ -78,6 +79,17 @@ def pack(layout, fields: Mapping[Any, np.ndarray]) -> list[int]:
             (np.asarray(codes, dtype=np.uint64)[:, None] >> shifts) & np.uint64(1)
     return [int.from_bytes(row.tobytes(), "little")
             for row in np.packbits(bits, axis=1, bitorder="little")]
+
+
+def unpack(layout, payloads: Sequence[int]) -> dict[Any, np.ndarray]:
+    """The unsigned code array of each field of a ``StructLayout`` (fields of at most 64 bits)
+    from its payloads (inverse of :func:`pack`)."""
+    if layout.size <= 64:
+        p = np.array(payloads, dtype=np.uint64)
+        return {name: (p >> np.uint64(f.offset)) & np.uint64((1 << f.width) - 1)
+                for name, f in layout}
+    return {name: np.array([(int(x) >> f.offset) & ((1 << f.width) - 1) for x in payloads],
+                           dtype=np.uint64) for name, f in layout}
 
 
 def pack_lanes(layout, codes: np.ndarray) -> list[int]:

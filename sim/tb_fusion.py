@@ -1,6 +1,9 @@
-"""cocotb testbench of the ``fusion`` core: every precision mode and signedness, bit-exact."""
+"""cocotb testbench of the ``fusion`` core: every precision mode and signedness, bit-exact,
+with the accumulator driven past its range in every mode (wrapping or saturating)."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import cocotb
 import numpy as np
@@ -68,10 +71,8 @@ async def every_mode_random(dut):
 
 @cocotb.test()
 async def every_mode_extremes(dut):
-    """Every pair of lane extremes (min, max, 0, ±1) in every lane, in every mode; then long
-    runs of the largest products, long enough to wrap a narrow accumulator."""
+    """Every pair of lane extremes (min, max, 0, ±1) in every lane, in every mode."""
     config, options = await setup(dut)
-    wrapped = 0
     for a_bits, w_bits in modes():
         p = products_per_beat(a_bits, w_bits)
         for a_signed, w_signed in SIGNS:
@@ -82,14 +83,49 @@ async def every_mode_extremes(dut):
             aw = words(np.repeat(xa[:, None], p, axis=1), a_bits, a_signed)
             ww = words(np.repeat(xw[:, None], p, axis=1), w_bits, w_signed)
             await run(dut, config, (a_bits, w_bits, a_signed, w_signed), aw, ww, 1)
-            # the largest product, summed K times: wraps when K·P·|p| leaves the register
-            big = (fa.min if a_signed else fa.max) * (fw.min if w_signed else fw.max)
-            k = min(config.k_max, (1 << (config.acc - 1)) // (p * abs(big)) + 2,
-                    options.get("max_wrap_k", 300))
-            got, _ = await run(dut, config, (a_bits, w_bits, a_signed, w_signed),
-                               np.repeat(aw[:1], k), np.repeat(ww[:1], k), k)
-            wrapped += int(got[0]) != k * p * big
-    bench.record(test="every_mode_extremes", wrapped=wrapped)
+    bench.record(test="every_mode_extremes")
+
+
+def extreme_lanes(fa: IntFormat, fw: IntFormat, sign: int) -> tuple[int, int] | None:
+    """The lane pair whose product is the largest (sign +1) or most negative (-1), if nonzero."""
+    a, w = max(((x, y) for x in (fa.min, fa.max) for y in (fw.min, fw.max)),
+               key=lambda xy: sign * xy[0] * xy[1])
+    return (a, w) if sign * a * w > 0 else None
+
+
+@cocotb.test()
+async def every_mode_overflows(dut):
+    """In every mode and signedness, each way the register can leave its range: beats of the
+    extreme product in every lane until the sum is past the bound, then two beats whose lanes
+    alternate the largest and the most negative product (where saturating per product would
+    differ from saturating per beat), then random beats near the bound. Counts the results
+    that left the range and those whose result differs from the exact sum."""
+    config, options = await setup(dut)
+    gen = bench.rng(options, 5)
+    acc, exact_config = config.accumulator, replace(config, acc=64)   # 64 bits: exact sums
+    runs = left = differ = 0
+    for a_bits, w_bits in modes():
+        p = products_per_beat(a_bits, w_bits)
+        for signs in SIGNS:
+            fa, fw = IntFormat(a_bits, signs[0]), IntFormat(w_bits, signs[1])
+            up, down = extreme_lanes(fa, fw, +1), extreme_lanes(fa, fw, -1)
+            mixed = [[(up, down or up)[(i + j) % 2] for i in range(p)] for j in range(2)]
+            for push in filter(None, (up, down)):
+                beat = p * push[0] * push[1]
+                n = (acc.max if beat > 0 else -acc.min) // abs(beat)
+                pairs = np.array([[push] * p] * (n + 1) + mixed)     # beats × lanes × (a, w)
+                mode = (a_bits, w_bits, *signs)
+                a_words = np.concatenate([words(pairs[..., 0], a_bits, signs[0]),
+                                          random_words(gen, 8)])
+                w_words = np.concatenate([words(pairs[..., 1], w_bits, signs[1]),
+                                          random_words(gen, 8)])
+                got, _ = await run(dut, config, mode, a_words, w_words, len(a_words))
+                partial = np.cumsum(fusion_golden(exact_config, a_words, w_words, 1, *mode))
+                runs += 1
+                left += int(not acc.holds(partial.min(), partial.max()))
+                differ += int(got[0] != partial[-1])
+    bench.record(test="every_mode_overflows", overflow=config.overflow, runs=runs,
+                 left_range=left, differ_from_exact=differ)
 
 
 @cocotb.test()

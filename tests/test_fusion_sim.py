@@ -1,31 +1,60 @@
-"""The ``fusion`` core in simulation: one build, every run-time mode, bit-exact.
+"""The ``fusion`` core in simulation: every run-time mode, bit-exact, wrapping and saturating.
 
 The precision pair and the signedness of each operand are run-time inputs, so one Verilator
 model runs all 9 precision pairs × 4 signedness combinations: random words at several K with
-back-pressure, every pair of lane extremes in every lane, wrap-around runs, a GEMM whose cycles
-match the performance model, and clear.
+back-pressure, every pair of lane extremes in every lane, the register driven past its range in
+every mode and direction, a GEMM whose cycles match the performance model, and clear. The
+overflow rule is built in, so there are two builds: wrapping and saturating.
 """
 
+import numpy as np
 import pytest
 
+from lowbit.errors import ConfigError
 from lowbit.kinds.fusion import FusionConfig
 from lowbit.models.fusion import FusionPerf, fusion_golden, modes, products_per_beat
 from lowbit.models.perf import GemmShape
 from lowbit.simulate import simulate
 
-import numpy as np
+CONFIG = FusionConfig(acc=18)
+SATURATING = FusionConfig(acc=18, overflow="saturate")
+#: mode × signedness × direction runs that can leave the range (unsigned × unsigned: up only)
+OVERFLOW_RUNS = 9 * 4 * 2 - 9
 
-CONFIG = FusionConfig(acc=20)
 
-
-def test_every_mode_bit_exact(tmp_path):
-    result = simulate(CONFIG, run_dir=tmp_path, seed=2, options={"mode": [8, 2]})
+@pytest.mark.parametrize("config, mode", [(CONFIG, [8, 2]), (SATURATING, [2, 4])],
+                         ids=["wrap", "saturate"])
+def test_every_mode_bit_exact(config, mode, tmp_path):
+    result = simulate(config, run_dir=tmp_path, seed=2, options={"mode": mode})
     assert result.passed, "\n".join(result.run.failures) + f"\nlog: {result.run.log}"
     records = {r["test"]: r for r in result.run.records}
     assert records["every_mode_random"]["runs"] == 9 * 4 * 3
-    assert records["every_mode_extremes"]["wrapped"] > 0, "no run wrapped the accumulator"
+    overflows = records["every_mode_overflows"]
+    assert overflows["overflow"] == config.overflow
+    # every run's partial sums left the range, and its result matched the golden model
+    assert overflows["runs"] == overflows["left_range"] == OVERFLOW_RUNS
+    if config.overflow == "saturate":   # a clamp loses what the exact sum had past the bound
+        assert overflows["differ_from_exact"] == OVERFLOW_RUNS
     gemm = records["gemm_full_rate"]
-    assert gemm["cycles"] == gemm["model_cycles"] and gemm["mode"] == "8x2"
+    assert gemm["cycles"] == gemm["model_cycles"] and gemm["mode"] == "{}x{}".format(*mode)
+
+
+def test_saturation_is_once_per_beat():
+    """The golden model saturates the beat's exact sum, not each product: at the top of the
+    range, a beat of +1024 and -896 (8×4 mode) leaves the register at its maximum, where
+    saturating product by product would give max - 896."""
+    top = SATURATING.accumulator.max
+    a = np.array([0x80_80] * 64 + [0x80_80], dtype=np.uint64)   # int8 lanes -128, -128
+    w = np.array([0x88] * 64 + [0x78], dtype=np.uint64)         # int4 lanes -8, -8; then -8, 7
+    assert fusion_golden(SATURATING, a, w, 65, 8, 4).tolist() == [top]
+    assert fusion_golden(CONFIG, a, w, 65, 8, 4).tolist() == [64 * 2048 + 128 - (1 << 18)]
+
+
+def test_overflow_option():
+    assert SATURATING.name == "fusion_acc18_sat_k16" and CONFIG.name == "fusion_acc18_k16"
+    assert SATURATING.accumulator.overflow == "saturate"
+    with pytest.raises(ConfigError, match="overflow"):
+        FusionConfig(overflow="clamp")
 
 
 def test_throughput_grows_as_precision_shrinks():

@@ -99,6 +99,43 @@ class FmacConfig(CoreConfig):
         return f"fmac_{a}_{w}_{acc}_k{self.k_bits}{'_mr' if self.mul_reg else ''}"
 
 
+def board_selftest(config: FmacConfig):
+    """The board self-test: dot products of K = 16 (or the largest K the config allows) over
+    the board's pseudo-random codes, checked against :func:`~lowbit.models.fmac.fmac_golden`.
+
+    With several formats on a side, ``a_sel``/``w_sel`` hold the one whose values span the
+    most units (the first listed on a tie): it drives the most bits of the product and the
+    register. Random codes include the formats' inf and NaN codes (E4M3: 2 of 256, E5M2: 8 of
+    256), so some results carry a special code; the golden model says which, and its sum
+    (inf and NaN elements counting as 0, as the register adds them) is checked too.
+    """
+    from lowbit.boards.selftest import SelfTest
+
+    k = min(16, config.k_max)
+    sides = {"a": config.a_set, "w": config.w_set}
+    sel = {side: max(range(len(fmts.formats)),
+                     key=lambda i: (fmts.formats[i].max_units << fmts.offset(fmts.formats[i]), -i))
+           for side, fmts in sides.items()}
+
+    def expected(inputs):
+        from lowbit.hw.fmac import operand_layout, result_layout
+        from lowbit.models.fmac import fmac_golden
+        from lowbit.sim.bench import unpack
+
+        fields, out = unpack(operand_layout(config), inputs["operands"]), result_layout(config)
+        # the decoder of a narrower format reads the low bits of its field
+        a, w = (fields[side] & ((1 << fmts.formats[sel[side]].bits) - 1)
+                for side, fmts in sides.items())
+        acc, special = fmac_golden(config, a, w, k, sel["a"], sel["w"])
+        mask = (1 << config.acc_bits) - 1
+        return {"result": [(int(s) << out["special"].offset) | (int(v) & mask)
+                           for v, s in zip(acc, special)]}
+
+    params = {"k": k, "clear": 0,
+              **{f"{side}_sel": sel[side] for side, fmts in sides.items() if fmts.select_bits}}
+    return SelfTest(params=params, beats=32 * k, expected=expected)
+
+
 register(CoreKind(
     name="fmac",
     summary="minifloat/integer MAC (FP8/FP6/FP4/int) with exact Kulisch accumulation",
@@ -107,4 +144,5 @@ register(CoreKind(
     golden="lowbit.models.fmac:fmac_golden",
     perf="lowbit.models.fmac:FmacPerf",
     testbench="lowbit.sim.tb_fmac",
+    selftest="lowbit.kinds.fmac:board_selftest",
 ))

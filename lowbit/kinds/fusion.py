@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from lowbit.config import CoreConfig, option
 from lowbit.errors import ConfigError
-from lowbit.models.accumulator import MAX_ACC_BITS, Accumulator
+from lowbit.models.accumulator import MAX_ACC_BITS, OVERFLOW_MODES, Accumulator
 from lowbit.registry import CoreKind, register
 
 #: operand precisions a run can pick (bits), by their run-time code 0, 1, 2
@@ -25,14 +25,17 @@ class FusionConfig(CoreConfig):
 
     KIND: ClassVar[str] = "fusion"
 
-    acc: int = option(32, "accumulator width in bits (signed, wraps)", lo=18, hi=MAX_ACC_BITS)
+    acc: int = option(32, "accumulator width in bits (signed)", lo=18, hi=MAX_ACC_BITS)
+    overflow: Literal["wrap", "saturate"] = option(
+        "wrap", "accumulator overflow rule, applied once per beat to the beat's exact sum",
+        choices=OVERFLOW_MODES)
     k_bits: int = option(16, "width of the run-time K register: beats per result, up to "
                          "2**k_bits - 1", lo=2, hi=32)
     mul_reg: bool = option(False, "register the fused products before the accumulator")
 
     @property
     def accumulator(self) -> Accumulator:
-        return Accumulator(self.acc, True, "wrap")
+        return Accumulator(self.acc, True, self.overflow)
 
     @property
     def latency(self) -> int:
@@ -52,7 +55,42 @@ class FusionConfig(CoreConfig):
 
     @property
     def name(self) -> str:
-        return f"fusion_acc{self.acc}_k{self.k_bits}{'_mr' if self.mul_reg else ''}"
+        sat = "_sat" if self.overflow == "saturate" else ""
+        return f"fusion_acc{self.acc}{sat}_k{self.k_bits}{'_mr' if self.mul_reg else ''}"
+
+
+#: the board self-test's mode: (A bits, W bits, a signed, w signed)
+SELFTEST_MODE = (8, 8, True, False)
+
+
+def board_selftest(config: FusionConfig):
+    """The board self-test: dot products of K = 16 beats (or the largest K the config allows)
+    in 8×8 mode, int8 activations by uint8 weights, checked against
+    :func:`~lowbit.models.fusion.fusion_golden`.
+
+    8×8 is the mode in which fusion does the most: all 16 BitBricks make one product, with
+    every shift from 0 to 12 and the widest adder tree; a signed by an unsigned operand
+    exercises both top-digit rules (sign- and zero-extended). The lanes the mode does not read
+    (bits 8..31 of each word) carry random bits too, which the unit must ignore.
+    """
+    from lowbit.boards.selftest import SelfTest
+
+    k = min(16, config.k_max)
+    a_bits, w_bits, a_signed, w_signed = SELFTEST_MODE
+
+    def expected(inputs):
+        from lowbit.hw.fusion import OPERANDS
+        from lowbit.models.fusion import fusion_golden
+        from lowbit.sim.bench import unpack
+
+        words = unpack(OPERANDS, inputs["operands"])
+        results = fusion_golden(config, words["a"], words["w"], k, *SELFTEST_MODE)
+        return {"result": [int(r) for r in config.accumulator.encode(results)]}
+
+    params = {"k": k, "clear": 0, "a_prec": PRECISIONS.index(a_bits),
+              "w_prec": PRECISIONS.index(w_bits), "a_signed": int(a_signed),
+              "w_signed": int(w_signed)}
+    return SelfTest(params=params, beats=32 * k, expected=expected)
 
 
 register(CoreKind(
@@ -63,4 +101,5 @@ register(CoreKind(
     golden="lowbit.models.fusion:fusion_golden",
     perf="lowbit.models.fusion:FusionPerf",
     testbench="lowbit.sim.tb_fusion",
+    selftest="lowbit.kinds.fusion:board_selftest",
 ))
