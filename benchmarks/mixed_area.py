@@ -7,9 +7,9 @@ FFs and DSPs per MAC (the unit's figures over its peak MACs per cycle from its p
 model) with each row's ratio to the reference row, the plain `mac` kind at INT8×INT8.
 
 Usage: python benchmarks/mixed_area.py [--devices ecp5-85f,ice40-up5k] [-j 2] [-o DIR]
-[--rows TEXT,...] (the first run takes several minutes; a repeated one comes from the cache;
+[--rows TEXT ...] (the first run takes several minutes; a repeated one comes from the cache;
 --rows keeps the reference and the rows whose label contains one of the texts, e.g.
---rows "E4M3×E4M3 fmac, exact,L-Mul").
+--rows "E4M3×E4M3 fmac, exact" "E4M3×E4M3 fmac, L-Mul").
 """
 
 from __future__ import annotations
@@ -83,13 +83,14 @@ def main() -> None:
     parser.add_argument("-o", type=Path, help="where the sweep's reports go (default: a temp dir)")
     parser.add_argument("--cached", action="store_true",
                         help="print only what the cache already holds; implement nothing")
-    parser.add_argument("--rows", help="comma-separated texts: only the reference row and the "
-                                       "rows whose label contains one of them")
+    parser.add_argument("--rows", nargs="+", metavar="TEXT",
+                        help="only the reference row and the rows whose label contains one of "
+                             "these texts")
     args = parser.parse_args()
     console = Console(width=None if sys.stdout.isatty() else 170)
     devices = args.devices.split(",")
     units = [u for i, u in enumerate(UNITS) if i == 0 or not args.rows
-             or any(t.strip() and t.strip() in u[0] for t in args.rows.split(","))]
+             or any(text in u[0] for text in args.rows)]
     if len(units) == 1 and args.rows:
         parser.error(f"--rows {args.rows!r} matches no row; the rows: "
                      + "; ".join(label for label, _ in UNITS[1:]))

@@ -204,9 +204,10 @@ def lmul_product(m: Module, a: Decoded, w: Decoded, na: Normalised, nw: Normalis
     ``2**(lsb_a + lsb_w + low_zeros - frac_bits)``, the ``low_zeros`` bits below being zero
     (the exactness argument of :mod:`lowbit.models.lmul`). Zero, inf and NaN operands give 0,
     with the flags :func:`exact_product` gives."""
-    sig = Signal(frac_bits + 2, name=f"{name}_sig")
-    m.d.comb += sig.eq((1 << frac_bits) + na.frac + nw.frac + offset)
-    mag = (sig << (na.exp + nw.exp))[low_zeros:]
+    mag = Signal(frac_bits + 2, name=f"{name}_mag")
+    m.d.comb += mag.eq((1 << frac_bits) + na.frac + nw.frac + offset)
     nan, inf, neg = _product_flags(m, a, w, name)
     dead = a.zero | w.zero | a.inf | a.nan | w.inf | w.nan
-    return Product(Mux(dead, 0, Mux(neg, -mag, mag)), nan, inf, neg)
+    sig = Signal(signed(frac_bits + 3), name=f"{name}_sig")  # signed before the shift: narrow
+    m.d.comb += sig.eq(Mux(dead, 0, Mux(neg, -mag, mag)))
+    return Product((sig << (na.exp + nw.exp)) >> low_zeros, nan, inf, neg)
