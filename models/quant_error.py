@@ -97,7 +97,7 @@ class MulErrorRow:
     to the ``m`` mantissa bits L-Mul works at (what an m-bit float multiplier gives).
 
     ``mean``/``max`` are relative errors ``|p - exact| / |exact|`` over every finite, nonzero
-    code pair; ``dot`` is the normwise relative error ``‖d - d_exact‖ / ‖d_exact‖`` of dot
+    code pair, ``lmul_bias`` the mean of ``(p - exact) / exact`` (negative: magnitudes come out too small); ``dot`` is the normwise relative error ``‖d - d_exact‖ / ‖d_exact‖`` of dot
     products of Gaussian data quantized per tensor to the two formats."""
 
     a: str
@@ -107,6 +107,7 @@ class MulErrorRow:
     pairs: int
     lmul_mean: float
     lmul_max: float
+    lmul_bias: float
     round_mean: float
     round_max: float
     lmul_dot: float
@@ -123,7 +124,8 @@ def round_to_bits(values: np.ndarray, man_bits: int) -> np.ndarray:
 
 
 def _relative(approx: np.ndarray, exact: np.ndarray) -> np.ndarray:
-    return np.abs(approx - exact) / np.abs(exact)
+    """Relative errors ``(approx - exact) / exact``: negative where the magnitude is too small."""
+    return (approx - exact) / exact
 
 
 def mul_error(formats: Iterable[str] = DEFAULT_MUL_FORMATS, shape: tuple[int, int] = (256, 1024),
@@ -164,8 +166,9 @@ def mul_error(formats: Iterable[str] = DEFAULT_MUL_FORMATS, shape: tuple[int, in
             round_dots = round_to_bits(products, m).sum(axis=1)
             norm = np.linalg.norm(dots)
             rows.append(MulErrorRow(
-                fa.name, fw.name, m, l, int(live.sum()), float(err.mean()), float(err.max()),
-                float(rounded.mean()), float(rounded.max()),
+                fa.name, fw.name, m, l, int(live.sum()), float(np.abs(err).mean()),
+                float(np.abs(err).max()), float(err.mean()), float(np.abs(rounded).mean()),
+                float(np.abs(rounded).max()),
                 float(np.linalg.norm(lmul_dots - dots) / norm),
                 float(np.linalg.norm(round_dots - dots) / norm)))
     return rows

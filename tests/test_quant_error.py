@@ -57,7 +57,7 @@ def test_lmul_report_table_and_png(cli, tmp_path):
     assert code == 0, err
     for row in ("fp6_e2m3×fp6_e2m3", "fp6_e2m3×fp4_e2m1", "fp4_e2m1×fp4_e2m1"):
         assert row in out
-    assert "L-Mul mean" in out and "round m" in out
+    assert "lmul mean" in out and "rnd mean" in out
     assert plot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
 
 

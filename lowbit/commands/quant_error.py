@@ -164,16 +164,17 @@ def _pct(value: float) -> str:
 
 
 def _mul_table(rows: list[MulErrorRow], shape: tuple[int, int]) -> Table:
-    table = Table(title="L-Mul vs the exact product: relative error in % over all code pairs, "
-                        "and of dot products ('round m': the exact product rounded to m "
-                        f"mantissa bits; dots: {shape[0]} of length {shape[1]}, Gaussian data "
-                        "quantized per tensor)")
-    for col in ("a×w", "m", "l", "code pairs", "L-Mul mean", "L-Mul max", "round m mean",
-                "round m max", "dot L-Mul", "dot round m"):
+    table = Table(title="L-Mul (lmul) vs the exact product: relative error in % over all code "
+                        "pairs (bias: the mean signed error) and of dot products (rnd: the exact "
+                        "product rounded to m mantissa "
+                        f"bits; dots: {shape[0]} of length {shape[1]}, Gaussian data quantized "
+                        "per tensor)")
+    for col in ("a×w", "m", "l", "code pairs", "lmul mean", "lmul max", "lmul bias", "rnd mean",
+                "rnd max", "dot lmul", "dot rnd"):
         table.add_column(col, justify="left" if col == "a×w" else "right", no_wrap=True)
     for r in rows:
         table.add_row(f"{r.a}×{r.w}", str(r.m), str(r.l), f"{r.pairs:,}", _pct(r.lmul_mean),
-                      _pct(r.lmul_max), _pct(r.round_mean), _pct(r.round_max), _pct(r.lmul_dot),
+                      _pct(r.lmul_max), _pct(r.lmul_bias), _pct(r.round_mean), _pct(r.round_max), _pct(r.lmul_dot),
                       _pct(r.round_dot))
     return table
 
@@ -182,9 +183,9 @@ def _mul_chart(rows: list[MulErrorRow], shape: tuple[int, int]) -> bytes:
     fig, ax = _figure(len(rows))
     _bars(ax, [f"{r.a}×{r.w}" for r in rows],
           {"L-Mul, products": [100 * r.lmul_mean for r in rows],
-           "round m, products": [100 * r.round_mean for r in rows],
+           "rounded to m bits, products": [100 * r.round_mean for r in rows],
            "L-Mul, dots": [100 * r.lmul_dot for r in rows],
-           "round m, dots": [100 * r.round_dot for r in rows]})
+           "rounded to m bits, dots": [100 * r.round_dot for r in rows]})
     ax.set_ylabel("relative error (%)")
     ax.set_title(f"L-Mul vs exact: mean over code pairs; {shape[0]}×{shape[1]} Gaussian dots")
     return _png(fig)
