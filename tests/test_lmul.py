@@ -1,8 +1,6 @@
 """L-Mul (``fmac --mul lmul``): the golden model against the paper's equation, the register
-width, bad configs, and one Verilator build checked on every code pair of all 25 minifloat
-format pairs."""
+width and bad configs. The L-Mul hardware is checked in ``test_fmac_sim.py``."""
 
-import json
 import math
 from fractions import Fraction
 
@@ -16,12 +14,8 @@ from lowbit.models.formats import parse_format
 from lowbit.models.kulisch import OperandFormats
 from lowbit.models.lmul import lmul_products, max_units, offset_bits, offset_exponent
 from lowbit.models.minifloat import FP8_E4M3
-from lowbit.sim import runner
-from lowbit.simulate import simulate
 
 FLOATS = "fp8_e4m3,fp8_e5m2,fp6_e3m2,fp6_e2m3,fp4_e2m1"
-LMUL = FmacConfig(a=FLOATS, w=FLOATS, mul="lmul")
-PAIRS = [(i, j) for i in range(5) for j in range(5)]
 
 
 def paper_lmul(x: float, y: float, m: int) -> Fraction:
@@ -117,33 +111,3 @@ def test_bad_configs(fields, message):
 def test_cli_lmul_with_an_integer_exits_2(cli):
     code, _, err = cli("generate", "fmac", "--a", "int8", "--mul", "lmul")
     assert code == 2 and "not a minifloat" in err and err.count("\n") == 1
-
-
-@pytest.mark.parametrize("half", [0, 1])
-def test_every_lmul_format_pair_exhaustively(half, tmp_path):
-    """One build, run-time a_sel/w_sel: all code pairs of every pair of the five minifloats,
-    then dot products (specials, stalls), extreme sums, a GEMM and clear."""
-    pairs = PAIRS[half::2]
-    result = simulate(LMUL, run_dir=tmp_path, seed=7, options={"pairs": pairs})
-    assert result.passed, "\n".join(result.run.failures) + f"\nlog: {result.run.log}"
-    singles = [r for r in result.run.records if r["test"] == "single_products"]
-    fmts = LMUL.a_set.formats
-    assert [r["pairs"] for r in singles] == [(1 << fmts[i].bits) * (1 << fmts[j].bits)
-                                             for i, j in pairs]
-    assert all(r["mode"] == "exhaustive" for r in singles)
-    gemm = next(r for r in result.run.records if r["test"] == "gemm_full_rate")
-    assert gemm["cycles"] == gemm["model_cycles"]
-
-
-def test_testbench_tells_lmul_from_exact(tmp_path):
-    """The L-Mul build checked against the exact multiplier's golden model must fail."""
-    from lowbit.generate import generate
-
-    core = generate(LMUL)
-    build = runner.build(core.verilog, core.name)
-    claimed = FmacConfig(a=FLOATS, w=FLOATS)
-    run = runner.run(build, "lowbit.sim.tb_fmac", tmp_path,
-                     env={"LOWBIT_CONFIG": json.dumps(claimed.to_dict()),
-                          "LOWBIT_OPTIONS": json.dumps({"pairs": [[0, 0]]})},
-                     testcase="random_dots")
-    assert not run.passed and "differ" in run.failures[0]
