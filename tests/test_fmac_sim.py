@@ -107,12 +107,19 @@ def test_perf_model():
     ({"a": "fp8_e5m2", "w": "fp8_e5m2", "k_bits": 32}, "more than the 96 supported"),
     ({"a": "fp8_e5m2", "acc": 40}, "at least 63 bits for exact sums"),
     ({"a": "int8,int8"}, "names a format twice"),
+    ({"a": "int8", "mul": "lmul"}, "int8 is not a minifloat"),
+    ({"w": "fp8_e4m3,uint4", "mul": "lmul"}, "uint4 is not a minifloat"),
+    ({"mul": "booth"}, "mul='booth' is not allowed"),
 ])
 def test_bad_configs(fields, message):
     with pytest.raises(ConfigError, match=message):
         FmacConfig.from_dict(fields)
 
 
-def test_cli_bad_pair_exits_2(cli):
-    code, _, err = cli("generate", "fmac", "--a", "fp8_e5m2", "--acc", "40")
-    assert code == 2 and "at least 63 bits" in err and err.count("\n") == 1
+@pytest.mark.parametrize("args, message", [
+    (["--a", "fp8_e5m2", "--acc", "40"], "at least 63 bits"),
+    (["--a", "int8", "--mul", "lmul"], "int8 is not a minifloat"),
+])
+def test_cli_bad_config_exits_2(cli, args, message):
+    code, _, err = cli("generate", "fmac", *args)
+    assert code == 2 and message in err and err.count("\n") == 1

@@ -1,5 +1,5 @@
 """L-Mul (``fmac --mul lmul``): the golden model against the paper's equation, the register
-width and bad configs. The L-Mul hardware is checked in ``test_fmac_sim.py``."""
+width. The L-Mul hardware and bad configs are checked in ``test_fmac_sim.py``."""
 
 import math
 from fractions import Fraction
@@ -7,7 +7,6 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from lowbit.errors import ConfigError
 from lowbit.kinds.fmac import FmacConfig
 from lowbit.models.fmac import fmac_golden
 from lowbit.models.formats import parse_format
@@ -96,18 +95,3 @@ def test_lmul_differs_from_exact_and_keeps_ieee_specials():
     assert (e_acc != 0).sum() == (l_acc != 0).sum()  # zero exactly where the exact product is
     shift = exact.result_lsb - lmul.result_lsb
     assert sum(int(x) << shift != int(y) for x, y in zip(e_acc, l_acc)) > 10_000
-
-
-@pytest.mark.parametrize("fields, message", [
-    ({"a": "int8", "mul": "lmul"}, "int8 is not a minifloat"),
-    ({"w": "fp8_e4m3,uint4", "mul": "lmul"}, "uint4 is not a minifloat"),
-    ({"mul": "booth"}, "mul='booth' is not allowed"),
-])
-def test_bad_configs(fields, message):
-    with pytest.raises(ConfigError, match=message):
-        FmacConfig.from_dict(fields)
-
-
-def test_cli_lmul_with_an_integer_exits_2(cli):
-    code, _, err = cli("generate", "fmac", "--a", "int8", "--mul", "lmul")
-    assert code == 2 and "not a minifloat" in err and err.count("\n") == 1
