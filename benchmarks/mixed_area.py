@@ -7,7 +7,9 @@ FFs and DSPs per MAC (the unit's figures over its peak MACs per cycle from its p
 model) with each row's ratio to the reference row, the plain `mac` kind at INT8×INT8.
 
 Usage: python benchmarks/mixed_area.py [--devices ecp5-85f,ice40-up5k] [-j 2] [-o DIR]
-(the first run takes several minutes; a repeated one comes from the cache).
+[--rows TEXT ...] (the first run takes several minutes; a repeated one comes from the cache;
+--rows keeps the reference and the rows whose label contains one of the texts, e.g.
+--rows "E4M3×E4M3 fmac, exact" "E4M3×E4M3 fmac, L-Mul").
 """
 
 from __future__ import annotations
@@ -31,8 +33,12 @@ UNITS = [
     ("INT8×INT8 fmac, exact", {"kind": "fmac", "a": "int8", "w": "int8", "k_bits": 12}),
     ("FP8 E4M3×E4M3 fmac, exact", {"kind": "fmac", "a": "fp8_e4m3", "w": "fp8_e4m3",
                                    "k_bits": 12}),
+    ("FP8 E4M3×E4M3 fmac, L-Mul", {"kind": "fmac", "a": "fp8_e4m3", "w": "fp8_e4m3",
+                                   "k_bits": 12, "mul": "lmul"}),
     ("FP8 E5M2×E5M2 fmac, exact", {"kind": "fmac", "a": "fp8_e5m2", "w": "fp8_e5m2",
                                    "k_bits": 12}),
+    ("FP8 E5M2×E5M2 fmac, L-Mul", {"kind": "fmac", "a": "fp8_e5m2", "w": "fp8_e5m2",
+                                   "k_bits": 12, "mul": "lmul"}),
     ("FP8 E4M3×E4M3 fmac, 24-bit rounded", {"kind": "fmac", "a": "fp8_e4m3",
                                             "w": "fp8_e4m3", "k_bits": 12, "acc": 24,
                                             "exact": False}),
@@ -77,11 +83,19 @@ def main() -> None:
     parser.add_argument("-o", type=Path, help="where the sweep's reports go (default: a temp dir)")
     parser.add_argument("--cached", action="store_true",
                         help="print only what the cache already holds; implement nothing")
+    parser.add_argument("--rows", nargs="+", metavar="TEXT",
+                        help="only the reference row and the rows whose label contains one of "
+                             "these texts")
     args = parser.parse_args()
     console = Console(width=None if sys.stdout.isatty() else 170)
     devices = args.devices.split(",")
+    units = [u for i, u in enumerate(UNITS) if i == 0 or not args.rows
+             or any(text in u[0] for text in args.rows)]
+    if len(units) == 1 and args.rows:
+        parser.error(f"--rows {args.rows!r} matches no row; the rows: "
+                     + "; ".join(label for label, _ in UNITS[1:]))
     points = [Point(config, device, None, 1, None, "pypi")
-              for device in devices for _, config in UNITS]
+              for device in devices for _, config in units]
     out = args.o or Path(tempfile.mkdtemp(prefix="lowbit-mixed-area-"))
     if args.cached:
         missing = {"status": "failed", "error": {"message": "not in the cache"}}
@@ -95,7 +109,7 @@ def main() -> None:
                     "FF/MAC", "×ref", "DSP/MAC", "Fmax ×ref"):
             table.add_column(col, justify="left" if col == "unit" else "right")
         ref = None  # the reference row's LUT/FF/DSP per MAC and Fmax, once implemented
-        for index, (label, config) in enumerate(UNITS):
+        for index, (label, config) in enumerate(units):
             point = next(p for p in points if p.device == device and p.config is config)
             result = results[point.id]
             if result["status"] != "ok":

@@ -13,7 +13,7 @@ exactly :meth:`FloatFormat.units`:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 from amaranth.hdl import Const, Module, Mux, Signal, Value, signed
@@ -83,17 +83,22 @@ def decode_set(m: Module, formats: OperandFormats, code: Value, select: Value,
     for i, fmt in enumerate(formats.formats):
         d = decode(m, fmt, code[:fmt.bits], f"{name}{i}")
         outs.append(Decoded(d.sig, d.shift + formats.offset(fmt), d.neg, d.zero, d.inf, d.nan))
+    return _pick_fields(select, outs)
+
+
+def _pick_fields(select: Value, outs: list):
+    """The dataclass of ``outs`` whose index ``select`` names, field by field (muxes)."""
     if len(outs) == 1:
         return outs[0]
 
-    def pick(field: str) -> Value:
-        values = [getattr(d, field) for d in outs]
+    def pick(name: str) -> Value:
+        values = [getattr(d, name) for d in outs]
         out = values[-1]
         for i in range(len(values) - 2, -1, -1):
             out = Mux(select == i, values[i], out)
         return out
 
-    return Decoded(*(pick(f) for f in ("sig", "shift", "neg", "zero", "inf", "nan")))
+    return type(outs[0])(*(pick(f.name) for f in fields(outs[0])))
 
 
 @dataclass(frozen=True)
@@ -108,11 +113,15 @@ class Product:
 
 def exact_product(m: Module, a: Decoded, w: Decoded, name: str) -> Product:
     """``a × w`` without rounding: ``(sig_a · sig_w) << (shift_a + shift_w)``."""
-    value = (a.sig * w.sig) << (a.shift + w.shift)
+    return Product((a.sig * w.sig) << (a.shift + w.shift), *_product_flags(m, a, w, name))
+
+
+def _product_flags(m: Module, a: Decoded, w: Decoded, name: str) -> tuple[Value, Value, Value]:
+    """``(nan, inf, neg)`` of a product, by IEEE 754 (see :class:`Product`)."""
     nan, inf, neg = (Signal(name=f"{name}_{s}") for s in ("nan", "inf", "neg"))
     m.d.comb += [nan.eq(a.nan | w.nan | (a.inf & w.zero) | (w.inf & a.zero)),
                  inf.eq((a.inf | w.inf) & ~nan), neg.eq(a.neg ^ w.neg)]
-    return Product(value, nan, inf, neg)
+    return nan, inf, neg
 
 
 class Specials:
@@ -147,3 +156,58 @@ class Specials:
                 m.d.sync += [f.eq(v) for f, v in zip(flags, after)]
         with m.If(clear):
             m.d.sync += [f.eq(0) for f in flags]
+
+
+# ---- L-Mul (lowbit.models.lmul): an adder in place of the significand multiplier ------------
+
+@dataclass(frozen=True)
+class Normalised:
+    """A nonzero finite operand as ``(1 + frac/2**F)·2**(exp + lsb)`` — ``x = (1+xm)·2**xe`` of
+    L-Mul with ``xm = frac/2**F``, ``xe = exp + lsb`` — with F fraction bits chosen by the caller
+    and ``lsb`` the format's (or, through :func:`normalise_set`, the set's)."""
+
+    frac: Value
+    exp: Value
+
+
+def normalise(m: Module, fmt: FloatFormat, code: Value, frac_bits: int, name: str) -> Normalised:
+    """``xm`` and ``xe - lsb`` of a minifloat code: a normal ``1.m·2**(f-bias)`` as it stands,
+    a subnormal ``0.m`` shifted up past its leading one (a small priority encoder)."""
+    assert fmt.subnormals and frac_bits >= fmt.man_bits
+    bits = fmt.man_bits
+    man, exp = code[:bits], code[bits:bits + fmt.exp_bits]
+    frac = Signal(bits, name=f"{name}_xm")
+    xe = Signal(range(bits + (1 << fmt.exp_bits)), name=f"{name}_xe")
+    with m.If(exp != 0):
+        m.d.comb += [frac.eq(man), xe.eq(exp - 1 + bits)]
+    with m.Else():  # 0.m = 1.(bits below the leading one at p) · 2**(p - bits): the last one wins
+        for p in range(bits):
+            with m.If(man[p]):
+                m.d.comb += [frac.eq(man << (bits - p)), xe.eq(p)]
+    return Normalised(frac << (frac_bits - bits), xe)
+
+
+def normalise_set(m: Module, formats: OperandFormats, code: Value, select: Value, frac_bits: int,
+                  name: str) -> Normalised:
+    """:func:`normalise` of a run-time choice among ``formats``, exponents in the set's unit."""
+    return _pick_fields(select, [
+        Normalised(n.frac, n.exp + formats.offset(fmt))
+        for i, fmt in enumerate(formats.formats)
+        for n in [normalise(m, fmt, code[:fmt.bits], frac_bits, f"{name}{i}")]])
+
+
+def lmul_product(m: Module, a: Decoded, w: Decoded, na: Normalised, nw: Normalised,
+                 frac_bits: int, offset: Value, low_zeros: int, name: str) -> Product:
+    """The L-Mul product ``±(1 + xm + ym + 2**-l)·2**(xe + ye)``: one adder and a shift.
+
+    ``offset`` is ``2**-l`` in units of ``2**-frac_bits``; the value comes in units of
+    ``2**(lsb_a + lsb_w + low_zeros - frac_bits)``, the ``low_zeros`` bits below being zero
+    (the exactness argument of :mod:`lowbit.models.lmul`). Zero, inf and NaN operands give 0,
+    with the flags :func:`exact_product` gives."""
+    mag = Signal(frac_bits + 2, name=f"{name}_mag")
+    m.d.comb += mag.eq((1 << frac_bits) + na.frac + nw.frac + offset)
+    nan, inf, neg = _product_flags(m, a, w, name)
+    dead = a.zero | w.zero | a.inf | a.nan | w.inf | w.nan
+    sig = Signal(signed(frac_bits + 3), name=f"{name}_sig")  # signed before the shift: narrow
+    m.d.comb += sig.eq(Mux(dead, 0, Mux(neg, -mag, mag)))
+    return Product((sig << (na.exp + nw.exp)) >> low_zeros, nan, inf, neg)

@@ -5,8 +5,10 @@ Each result is one dot product of K operand beats ``(a_k, w_k)``:
 
 * ``acc`` — ``Σ_k a_k·w_k`` in units of ``2**result_lsb``, exactly (the exact register), or,
   with a narrower register of ``acc`` bits (``exact = false``), with every product first
-  rounded toward -inf to ``2**(lsb_a + lsb_w + drop)``, ``drop = kulisch_bits - acc``, and the
-  sum kept modulo ``2**acc`` (two's complement). Inf and NaN elements count as 0 here.
+  rounded toward -inf to ``2**(product_lsb + drop)``, ``drop = kulisch_bits - acc``, and the
+  sum kept modulo ``2**acc`` (two's complement). Inf and NaN elements count as 0 here. With
+  ``mul = "lmul"`` each ``a_k·w_k`` is the L-Mul approximation (:mod:`lowbit.models.lmul`),
+  whose offset puts ``product_lsb`` ``l`` bits below ``lsb_a + lsb_w``.
 * ``special`` — what IEEE 754 makes of the same sum once an inf or NaN element takes part:
   ``0`` finite (``acc`` is the result), ``1`` +inf, ``2`` -inf, ``3`` NaN. NaN when any element
   is NaN, when inf meets zero, or when +inf and -inf products meet; else ±inf by the sign of
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lowbit.models.lmul import lmul_sums
 from lowbit.models.mac import MacPerf
 from lowbit.models.qgemm import exact_dots
 
@@ -48,6 +51,8 @@ def fmac_golden(config, a_codes: np.ndarray, w_codes: np.ndarray, k: int, a_sel:
     fa, fw = config.a_set.formats[a_sel], config.w_set.formats[w_sel]
     unit_exp = config.result_lsb - fa.lsb - fw.lsb
     sums, ieee = exact_dots(fa, a.reshape(-1, k), fw, w.reshape(-1, k), unit_exp)
+    if config.mul == "lmul":  # inf/NaN as above: L-Mul keeps zeros zero and finite terms finite
+        sums = lmul_sums(fa, a.reshape(-1, k), fw, w.reshape(-1, k), unit_exp)
     return wrap_signed(sums, config.acc_bits), classify(ieee)
 
 

@@ -117,7 +117,13 @@ class operand_formats:
         return None
 
 
+def register_bits(max_product: int, k_max: int) -> int:
+    """Width of the signed register that sums up to ``k_max`` products of magnitude at most
+    ``max_product`` (in the register's units) exactly."""
+    return (k_max * max_product).bit_length() + 1
+
+
 def kulisch_bits(a: NumberFormat | OperandFormats, w: NumberFormat | OperandFormats,
                  k_max: int) -> int:
     """Width of the register that sums up to ``k_max`` ``a × w`` products exactly (signed)."""
-    return (k_max * a.max_units * w.max_units).bit_length() + 1
+    return register_bits(a.max_units * w.max_units, k_max)

@@ -82,3 +82,93 @@ def quant_error(quantizers: Iterable[str], shape: tuple[int, int] = (256, 1024),
             bits = q.bits_per_element
         rows.append(ErrorRow(spec.name, bits, results))
     return rows
+
+
+# ---- the error of an approximate multiplier (L-Mul) against the exact product ---------------
+
+#: the minifloats ``lowbit quant-error --mul lmul`` compares by default
+DEFAULT_MUL_FORMATS: tuple[str, ...] = ("fp8_e4m3", "fp8_e5m2", "fp6_e3m2", "fp6_e2m3",
+                                        "fp4_e2m1")
+
+
+@dataclass(frozen=True)
+class MulErrorRow:
+    """L-Mul of one format pair against the exact product, beside rounding the exact product
+    to the ``m`` mantissa bits L-Mul works at (what an m-bit float multiplier gives).
+
+    ``mean``/``max`` are relative errors ``|p - exact| / |exact|`` over every finite, nonzero
+    code pair, ``lmul_bias`` the mean of ``(p - exact) / exact`` (negative: magnitudes come out too small); ``dot`` is the normwise relative error ``‖d - d_exact‖ / ‖d_exact‖`` of dot
+    products of Gaussian data quantized per tensor to the two formats."""
+
+    a: str
+    w: str
+    m: int
+    l: int
+    pairs: int
+    lmul_mean: float
+    lmul_max: float
+    lmul_bias: float
+    round_mean: float
+    round_max: float
+    lmul_dot: float
+    round_dot: float
+
+
+def round_to_bits(values: np.ndarray, man_bits: int) -> np.ndarray:
+    """Round to nearest even with ``man_bits`` mantissa bits and an unbounded exponent (a
+    float64-range minifloat), so only the significand's precision is compared."""
+    from lowbit.models.minifloat import FloatFormat
+
+    wide = FloatFormat(f"e10m{man_bits}", 10, man_bits, 511)
+    return wide.decode(wide.encode(values))
+
+
+def _relative(approx: np.ndarray, exact: np.ndarray) -> np.ndarray:
+    """Relative errors ``(approx - exact) / exact``: negative where the magnitude is too small."""
+    return (approx - exact) / exact
+
+
+def mul_error(formats: Iterable[str] = DEFAULT_MUL_FORMATS, shape: tuple[int, int] = (256, 1024),
+              seed: int = 0, progress: Callable[[str], None] = lambda text: None
+              ) -> list[MulErrorRow]:
+    """One row per unordered pair of ``formats`` (each with itself included)."""
+    from lowbit.models.formats import parse_format
+    from lowbit.models.lmul import lmul_products, pair_offset
+    from lowbit.models.qgemm import exact_dots
+
+    fmts = [parse_format(f) for f in formats]
+    rng = np.random.default_rng(seed)
+    x, y = gaussian(rng, shape), gaussian(rng, shape)
+    rows = []
+    for i, fa in enumerate(fmts):
+        for fw in fmts[i:]:
+            progress(f"L-Mul {fa.name} × {fw.name}")
+            m, l = max(fa.man_bits, fw.man_bits), pair_offset(fa, fw)
+            unit = 2.0 ** (fa.lsb + fw.lsb - l)
+
+            def lmul(ca, cw):
+                return np.array(lmul_products(fa, ca, fw, cw, -l).tolist(), float) * unit
+
+            ca, cw = (g.reshape(-1) for g in np.meshgrid(fa.codes(), fw.codes(), indexing="ij"))
+            with np.errstate(invalid="ignore"):  # inf × 0: not a live pair
+                exact = fa.decode(ca) * fw.decode(cw)
+            live = np.isfinite(exact) & (exact != 0)
+            ca, cw, exact = ca[live], cw[live], exact[live]
+            err = _relative(lmul(ca, cw), exact)
+            rounded = _relative(round_to_bits(exact, m), exact)
+
+            qa = parse_quantizer(f"{fa.name}:tensor").quantize(x, k_axis=1).codes
+            qw = parse_quantizer(f"{fw.name}:tensor").quantize(y, k_axis=1).codes
+            sums, _ = exact_dots(fa, qa, fw, qw)
+            dots = np.array(sums.tolist(), float) * 2.0 ** (fa.lsb + fw.lsb)
+            products = fa.decode(qa) * fw.decode(qw)
+            lmul_dots = lmul(qa.reshape(-1), qw.reshape(-1)).reshape(shape).sum(axis=1)
+            round_dots = round_to_bits(products, m).sum(axis=1)
+            norm = np.linalg.norm(dots)
+            rows.append(MulErrorRow(
+                fa.name, fw.name, m, l, int(live.sum()), float(np.abs(err).mean()),
+                float(np.abs(err).max()), float(err.mean()), float(np.abs(rounded).mean()),
+                float(np.abs(rounded).max()),
+                float(np.linalg.norm(lmul_dots - dots) / norm),
+                float(np.linalg.norm(round_dots - dots) / norm)))
+    return rows

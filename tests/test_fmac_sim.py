@@ -4,7 +4,8 @@ One build takes all six acceptance formats on both sides (run-time ``a_sel``/``w
 every one of the 36 format pairs is checked exhaustively as single products (each pair has at
 most 2**16 code pairs) by one Verilator model; the two halves of the pair list run as two tests
 so ``pytest -n 2`` splits them. Further builds: a narrower (rounded) register, and int16 × fp8
-whose 2**24 code pairs are checked randomly with every special and subnormal forced in.
+whose 2**24 code pairs are checked randomly with every special and subnormal forced in; and one
+L-Mul build (``mul = "lmul"``) of the five minifloats on both sides, all 25 pairs exhaustively.
 """
 
 import json
@@ -20,6 +21,8 @@ from lowbit.simulate import simulate
 SIX = "fp8_e4m3,fp8_e5m2,fp6_e3m2,fp6_e2m3,fp4_e2m1,int8"
 ALL_PAIRS = FmacConfig(a=SIX, w=SIX)
 PAIRS = [(i, j) for i in range(6) for j in range(6)]
+FLOATS = SIX.rsplit(",", 1)[0]
+LMUL = FmacConfig(a=FLOATS, w=FLOATS, mul="lmul")
 EXPECTED_TESTS = {"single_products", "random_dots", "longest_extreme_sums", "gemm_full_rate",
                   "clear_drops_partial_sums"}
 
@@ -59,14 +62,31 @@ def test_rounded_register_and_random_wide_pairs(config, tmp_path):
     assert modes == ({"exhaustive"} if config.exact is False else {"random"})
 
 
-def test_testbench_catches_a_wrong_golden_model(tmp_path):
-    """Run the six-format build against a config whose format list is in another order: the
-    checks must fail, not pass vacuously."""
+@pytest.mark.parametrize("half", [0, 1])
+def test_every_lmul_format_pair_exhaustively(half, tmp_path):
+    """One L-Mul build, run-time a_sel/w_sel: every code pair of each of the 25 minifloat pairs
+    (430,336 in all), then the dot-product tests."""
+    pairs = [(i, j) for i in range(5) for j in range(5)][half::2]
+    result = simulate(LMUL, run_dir=tmp_path, seed=7, options={"pairs": pairs})
+    singles = [r for r in _check(result, LMUL) if r["test"] == "single_products"]
+    fmts = LMUL.a_set.formats
+    assert [r["pairs"] for r in singles] == [(1 << fmts[i].bits) * (1 << fmts[j].bits)
+                                             for i, j in pairs]
+    assert all(r["mode"] == "exhaustive" for r in singles)
+
+
+@pytest.mark.parametrize("built, claimed", [
+    # the six-format build against a format list in another order
+    (ALL_PAIRS, FmacConfig(a="fp8_e5m2,fp8_e4m3,fp6_e3m2,fp6_e2m3,fp4_e2m1,int8", w=SIX)),
+    # the L-Mul build against the exact multiplier's golden model
+    (LMUL, FmacConfig(a=FLOATS, w=FLOATS)),
+], ids=["format-order", "lmul-vs-exact"])
+def test_testbench_catches_a_wrong_golden_model(built, claimed, tmp_path):
+    """The checks must fail against a golden model of another unit, not pass vacuously."""
     from lowbit.generate import generate
 
-    core = generate(ALL_PAIRS)
+    core = generate(built)
     build = runner.build(core.verilog, core.name)
-    claimed = FmacConfig(a="fp8_e5m2,fp8_e4m3,fp6_e3m2,fp6_e2m3,fp4_e2m1,int8", w=SIX)
     run = runner.run(build, "lowbit.sim.tb_fmac", tmp_path,
                      env={"LOWBIT_CONFIG": json.dumps(claimed.to_dict()),
                           "LOWBIT_OPTIONS": json.dumps({"pairs": [[0, 0]]})},
@@ -87,12 +107,19 @@ def test_perf_model():
     ({"a": "fp8_e5m2", "w": "fp8_e5m2", "k_bits": 32}, "more than the 96 supported"),
     ({"a": "fp8_e5m2", "acc": 40}, "at least 63 bits for exact sums"),
     ({"a": "int8,int8"}, "names a format twice"),
+    ({"a": "int8", "mul": "lmul"}, "int8 is not a minifloat"),
+    ({"w": "fp8_e4m3,uint4", "mul": "lmul"}, "uint4 is not a minifloat"),
+    ({"mul": "booth"}, "mul='booth' is not allowed"),
 ])
 def test_bad_configs(fields, message):
     with pytest.raises(ConfigError, match=message):
         FmacConfig.from_dict(fields)
 
 
-def test_cli_bad_pair_exits_2(cli):
-    code, _, err = cli("generate", "fmac", "--a", "fp8_e5m2", "--acc", "40")
-    assert code == 2 and "at least 63 bits" in err and err.count("\n") == 1
+@pytest.mark.parametrize("args, message", [
+    (["--a", "fp8_e5m2", "--acc", "40"], "at least 63 bits"),
+    (["--a", "int8", "--mul", "lmul"], "int8 is not a minifloat"),
+])
+def test_cli_bad_config_exits_2(cli, args, message):
+    code, _, err = cli("generate", "fmac", *args)
+    assert code == 2 and message in err and err.count("\n") == 1

@@ -48,3 +48,44 @@ def test_sqnr_db():
     x = np.array([3.0, 4.0])
     assert sqnr_db(x, x) == float("inf")
     assert sqnr_db(x, np.array([3.0, 3.0])) == pytest.approx(10 * np.log10(25))
+
+
+def test_lmul_report_table_and_png(cli, tmp_path):
+    plot = tmp_path / "lmul.png"
+    code, out, err = cli("quant-error", "--mul", "lmul", "--formats", "fp6_e2m3,fp4_e2m1",
+                         "--shape", "8x64", "--plot", plot)
+    assert code == 0, err
+    for row in ("fp6_e2m3×fp6_e2m3", "fp6_e2m3×fp4_e2m1", "fp4_e2m1×fp4_e2m1"):
+        assert row in out
+    assert "lmul mean" in out and "rnd mean" in out
+    assert plot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_lmul_errors_follow_the_papers_analysis():
+    """L-Mul's relative error is |xm·ym - 2**-l| / ((1+xm)(1+ym)): 1×1 is off by 2**-l (50% at
+    m=1, 25% at m=2), a finer mantissa gives a smaller error, and on these formats it does not
+    beat rounding the exact product to the same mantissa width."""
+    from lowbit.models.quant_error import mul_error
+
+    rows = {(r.a, r.w): r for r in mul_error(["fp8_e4m3", "fp8_e5m2", "fp4_e2m1"], (16, 128))}
+    e4, e5, e2 = (rows[(f, f)] for f in ("fp8_e4m3", "fp8_e5m2", "fp4_e2m1"))
+    assert (e4.l, e5.l, e2.l) == (3, 2, 1)
+    assert e4.lmul_mean < e5.lmul_mean < e2.lmul_mean
+    assert e2.lmul_max == 0.5  # 1 × 1 → 1.5
+    assert e5.lmul_max == 0.25 and e4.lmul_max < 0.25
+    for r in rows.values():
+        assert r.round_mean < r.lmul_mean and r.round_dot < r.lmul_dot
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--mul", "lmul", "--formats", "int8"], "int8 is not a minifloat"),
+    (["--mul", "lmul", "--formats", "fp9"], "unknown number format 'fp9'"),
+    (["--mul", "lmul", "-q", "int8"], "--quantizers does not apply with --mul"),
+    (["--formats", "fp8_e4m3"], "--formats applies with --mul lmul only"),
+    (["--mul", "lmul", "--formats", ","], "--formats is empty"),
+])
+def test_lmul_report_bad_input(cli, tmp_path, args, message):
+    plot = tmp_path / "x.png"
+    code, out, err = cli("quant-error", "--plot", plot, *args)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not plot.exists()

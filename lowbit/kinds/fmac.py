@@ -6,7 +6,10 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from lowbit.config import CoreConfig, option
-from lowbit.models.kulisch import MAX_KULISCH_BITS, OperandFormats, kulisch_bits, operand_formats
+from lowbit.models import lmul
+from lowbit.models.kulisch import (MAX_KULISCH_BITS, OperandFormats, kulisch_bits,
+                                   operand_formats, register_bits)
+from lowbit.models.minifloat import FloatFormat
 from lowbit.registry import CoreKind, register
 
 
@@ -28,10 +31,20 @@ class FmacConfig(CoreConfig):
     exact: bool = option(True, "refuse a register too narrow for exact sums (with --no-exact a "
                          "narrower one drops low bits: each product rounds toward -inf)")
     mul_reg: bool = option(False, "register the product before the accumulator")
+    mul: str = option("exact", "the multiplier: exact, or lmul — the L-Mul approximation of Luo & "
+                      "Sun 2024 (an adder with a fixed offset instead of the significand "
+                      "multiplier; minifloat operands only)", choices=("exact", "lmul"))
 
     def check(self) -> None:
         object.__setattr__(self, "a", self.a_set.names)  # one spelling, one hash
         object.__setattr__(self, "w", self.w_set.names)
+        if self.mul == "lmul":
+            ints = [f.name for s in (self.a_set, self.w_set) for f in s.formats
+                    if not isinstance(f, FloatFormat)]
+            if ints:
+                self.fail("mul", f"lmul approximates minifloat products; {', '.join(ints)} is "
+                                 "not a minifloat (allowed with lmul: minifloat operands on both "
+                                 "sides; or --mul exact)")
         need = self.kulisch_bits
         if need > MAX_KULISCH_BITS:
             self.fail("w", f"{self.a} × {self.w} over K up to {self.k_max} needs a {need}-bit "
@@ -57,9 +70,23 @@ class FmacConfig(CoreConfig):
         return (1 << self.k_bits) - 1
 
     @property
+    def lmul_offset_bits(self) -> int:
+        """Bits below ``2**(lsb_a + lsb_w)`` the L-Mul offset needs (0 with the exact multiplier;
+        :mod:`lowbit.models.lmul`)."""
+        if self.mul == "exact":
+            return 0
+        return lmul.offset_bits(self.a_set, self.w_set)
+
+    def _kulisch(self, k_max: int) -> int:
+        if self.mul == "exact":
+            return kulisch_bits(self.a_set, self.w_set, k_max)
+        return register_bits(lmul.max_units(self.a_set, self.w_set), k_max)
+
+    @property
     def kulisch_bits(self) -> int:
-        """Bits of the exact register (formula in :mod:`lowbit.models.kulisch`)."""
-        return kulisch_bits(self.a_set, self.w_set, self.k_max)
+        """Bits of the exact register (formula in :mod:`lowbit.models.kulisch`; for L-Mul, the
+        largest L-Mul product in units of ``2**product_lsb`` takes the place of ``U_a·U_w``)."""
+        return self._kulisch(self.k_max)
 
     @property
     def acc_bits(self) -> int:
@@ -72,13 +99,18 @@ class FmacConfig(CoreConfig):
         return max(0, self.kulisch_bits - self.acc_bits)
 
     @property
+    def product_lsb(self) -> int:
+        """Every product is an integer in units of ``2**product_lsb``."""
+        return self.a_set.lsb + self.w_set.lsb - self.lmul_offset_bits
+
+    @property
     def result_lsb(self) -> int:
         """The result's unit is ``2**result_lsb``, whatever formats are picked at run time."""
-        return self.a_set.lsb + self.w_set.lsb + self.drop
+        return self.product_lsb + self.drop
 
     @property
     def product_bits(self) -> int:
-        return kulisch_bits(self.a_set, self.w_set, 1)
+        return self._kulisch(1)
 
     @property
     def latency(self) -> int:
@@ -96,7 +128,8 @@ class FmacConfig(CoreConfig):
         acc = f"acc{self.acc_bits}" + ("" if self.drop == 0 else "r")
         a, w = (s.names if len(s.formats) == 1 else f"{len(s.formats)}fmt{self.hash[:6]}"
                 for s in (self.a_set, self.w_set))
-        return f"fmac_{a}_{w}_{acc}_k{self.k_bits}{'_mr' if self.mul_reg else ''}"
+        mul = "_lmul" if self.mul == "lmul" else ""
+        return f"fmac_{a}_{w}{mul}_{acc}_k{self.k_bits}{'_mr' if self.mul_reg else ''}"
 
 
 def board_selftest(config: FmacConfig):
