@@ -48,6 +48,7 @@ from amaranth.lib.wiring import In
 from lowbit.hw.accumulate import accumulate
 from lowbit.hw.shapes import shape_of
 from lowbit.hw.streams import array_ports
+from lowbit.hw.trees import balanced
 from lowbit.hw.systolic import lanes
 from lowbit.kinds.bitserial import BitserialConfig
 from lowbit.models.bitserial import Widths
@@ -58,14 +59,6 @@ def stream_layouts(config: BitserialConfig) -> dict[str, data.ArrayLayout]:
     L, C = config.lanes, config.cols
     return {"a": lanes(config.a, L), "w": lanes(config.w, L * C),
             "s": lanes(config.scale_fmt, C), "result": lanes(config.accumulator, C)}
-
-
-def adder_tree(values: list) -> Value:
-    """Sum of ``values`` as a balanced tree (log depth; Amaranth widens each sum by one bit)."""
-    values = list(values)
-    while len(values) > 1:
-        values = [a + b for a, b in zip(values[::2], values[1::2])] + values[len(values) & ~1:]
-    return values[0]
 
 
 @dataclass
@@ -190,7 +183,7 @@ class BitSerialArray(wiring.Component):
             if scaled:
                 m.d.sync += ctl1.scale.eq(s_act)
             for c in range(C):
-                m.d.sync += tree1[c].eq(adder_tree(self._selected(a_act, w_act, jc, ic, c)))
+                m.d.sync += tree1[c].eq(balanced(self._selected(a_act, w_act, jc, ic, c)))
 
         # --- stage 2: the shift-accumulator over the inner serial operand's bits
         v2, ctl2, part = self._shift_accumulate(m, en, "part", wd.part, v1, ctl1, tree1,

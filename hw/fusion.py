@@ -26,6 +26,7 @@ from amaranth.lib.wiring import In
 from lowbit.hw.accumulate import accumulate
 from lowbit.hw.reduce import ports, reduction
 from lowbit.hw.shapes import shape_of
+from lowbit.hw.trees import balanced
 from lowbit.kinds.fusion import BRICKS, PRECISIONS, WORD_BITS, FusionConfig
 from lowbit.models.fusion import beat_sum_bits, modes
 
@@ -73,7 +74,7 @@ class Fusion(wiring.Component):
                                      shift.eq(sh)]
             terms.append((x * y) << shift)
         beat = Signal(signed(beat_sum_bits()), name="beat_sum")
-        m.d.comb += beat.eq(_tree_sum(terms))
+        m.d.comb += beat.eq(balanced(terms))
 
         valid, value = red.valid, beat
         if cfg.mul_reg:
@@ -88,10 +89,3 @@ class Fusion(wiring.Component):
 def _extend(digit, signed_top):
     """A 2-bit digit as 3-bit two's complement: sign-extended when ``signed_top``."""
     return Mux(signed_top & digit[1], digit | 0b100, digit)
-
-
-def _tree_sum(terms: list):
-    """Sum as a balanced adder tree."""
-    while len(terms) > 1:
-        terms = [a + b for a, b in zip(terms[::2], terms[1::2])] + terms[len(terms) & ~1:]
-    return terms[0]

@@ -52,6 +52,8 @@ The whole array stalls while a result waits for ``result.ready``.
 
 from __future__ import annotations
 
+from operator import or_
+
 from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
@@ -61,6 +63,7 @@ from lowbit.hw.pe import OutputStationaryPE, WeightStationaryPE, os_west_layout,
 from lowbit.hw.shapes import shape_of
 from lowbit.hw.skew import Skew, delayed
 from lowbit.hw.streams import array_ports
+from lowbit.hw.trees import balanced
 from lowbit.kinds.systolic import SystolicConfig
 
 
@@ -78,13 +81,6 @@ def stream_layouts(config: SystolicConfig) -> dict[str, data.ArrayLayout]:
 def Systolic(config: SystolicConfig) -> wiring.Component:
     """The array of ``config.dataflow``."""
     return {"ws": WeightStationaryArray, "os": OutputStationaryArray}[config.dataflow](config)
-
-
-def _or_tree(values: list):
-    """OR of ``values`` as a balanced tree (log depth, for a short bus path)."""
-    while len(values) > 1:
-        values = [a | b for a, b in zip(values[::2], values[1::2])] + values[len(values) & ~1:]
-    return values[0]
 
 
 class _Array(wiring.Component):
@@ -260,7 +256,7 @@ class OutputStationaryArray(_Array):
         row_done = Signal()
         with m.If(en):
             for c in range(C):
-                m.d.sync += deskew.i[c].eq(_or_tree([pes[r][c].result for r in range(R)]))
-            m.d.sync += row_done.eq(_or_tree([pes[r][C - 1].done for r in range(R)]))
+                m.d.sync += deskew.i[c].eq(balanced([pes[r][c].result for r in range(R)], or_))
+            m.d.sync += row_done.eq(balanced([pes[r][C - 1].done for r in range(R)], or_))
             m.d.sync += [self.result.valid.eq(row_done), self.result.payload.eq(deskew.o)]
         return m
