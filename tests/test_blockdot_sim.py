@@ -13,7 +13,7 @@ from lowbit.simulate import simulate
 CONFIGS = [
     B(a="mxfp8_e4m3", w="mxfp8_e5m2", lanes=8),
     B(a="nvfp4", w="nvfp4", lanes=4, mul_reg=True),
-    B(a="mxint8", w="mxfp4", lanes=32),
+    B(a="mxint8", w="mxfp4", lanes=32, output="block"),
 ]
 
 
