@@ -78,7 +78,8 @@ async def blocks(dut, config, a, w, sa, sw, *, count=1, ta=1.0, tw=1.0, options=
         dut.blocks.value = count
     if config.tensor_scaled:
         dut.ta.value, dut.tw.value = (int(np.float32(t).view(np.uint32)) for t in (ta, tw))
-    values, cycles = await bench.through(dut, beats_of(config, a, w, sa, sw), len(sa) // count,
+    results = len(sa) // count if config.fp32 else len(sa)
+    values, cycles = await bench.through(dut, beats_of(config, a, w, sa, sw), results,
                                          rng=rng, idle=idle, stall=stall)
     if config.fp32:
         got = fp32_bits(np.array(values, dtype=np.uint64))
@@ -249,7 +250,8 @@ def corner_sequences(config) -> list[list]:
         [v(3, -150)],                                 # tie to the even subnormal 2**-148
         [v(-3, -151)],                                # above half: -2**-149
         [v(1, -200)],                                 # underflow to 0
-        [v(3, 126)],                                  # RNE32 of S overflows to inf
+        [v(1, 128)],                                  # RNE32 of S overflows to inf
+        [v(-3, 126)],                                 # the largest magnitudes stay finite
         [mk.block([(1, 0), (1, -24)])],               # RNE32 of S at a tie: 1
         [mk.block([(1, 0), (1, -23), (1, -24)])],     # tie, odd: 1 + 2**-22
     ]
