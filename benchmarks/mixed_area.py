@@ -7,6 +7,7 @@ FFs and DSPs per MAC (the unit's figures over its peak MACs per cycle from its p
 model) with each row's ratio to the reference row, the plain `mac` kind at INT8×INT8.
 
 Usage: python benchmarks/mixed_area.py [--devices ecp5-85f,ice40-up5k] [-j 2] [-o DIR]
+[--only blockdot]
 (the first run takes several minutes; a repeated one comes from the cache).
 """
 
@@ -42,10 +43,19 @@ UNITS = [
                                    "k_bits": 12}),
     ("6-format fmac (FP8/6/4, INT8 at run time)", {"kind": "fmac", "a": SIX, "w": SIX,
                                                    "k_bits": 12}),
-    ("MXFP8 E4M3 blockdot, 8 lanes", {"kind": "blockdot", "a": "mxfp8_e4m3",
-                                      "w": "mxfp8_e4m3", "lanes": 8}),
-    ("MXFP4 blockdot, 8 lanes", {"kind": "blockdot", "a": "mxfp4", "w": "mxfp4", "lanes": 8}),
-    ("NVFP4 blockdot, 8 lanes", {"kind": "blockdot", "a": "nvfp4", "w": "nvfp4", "lanes": 8}),
+    ("MXFP8 E4M3 blockdot, 8 lanes, exact block out", {"kind": "blockdot", "a": "mxfp8_e4m3",
+                                                       "w": "mxfp8_e4m3", "lanes": 8,
+                                                       "output": "block"}),
+    ("MXFP4 blockdot, 8 lanes, exact block out", {"kind": "blockdot", "a": "mxfp4",
+                                                  "w": "mxfp4", "lanes": 8, "output": "block"}),
+    ("NVFP4 blockdot, 8 lanes, exact block out", {"kind": "blockdot", "a": "nvfp4",
+                                                  "w": "nvfp4", "lanes": 8, "output": "block"}),
+    ("MXFP8 E4M3 blockdot, 8 lanes, FP32 accumulation", {"kind": "blockdot", "a": "mxfp8_e4m3",
+                                                         "w": "mxfp8_e4m3", "lanes": 8}),
+    ("MXFP4 blockdot, 8 lanes, FP32 accumulation", {"kind": "blockdot", "a": "mxfp4",
+                                                    "w": "mxfp4", "lanes": 8}),
+    ("NVFP4 blockdot, 8 lanes, FP32 + tensor scales", {"kind": "blockdot", "a": "nvfp4",
+                                                       "w": "nvfp4", "lanes": 8}),
     ("fusion, run-time 8×8…2×2 (figures at 8×8: 1 MAC/cycle)", {"kind": "fusion", "acc": 32, "k_bits": 12}),
 ]
 
@@ -75,13 +85,16 @@ def main() -> None:
     parser.add_argument("--devices", default="ecp5-85f,ice40-up5k")
     parser.add_argument("-j", type=int, default=2, help="worker processes (default 2)")
     parser.add_argument("-o", type=Path, help="where the sweep's reports go (default: a temp dir)")
+    parser.add_argument("--only", metavar="TEXT",
+                        help="only the rows whose label contains TEXT (and the reference row)")
     parser.add_argument("--cached", action="store_true",
                         help="print only what the cache already holds; implement nothing")
     args = parser.parse_args()
     console = Console(width=None if sys.stdout.isatty() else 170)
     devices = args.devices.split(",")
+    units = [u for i, u in enumerate(UNITS) if i == 0 or not args.only or args.only in u[0]]
     points = [Point(config, device, None, 1, None, "pypi")
-              for device in devices for _, config in UNITS]
+              for device in devices for _, config in units]
     out = args.o or Path(tempfile.mkdtemp(prefix="lowbit-mixed-area-"))
     if args.cached:
         missing = {"status": "failed", "error": {"message": "not in the cache"}}
@@ -95,7 +108,7 @@ def main() -> None:
                     "FF/MAC", "×ref", "DSP/MAC", "Fmax ×ref"):
             table.add_column(col, justify="left" if col == "unit" else "right")
         ref = None  # the reference row's LUT/FF/DSP per MAC and Fmax, once implemented
-        for index, (label, config) in enumerate(UNITS):
+        for index, (label, config) in enumerate(units):
             point = next(p for p in points if p.device == device and p.config is config)
             result = results[point.id]
             if result["status"] != "ok":

@@ -112,10 +112,7 @@ class BlockDot(wiring.Component):
         if cfg.fp32:
             step, last = red.count(m, valid, beats, self.clear, prefix="beat_")
             block = Signal(block_layout(cfg), name="block")
-            block_valid = Signal(name="block_valid")
-            red.pipe.append(block_valid)
-            with m.If(red.advance):
-                m.d.sync += block_valid.eq(step & last)
+            block_valid, = red.stage(m, step & last)  # the block register's valid bit
         else:
             step, last = red.finish(m, valid, beats, self.clear, self.result)
             block = self.result.p
@@ -146,10 +143,8 @@ class BlockDot(wiring.Component):
             red.accumulate(m, step, last, self.clear, c, total, self.result.p.fp32)
             return
         step, last = red.count(m, s_valid, self.blocks, self.clear, prefix="block_")
-        done, done_valid = Signal(32, name="c_done"), Signal(name="c_done_valid")
-        red.pipe.append(done_valid)
-        with m.If(red.advance):
-            m.d.sync += done_valid.eq(step & last)
+        done = Signal(32, name="c_done")
+        done_valid, = red.stage(m, step & last)
         red.accumulate(m, step, last, self.clear, c, total, done)
         t = fp32.register(m, fp32.product(fp32.unpack(m, self.ta, "ta"),
                                           fp32.unpack(m, self.tw, "tw")), "t")

@@ -35,7 +35,7 @@ from lowbit.models.minifloat import FP32
 MAN = FP32.man_bits
 EXP_ONES = (1 << FP32.exp_bits) - 1
 INF = EXP_ONES << MAN                 # +inf; -inf has the sign bit too
-QNAN = INF | (1 << (MAN - 1))         # the one quiet NaN the unit gives
+QNAN = FP32.nan_code                  # the one quiet NaN the unit gives
 SIGN = 1 << (FP32.bits - 1)
 _GUARD = 3                            # bits the adder opens below the larger significand
 

@@ -53,8 +53,9 @@ class Reduction:
         step, last = self.count(m, valid, k, clear)
         with m.If(result.ready):
             m.d.sync += result.valid.eq(0)
-        with m.If(step & last):
-            m.d.sync += result.valid.eq(1)
+        with m.If(step):
+            with m.If(last):
+                m.d.sync += result.valid.eq(1)
         with m.If(clear):
             m.d.sync += [result.valid.eq(0), *(v.eq(0) for v in self.pipe)]
         return step, last

@@ -32,12 +32,20 @@ from lowbit.models.qtensor import QTensor
 def blockdot_golden(config, a_codes: np.ndarray, w_codes: np.ndarray, sa_codes: np.ndarray,
                     sw_codes: np.ndarray, blocks: int = 1, ta: float = 1.0, tw: float = 1.0):
     """What the unit gives for blocks of element codes (blocks × B) and their scale codes:
-    output "block": ``(sum, exp, special)`` per block; output "fp32": the FP32 results (one
-    per ``blocks`` consecutive blocks; ``ta``, ``tw`` the tensor scales, NVFP4 only)."""
+    output "block": ``(sum, exp, special)`` per block; output "fp32": the FP32 results as bit
+    patterns (:func:`fp32_bits`), one per ``blocks`` consecutive blocks (``ta``, ``tw``: the
+    tensor scales, NVFP4 only)."""
     if config.fp32:
         a, w = qtensors(config, a_codes, w_codes, sa_codes, sw_codes, blocks, ta, tw)
-        return qgemm(a, w, keep_acc=False).out.diagonal().copy()
+        return fp32_bits(qgemm(a, w, keep_acc=False).out.diagonal())
     return block_results(config, a_codes, w_codes, sa_codes, sw_codes)
+
+
+def fp32_bits(x: np.ndarray) -> np.ndarray:
+    """FP32 values as the unit gives them: bit patterns (uint32), every NaN the quiet NaN
+    ``FP32.nan_code`` (IEEE leaves a NaN's sign and payload open; the unit has one)."""
+    x = np.asarray(x, dtype=np.float32)
+    return np.where(np.isnan(x), np.uint32(FP32.nan_code), x.view(np.uint32))
 
 
 def _check_blocks(config, a: np.ndarray, w: np.ndarray) -> None:

@@ -1,12 +1,12 @@
 """cocotb testbench of the ``blockdot`` core, checked against its golden model.
 
-Output "fp32": the unit's FP32 results are compared bit for bit (NaN by position) with
-``qgemm(A, W).out`` of the QTensors made from the same element codes, block scales and tensor
-scales (:func:`lowbit.models.blockdot.qtensors`) — random blocks with extreme scales at several
-block counts per result, constructed corner cases (ties, cancellation, overflow, subnormals,
-inf − inf), NVFP4 tensor scales that overflow and underflow, and a quantized GEMM. Output
-"block": block results against the exact model, and a quantized GEMM whose FP32 result,
-accumulated from them on the host, is qgemm's.
+Output "fp32": the unit's FP32 results are compared bit for bit with ``qgemm(A, W).out`` of
+the QTensors made from the same element codes, block scales and tensor scales
+(:func:`lowbit.models.blockdot.qtensors`; every NaN as the unit's one quiet NaN) — random
+blocks with extreme scales at several block counts per result, constructed corner cases (ties,
+cancellation, overflow, subnormals, inf − inf), NVFP4 tensor scales that overflow and
+underflow, and a quantized GEMM. Output "block": block results against the exact model, and a
+quantized GEMM whose FP32 result, accumulated from them on the host, is qgemm's.
 """
 
 from __future__ import annotations
@@ -18,15 +18,12 @@ import numpy as np
 from amaranth.hdl import Shape
 from cocotb.triggers import RisingEdge
 
-from lowbit.hw import fp32
 from lowbit.hw.blockdot import operand_layout, result_layout
-from lowbit.models.blockdot import BlockdotPerf, blockdot_golden, fp32_accumulate
+from lowbit.models.blockdot import BlockdotPerf, blockdot_golden, fp32_accumulate, fp32_bits
 from lowbit.models.perf import GemmShape
 from lowbit.models.qgemm import qgemm
 from lowbit.sim import bench
 from lowbit.sim.tb_fmac import random_codes
-
-ONE = 0x3F800000  # FP32 1.0
 
 
 def beats_of(config, a, w, sa, sw) -> list[int]:
@@ -39,24 +36,30 @@ def beats_of(config, a, w, sa, sw) -> list[int]:
     return bench.pack(operand_layout(config), fields)
 
 
+def fields(layout, payloads) -> dict[str, np.ndarray]:
+    """Each field of struct payloads (Python integers; signed fields sign-extended)."""
+    out = {}
+    for name, f in layout:
+        raw = [(int(p) >> f.offset) & ((1 << f.width) - 1) for p in payloads]
+        if Shape.cast(f.shape).signed:
+            raw = [r - (r >> (f.width - 1) << f.width) for r in raw]
+        out[name] = np.array(raw, dtype=object)
+    return out
+
+
 def decode_results(config, payloads):
-    layout = result_layout(config)
-
-    def field(p, name):
-        f = layout[name]
-        raw = (p >> f.offset) & ((1 << f.width) - 1)
-        return raw - (raw >> (f.width - 1) << f.width) if Shape.cast(f.shape).signed else raw
-
-    return tuple(np.array([field(p, n) for p in payloads], dtype=object if n == "sum" else np.int64)
-                 for n in ("sum", "exp", "special"))
+    got = fields(result_layout(config), payloads)
+    return got["sum"], got["exp"].astype(np.int64), got["special"].astype(np.int64)
 
 
-def fp32_bits(x) -> np.ndarray:
-    """FP32 values (or bit patterns) as bit patterns with every NaN the unit's quiet NaN."""
-    x = np.asarray(x)
-    bits = x.astype(np.float32).view(np.uint32) if x.dtype.kind == "f" else x.astype(np.uint32)
-    nan = ((bits & fp32.INF) == fp32.INF) & ((bits & ((1 << fp32.MAN) - 1)) != 0)
-    return np.where(nan, np.uint32(fp32.QNAN), bits)
+def blocks_of_beats(config, payloads):
+    """The inverse of :func:`beats_of`: element codes (blocks × B) and each block's scale codes
+    (those of its last beat, as the unit uses them)."""
+    got = fields(operand_layout(config), payloads)
+    codes = [np.stack([got[f"{side}{i}"] for i in range(config.lanes)], axis=1)
+             .astype(np.uint64).reshape(-1, config.block) for side in "aw"]
+    last = slice(config.beats - 1, None, config.beats)
+    return (*codes, got["sa"][last].astype(np.uint64), got["sw"][last].astype(np.uint64))
 
 
 def classes(bits: np.ndarray) -> dict[str, int]:
@@ -77,13 +80,13 @@ async def blocks(dut, config, a, w, sa, sw, *, count=1, ta=1.0, tw=1.0, options=
     if config.fp32:
         dut.blocks.value = count
     if config.tensor_scaled:
-        dut.ta.value, dut.tw.value = (int(np.float32(t).view(np.uint32)) for t in (ta, tw))
+        dut.ta.value, dut.tw.value = int(fp32_bits(ta)), int(fp32_bits(tw))
     results = len(sa) // count if config.fp32 else len(sa)
     values, cycles = await bench.through(dut, beats_of(config, a, w, sa, sw), results,
                                          rng=rng, idle=idle, stall=stall)
     if config.fp32:
-        got = fp32_bits(np.array(values, dtype=np.uint64))
-        want = fp32_bits(blockdot_golden(config, a, w, sa, sw, count, ta, tw))
+        got = np.array(values, dtype=np.uint32)
+        want = blockdot_golden(config, a, w, sa, sw, count, ta, tw)
         if (options or {}).get("corrupt"):
             want[0] ^= 1
         bench.assert_equal(got, want, f"{what} FP32 results ({count} blocks each)")
@@ -101,7 +104,7 @@ async def setup(dut):
     config, _ = bench.context()
     inputs = {"blocks": 1} if config.fp32 else {}
     if config.tensor_scaled:
-        inputs.update(ta=ONE, tw=ONE)
+        inputs.update(ta=int(fp32_bits(1.0)), tw=int(fp32_bits(1.0)))
     return await bench.start_unit(dut, **inputs)
 
 
@@ -340,8 +343,8 @@ async def quantized_gemm(dut):
     got, cycles = await blocks(dut, config, a_codes, w_codes, sa_codes, sw_codes, count=nb,
                                ta=qa.tensor_scale, tw=qw.tensor_scale, options=options,
                                what="gemm")
-    c = got if config.fp32 else fp32_accumulate(*got, nb)
-    bench.assert_equal(fp32_bits(c).reshape(shape.m, shape.n), fp32_bits(want),
+    c = got if config.fp32 else fp32_bits(fp32_accumulate(*got, nb))
+    bench.assert_equal(c.reshape(shape.m, shape.n), fp32_bits(want),
                        "FP32 GEMM against qgemm")
     model = BlockdotPerf(config).gemm_cycles(shape)
     bench.record(test="quantized_gemm", gemm=str(shape), cycles=cycles, model_cycles=model)

@@ -116,6 +116,36 @@ class BlockdotConfig(CoreConfig):
         return f"blockdot_{self.a}_{self.w}_l{self.lanes}{out}{'_mr' if self.mul_reg else ''}"
 
 
+#: tensor scales of the NVFP4 board self-test (FP32 1.5 and 0.25)
+SELFTEST_TENSOR_SCALES = (1.5, 0.25)
+
+
+def board_selftest(config: BlockdotConfig):
+    """The board self-test (fp32 output): 16 results of two blocks each over the board's
+    pseudo-random element and scale codes (NVFP4: tensor scales 1.5 and 0.25), checked against
+    :func:`~lowbit.models.blockdot.blockdot_golden`, i.e. qgemm."""
+    from lowbit.boards.selftest import SelfTest
+    from lowbit.errors import ConfigError
+    from lowbit.models.blockdot import blockdot_golden, fp32_bits
+
+    if not config.fp32:
+        raise ConfigError("output", config.output, "fp32 for a board self-test (it checks FP32 "
+                          "results against qgemm)", context=config.KIND)
+    count = min(2, config.blocks_max)
+    params = {"blocks": count, "clear": 0}
+    ta, tw = SELFTEST_TENSOR_SCALES if config.tensor_scaled else (1.0, 1.0)
+    if config.tensor_scaled:
+        params.update(ta=int(fp32_bits(ta)), tw=int(fp32_bits(tw)))
+
+    def expected(inputs):
+        from lowbit.sim.tb_blockdot import blocks_of_beats
+
+        codes = blocks_of_beats(config, inputs["operands"])
+        return {"result": [int(x) for x in blockdot_golden(config, *codes, count, ta, tw)]}
+
+    return SelfTest(params=params, beats=16 * count * config.beats, expected=expected)
+
+
 register(CoreKind(
     name="blockdot",
     summary="MX (32-element, E8M0 scale) / NVFP4 (16-element, E4M3 scale) block dot product",
@@ -124,4 +154,5 @@ register(CoreKind(
     golden="lowbit.models.blockdot:blockdot_golden",
     perf="lowbit.models.blockdot:BlockdotPerf",
     testbench="lowbit.sim.tb_blockdot",
+    selftest="lowbit.kinds.blockdot:board_selftest",
 ))
