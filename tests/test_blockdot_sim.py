@@ -85,7 +85,7 @@ def test_beats_and_blocks_round_trip():
     from lowbit.sim.tb_blockdot import beats_of, blocks_of_beats, random_blocks
 
     for config in CONFIGS:
-        codes = random_blocks(config, np.random.default_rng(1), 6)
+        codes = random_blocks(config, np.random.default_rng(1), 8)
         back = blocks_of_beats(config, beats_of(config, *codes))
         assert all(np.array_equal(x, y) for x, y in zip(codes, back))
 
