@@ -83,11 +83,19 @@ def register(m: Module, value: Unpacked, name: str) -> Unpacked:
 
 
 def _msb(m: Module, mag: Value, name: str) -> Signal:
-    """Position of the leading one of ``mag`` (0 when ``mag`` is 0)."""
+    """Position of the leading one of ``mag`` (0 when ``mag`` is 0), as a tree of log2 depth:
+    each level picks the upper half's position when the upper half has a one."""
+    def tree(bits: list) -> tuple[Value, list]:
+        if len(bits) == 1:
+            return bits[0], []
+        half = 1 << ((len(bits) - 1).bit_length() - 1)
+        hi_any, hi_pos = tree(bits[half:])
+        lo_any, lo_pos = tree(bits[:half])
+        hi_pos += [Const(0, 1)] * (len(lo_pos) - len(hi_pos))
+        return hi_any | lo_any, [Mux(hi_any, h, l) for h, l in zip(hi_pos, lo_pos)] + [hi_any]
+
     top = Signal(range(max(2, len(mag))), name=f"{name}_top")
-    for i in range(len(mag)):
-        with m.If(mag[i]):
-            m.d.comb += top.eq(i)
+    m.d.comb += top.eq(Cat(*tree([mag[i] for i in range(len(mag))])[1]))
     return top
 
 
