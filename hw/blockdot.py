@@ -1,29 +1,48 @@
-"""The ``blockdot`` generator: MX / NVFP4 block dot products, ``lanes`` element pairs a cycle.
+"""The ``blockdot`` generator: MX / NVFP4 block dot products, ``lanes`` element pairs a cycle,
+accumulated across blocks in FP32 as :func:`lowbit.models.qgemm.qgemm` defines it.
 
 Ports::
 
     operands  In   stream of {a0..a(L-1), w0..w(L-1), sa, sw}   L element codes per side and
                                                                 the block's two scale codes
-    result    Out  stream of {sum, exp, special}                one per block (B/L beats)
-    clear     In   1    drop the partial block, the pipeline and a pending result
+    result    Out  stream of {fp32}                  output "fp32": one per ``blocks`` blocks
+                   stream of {sum, exp, special}     output "block": one per block (B/L beats)
+    blocks    In   blocks_bits   (fp32) blocks per result; hold it while a result is in flight
+    ta, tw    In   32            (fp32, NVFP4) the operands' FP32 tensor scales; hold them too
+    clear     In   1    drop the partial block and result, the pipeline and a pending result
+
+Pipeline::
+
+    beats ─► decode, exact products, lane tree ─► [mul_reg] ─► block register (exact) ─┐
+      ┌─────────────────────── S = sum·2**exp, special ◄── × sig(sa)·sig(sw) ◄────────┘
+      └─► RNE32(S) ─► c = RNE32(c + S) over ``blocks`` blocks ─► [RNE32(c · ta · tw)] ─► result
 
 The scales ride on every beat; the unit uses those of a block's last beat. Each lane decodes
 its elements (:mod:`lowbit.hw.minifloat`, from the element formats), multiplies exactly and the
 lanes are summed in a tree; the block's exact sum is held in a register of
 ``kulisch_bits(a, w, B)`` bits with sticky inf/NaN flags beside it. At the block's end the sum
 is multiplied by both scales' significands and their exponents are added:
-``S = sum · 2**exp`` exactly (:mod:`lowbit.models.blockdot`).
+``S = sum · 2**exp`` exactly (:mod:`lowbit.models.blockdot`). With output "block" that is the
+result. With "fp32" (:mod:`lowbit.hw.fp32`) ``S`` is rounded once to FP32 in its own pipeline
+stage (a special block becomes ±inf or NaN), added to the FP32 accumulator ``c`` (from +0, one
+rounding per block, one cycle: the loop), and after the last block of a result ``c`` is the
+result — or, with NVFP4's tensor scales, ``RNE32(c · ta · tw)`` in one more stage: the unit
+takes ``ta`` and ``tw`` as they are (the QTensors' FP32 tensor scales), forms their exact
+48-bit product in a register and rounds the exact triple product once, as qgemm does.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 
+from amaranth.lib.wiring import In
+
+from lowbit.hw import fp32
 from lowbit.hw.minifloat import Product, Specials, decode, exact_product
 from lowbit.hw.reduce import ports, reduction
 from lowbit.kinds.blockdot import BlockdotConfig
-from lowbit.models.fmac import NAN
+from lowbit.models.fmac import FINITE, NAN, NEG_INF, POS_INF
 
 
 def operand_layout(config: BlockdotConfig) -> data.StructLayout:
@@ -34,13 +53,14 @@ def operand_layout(config: BlockdotConfig) -> data.StructLayout:
         "sa": config.a.scale.bits, "sw": config.w.scale.bits})
 
 
-def _signed_bits(lo: int, hi: int) -> int:
-    return max(lo.bit_length(), hi.bit_length()) + 1
+def block_layout(config: BlockdotConfig) -> data.StructLayout:
+    """One block's exact scaled sum ``sum · 2**exp`` and its special code."""
+    return data.StructLayout({"sum": signed(config.sum_bits), "exp": signed(config.exp_bits),
+                              "special": 2})
 
 
 def result_layout(config: BlockdotConfig) -> data.StructLayout:
-    return data.StructLayout({"sum": signed(config.sum_bits),
-                              "exp": signed(_signed_bits(*config.exp_range)), "special": 2})
+    return data.StructLayout({"fp32": 32}) if config.fp32 else block_layout(config)
 
 
 def _tree(values: list, op):
@@ -54,7 +74,10 @@ class BlockDot(wiring.Component):
 
     def __init__(self, config: BlockdotConfig):
         self.config = config
-        super().__init__(ports(operand_layout(config), result_layout(config), None))
+        extra = {"blocks": In(config.blocks_bits)} if config.fp32 else {}
+        if config.tensor_scaled:
+            extra.update(ta=In(32), tw=In(32))
+        super().__init__(ports(operand_layout(config), result_layout(config), None, **extra))
 
     def elaborate(self, platform):
         m = Module()
@@ -85,15 +108,47 @@ class BlockDot(wiring.Component):
         scale_a = decode(m, cfg.a.scale, sa, "sa")
         scale_w = decode(m, cfg.w.scale, sw, "sw")
         exp0 = cfg.a.element.lsb + cfg.w.element.lsb + cfg.a.scale.lsb + cfg.w.scale.lsb
-        step, last = red.finish(m, valid, Const(cfg.beats, max(1, cfg.beats.bit_length())),
-                                self.clear, self.result)
+        beats = Const(cfg.beats, max(1, cfg.beats.bit_length()))
+        if cfg.fp32:
+            step, last = red.count(m, valid, beats, self.clear, prefix="beat_")
+            block = Signal(block_layout(cfg), name="block")
+            block_valid, = red.stage(m, step & last)  # the block register's valid bit
+        else:
+            step, last = red.finish(m, valid, beats, self.clear, self.result)
+            block = self.result.p
         after = flags.next(m, beat_product)
         scaled = Signal(signed(cfg.sum_bits), name="scaled")
         m.d.comb += scaled.eq(total * scale_a.sig * scale_w.sig)
-        red.accumulate(m, step, last, self.clear, acc, total, self.result.p.sum, scaled)
+        red.accumulate(m, step, last, self.clear, acc, total, block.sum, scaled)
         with m.If(step & last):
-            m.d.sync += self.result.p.exp.eq(scale_a.shift + scale_w.shift + exp0)
+            m.d.sync += block.exp.eq(scale_a.shift + scale_w.shift + exp0)
         nan_scale = scale_a.nan | scale_w.nan
-        flags.update(m, step, last, self.clear, after, self.result.p.special,
+        flags.update(m, step, last, self.clear, after, block.special,
                      lambda code: Mux(nan_scale, NAN, code))
+        if cfg.fp32:
+            self._accumulate_fp32(m, red, block_valid, block)
         return m
+
+    def _accumulate_fp32(self, m: Module, red, block_valid, block) -> None:
+        """RNE32 of each block result, their FP32 sum over ``blocks`` blocks, tensor scales."""
+        cfg = self.config
+        rounded = fp32.round_exact(m, block.sum < 0, abs(block.sum), block.exp, "block_fp32")
+        ieee = {FINITE: rounded, POS_INF: Const(fp32.INF, 32),
+                NEG_INF: Const(fp32.INF | fp32.SIGN, 32), NAN: Const(fp32.QNAN, 32)}
+        s_valid, s = red.stage(m, block_valid, Array(ieee[i] for i in range(4))[block.special])
+        c = Signal(32, name="c")
+        total = fp32.add(m, c, s, "c_next")
+        if not cfg.tensor_scaled:
+            step, last = red.finish(m, s_valid, self.blocks, self.clear, self.result)
+            red.accumulate(m, step, last, self.clear, c, total, self.result.p.fp32)
+            return
+        step, last = red.count(m, s_valid, self.blocks, self.clear, prefix="block_")
+        done = Signal(32, name="c_done")
+        done_valid, = red.stage(m, step & last)
+        red.accumulate(m, step, last, self.clear, c, total, done)
+        t = fp32.register(m, fp32.product(fp32.unpack(m, self.ta, "ta"),
+                                          fp32.unpack(m, self.tw, "tw")), "t")
+        out = fp32.round_value(m, fp32.product(fp32.unpack(m, done, "c_done"), t), "scaled_fp32")
+        step, _ = red.finish(m, done_valid, Const(1, 1), self.clear, self.result)
+        with m.If(step):
+            m.d.sync += self.result.p.fp32.eq(out)

@@ -32,20 +32,32 @@ class Reduction:
             m.d.sync += [reg_valid.eq(valid), *(r.eq(v) for r, v in zip(regs, values))]
         return (reg_valid, *regs)
 
-    def finish(self, m: Module, valid: Value, k: Value, clear: Value, result) -> tuple[Value, Value]:
-        """``(step, last)``: a beat reaches the accumulator; it is the K-th of its result."""
-        count = Signal(len(k), name="count")
-        last = Signal(name="last")
-        step = Signal(name="step")
+    def count(self, m: Module, valid: Value, k: Value, clear: Value,
+              prefix: str = "") -> tuple[Value, Value]:
+        """``(step, last)`` of a beat counter: a beat moves on; it is the K-th of its group."""
+        count = Signal(len(k), name=f"{prefix}count")
+        last = Signal(name=f"{prefix}last")
+        step = Signal(name=f"{prefix}step")
         m.d.comb += [last.eq(count == (k - 1)[:len(k)]), step.eq(self.advance & valid)]
-        with m.If(result.ready):
-            m.d.sync += result.valid.eq(0)
         with m.If(step):
             m.d.sync += count.eq(count + 1)
             with m.If(last):
-                m.d.sync += [count.eq(0), result.valid.eq(1)]
+                m.d.sync += count.eq(0)
         with m.If(clear):
-            m.d.sync += [count.eq(0), result.valid.eq(0), *(v.eq(0) for v in self.pipe)]
+            m.d.sync += count.eq(0)
+        return step, last
+
+    def finish(self, m: Module, valid: Value, k: Value, clear: Value, result) -> tuple[Value, Value]:
+        """``(step, last)``: a beat reaches the accumulator; it is the K-th of its result.
+        Call it after every :meth:`stage`, whose valid bits ``clear`` drops here."""
+        step, last = self.count(m, valid, k, clear)
+        with m.If(result.ready):
+            m.d.sync += result.valid.eq(0)
+        with m.If(step):
+            with m.If(last):
+                m.d.sync += result.valid.eq(1)
+        with m.If(clear):
+            m.d.sync += [result.valid.eq(0), *(v.eq(0) for v in self.pipe)]
         return step, last
 
     @staticmethod

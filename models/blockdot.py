@@ -1,6 +1,6 @@
 """Golden and performance models of the ``blockdot`` core kind.
 
-For each block j (B element pairs sharing the scales ``sa_j``, ``sw_j``) the unit gives the
+For each block j (B element pairs sharing the scales ``sa_j``, ``sw_j``) the unit forms the
 exact scaled block product ``S_j = sum_j · 2**exp_j`` with
 
     sum_j = D_j · sig(sa_j) · sig(sw_j)
@@ -12,8 +12,9 @@ where ``D_j`` is :func:`lowbit.models.qgemm.qgemm`'s exact block sum (step 2, in
 :mod:`lowbit.models.fmac` for the elements; a NaN scale (E8M0 0xFF, E4M3 S.1111.111) makes the
 block NaN whatever its elements are (OCP MX; qgemm's rule).
 
-qgemm's steps 3-5 (``RNE32(S_j)``, the FP32 sum over blocks, the NVFP4 tensor scales) are
-applied to these results by :func:`fp32_accumulate`; the unit itself stops at ``S_j``.
+Output "block" gives these ``(sum, exp, special)``. Output "fp32" gives qgemm's steps 3-5 on
+them — each result is ``qgemm(A, W).out`` of the QTensors its blocks make
+(:func:`qtensors`), so the golden model is qgemm itself, not a second description of it.
 """
 
 from __future__ import annotations
@@ -22,17 +23,42 @@ import numpy as np
 
 from lowbit.models.exact import to_fp32
 from lowbit.models.fmac import FINITE, NAN, classify
+from lowbit.models.minifloat import FP32
 from lowbit.models.perf import GemmShape
-from lowbit.models.qgemm import exact_dots
+from lowbit.models.qgemm import exact_dots, qgemm
+from lowbit.models.qtensor import QTensor
 
 
 def blockdot_golden(config, a_codes: np.ndarray, w_codes: np.ndarray, sa_codes: np.ndarray,
-                    sw_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(sum, exp, special)`` per block of element codes (blocks × B) and scale codes."""
-    a, w = np.asarray(a_codes), np.asarray(w_codes)
+                    sw_codes: np.ndarray, blocks: int = 1, ta: float = 1.0, tw: float = 1.0):
+    """What the unit gives for blocks of element codes (blocks × B) and their scale codes:
+    output "block": ``(sum, exp, special)`` per block; output "fp32": the FP32 results as bit
+    patterns (:func:`fp32_bits`), one per ``blocks`` consecutive blocks (``ta``, ``tw``: the
+    tensor scales, NVFP4 only)."""
+    if config.fp32:
+        a, w = qtensors(config, a_codes, w_codes, sa_codes, sw_codes, blocks, ta, tw)
+        return fp32_bits(qgemm(a, w, keep_acc=False).out.diagonal())
+    return block_results(config, a_codes, w_codes, sa_codes, sw_codes)
+
+
+def fp32_bits(x: np.ndarray) -> np.ndarray:
+    """FP32 values as the unit gives them: bit patterns (uint32), every NaN the quiet NaN
+    ``FP32.nan_code`` (IEEE leaves a NaN's sign and payload open; the unit has one)."""
+    x = np.asarray(x, dtype=np.float32)
+    return np.where(np.isnan(x), np.uint32(FP32.nan_code), x.view(np.uint32))
+
+
+def _check_blocks(config, a: np.ndarray, w: np.ndarray) -> None:
     if a.shape != w.shape or a.ndim != 2 or a.shape[1] != config.block:
         raise ValueError(f"element codes of shape {a.shape} and {w.shape}: expected blocks × "
                          f"{config.block}")
+
+
+def block_results(config, a_codes: np.ndarray, w_codes: np.ndarray, sa_codes: np.ndarray,
+                  sw_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(sum, exp, special)`` per block of element codes (blocks × B) and scale codes."""
+    a, w = np.asarray(a_codes), np.asarray(w_codes)
+    _check_blocks(config, a, w)
     d, ieee = exact_dots(config.a.element, a, config.w.element, w)
     sign_a, sig_a, exp_a = config.a.scale.exact(sa_codes)
     sign_w, sig_w, exp_w = config.w.scale.exact(sw_codes)
@@ -45,10 +71,31 @@ def blockdot_golden(config, a_codes: np.ndarray, w_codes: np.ndarray, sa_codes: 
     return sums, exp.astype(np.int64), special
 
 
+def qtensors(config, a_codes: np.ndarray, w_codes: np.ndarray, sa_codes: np.ndarray,
+             sw_codes: np.ndarray, blocks: int, ta: float = 1.0,
+             tw: float = 1.0) -> tuple[QTensor, QTensor]:
+    """The unit's input as qgemm operands: result i's ``blocks`` consecutive blocks are row i
+    of A (R×K) and column i of W (K×R), K = blocks·B, so result i is ``qgemm(A, W).out[i, i]``."""
+    a, w = np.asarray(a_codes), np.asarray(w_codes)
+    _check_blocks(config, a, w)
+    if len(a) % blocks:
+        raise ValueError(f"{len(a)} blocks do not make results of {blocks} blocks")
+    if (ta, tw) != (1.0, 1.0) and not config.tensor_scaled:
+        raise ValueError(f"{config.a} has no tensor scale")
+    rows, k = len(a) // blocks, blocks * config.block
+    scale_a = config.a.scale.decode(np.asarray(sa_codes)).reshape(rows, blocks)
+    scale_w = config.w.scale.decode(np.asarray(sw_codes)).reshape(rows, blocks)
+    qa = QTensor(config.a.element, a.reshape(rows, k), 1, config.block, scale_a,
+                 config.a.scale_type, tensor_scale=float(ta))
+    qw = QTensor(config.w.element, w.reshape(rows, k).T.copy(), 0, config.block,
+                 scale_w.T.copy(), config.w.scale_type, tensor_scale=float(tw))
+    return qa, qw
+
+
 def fp32_accumulate(sums: np.ndarray, exp: np.ndarray, special: np.ndarray,
                     blocks: int) -> np.ndarray:
-    """qgemm's steps 3-4 on block results: ``c = RNE32(c + RNE32(S_j))`` over each run of
-    ``blocks`` consecutive blocks, from +0."""
+    """qgemm's steps 3-4 on the results of output "block" (what a host does with them):
+    ``c = RNE32(c + RNE32(S_j))`` over each run of ``blocks`` consecutive blocks, from +0."""
     s = np.empty(len(sums), dtype=np.float32)
     for i, (d, e) in enumerate(zip(sums, exp)):
         s[i] = to_fp32(np.array([int(d)], dtype=object), int(e), np.float64(1.0))[0]
@@ -76,7 +123,19 @@ class BlockdotPerf:
 
     @property
     def storage_bits(self) -> int:
+        """Register bits: the exact block register and its flags, [the mul_reg stage], the
+        beat counter, the block result; with fp32 output also the RNE32 stage, the FP32
+        accumulator, the block counter, the result and (NVFP4) the finished sum and the
+        registered tensor-scale product."""
         c = self.config
+        flags = 3
         scales = c.a.scale.bits + c.w.scale.bits
-        result = c.block_sum_bits + 2 * 8 + 16 + 2
-        return c.block_sum_bits + 3 + scales + result + c.beats.bit_length()
+        bits = c.block_sum_bits + flags + c.beats.bit_length()
+        bits += c.mul_reg * (c.block_sum_bits + flags + scales + 1)
+        bits += c.sum_bits + c.exp_bits + 2 + c.fp32   # block result (+ valid)
+        if c.fp32:
+            bits += (32 + 1) + 32 + c.blocks_bits + 32     # S, c, block count, result
+        if c.tensor_scaled:
+            t_sig, t_exp = 2 * (FP32.man_bits + 1), FP32.exp_bits + 3
+            bits += (32 + 1) + t_sig + t_exp + 4            # finished c, ta·tw and its flags
+        return bits

@@ -1,6 +1,8 @@
-"""The ``blockdot`` core in simulation: random blocks with extreme scales, the largest blocks,
-and a quantized GEMM whose FP32 result (from the unit's block results) is qgemm's, for MX and
-NVFP4 at several lane counts."""
+"""The ``blockdot`` core in simulation: FP32 results (MXFP8 E4M3×E5M2, 8 lanes; NVFP4, 4
+lanes with tensor scales) bit for bit against qgemm on random blocks with extreme scales at
+several block counts per result, constructed FP32 corner cases and quantized GEMMs; exact
+block results (MXINT8×MXFP4, 32 lanes) against the block model; the testbench failing when the
+expected results are wrong."""
 
 import pytest
 
@@ -13,7 +15,7 @@ from lowbit.simulate import simulate
 CONFIGS = [
     B(a="mxfp8_e4m3", w="mxfp8_e5m2", lanes=8),
     B(a="nvfp4", w="nvfp4", lanes=4, mul_reg=True),
-    B(a="mxint8", w="mxfp4", lanes=32),
+    B(a="mxint8", w="mxfp4", lanes=32, output="block"),
 ]
 
 
@@ -23,7 +25,26 @@ def test_blockdot_bit_exact(config, tmp_path):
     assert result.passed, "\n".join(result.run.failures) + f"\nlog: {result.run.log}"
     records = {r["test"]: r for r in result.run.records}
     assert records["quantized_gemm"]["cycles"] == records["quantized_gemm"]["model_cycles"]
-    assert 0 < records["random_blocks_extreme_scales"]["specials"] < 300
+    random = records["random_blocks_extreme_scales"]
+    if not config.fp32:
+        assert 0 < random["specials"] < 300
+        return
+    # the corners were reached, not only asked for
+    corners = records["corner_cases"]
+    if config.tensor_scaled:
+        assert corners["cases"] >= 7
+        assert all(records["tensor_scales"][k] > 0 for k in ("nan", "inf", "zero", "subnormal"))
+    else:
+        assert corners["cases"] == 22
+        assert all(corners[k] > 0 for k in ("nan", "inf", "zero", "subnormal"))
+        assert all(random[k] > 0 for k in ("nan", "inf", "zero", "subnormal"))
+
+
+def test_testbench_catches_a_wrong_expected_bit(tmp_path):
+    """One flipped bit in the expected FP32 results (run option ``corrupt``) fails the run."""
+    result = simulate(CONFIGS[0], run_dir=tmp_path, seed=6, options={"corrupt": True},
+                      testcase="corner_cases")
+    assert not result.passed and "differ" in result.run.failures[0]
 
 
 @pytest.mark.parametrize("fields, message", [
@@ -42,6 +63,49 @@ def test_cli_lanes_not_dividing_the_block_exits_2(cli):
     assert code == 2 and "divisor of the block size 16" in err
 
 
+def test_gemm_longer_than_the_block_count_exits_2(cli):
+    code, _, err = cli("simulate", "blockdot", "--blocks-bits", "2", "--gemm", "2x2x128")
+    assert code == 2 and "at most 3 blocks of 32 with blocks_bits=2" in err
+
+
 def test_perf_model():
-    assert BlockdotPerf(CONFIGS[0]).gemm_cycles(GemmShape(2, 2, 64)) == 4 * 8 + 1
+    # 4 results of 2 blocks of 8 beats; block register, RNE32, accumulator (+ tensor scaling)
+    assert BlockdotPerf(CONFIGS[0]).gemm_cycles(GemmShape(2, 2, 64)) == 4 * 2 * 4 + 3
+    assert BlockdotPerf(CONFIGS[1]).gemm_cycles(GemmShape(2, 2, 32)) == 4 * 2 * 4 + 5
+    assert BlockdotPerf(CONFIGS[2]).gemm_cycles(GemmShape(2, 2, 64)) == 4 * 2 + 1
     assert BlockdotPerf(CONFIGS[2]).peak_macs_per_cycle == 32.0
+    exact = BlockdotPerf(B(output="block")).storage_bits
+    assert BlockdotPerf(B()).storage_bits > exact + 3 * 32
+
+
+def test_beats_and_blocks_round_trip():
+    """The self-test's reading of operand beats is the inverse of the testbench's packing."""
+    import numpy as np
+
+    from lowbit.sim.tb_blockdot import beats_of, blocks_of_beats, random_blocks
+
+    for config in CONFIGS:
+        codes = random_blocks(config, np.random.default_rng(1), 8)
+        back = blocks_of_beats(config, beats_of(config, *codes))
+        assert all(np.array_equal(x, y) for x, y in zip(codes, back))
+
+
+def test_self_test_needs_fp32_output():
+    from lowbit.kinds.blockdot import board_selftest
+
+    with pytest.raises(ConfigError, match="fp32 for a board self-test"):
+        board_selftest(CONFIGS[2])
+
+
+def test_self_test_top_reaches_the_golden_checksum(tmp_path):
+    """NVFP4 with tensor scales: the board top's checksum is qgemm's answer to its stimulus."""
+    from lowbit.boards.interface import CoreInterface
+    from lowbit.boards.selftest import expectation
+    from lowbit.generate import generate
+    from test_flow_build import _simulate_top
+
+    config = CONFIGS[1]
+    expect = expectation(config, CoreInterface.from_manifest(generate(config).manifest))
+    assert expect.params == {"blocks": 2, "clear": 0, "ta": 0x3FC00000, "tw": 0x3E800000}
+    run = _simulate_top(config, expect, tmp_path)
+    assert run.passed and run.records[0]["checksum"] == expect.checksum

@@ -11,6 +11,10 @@ from lowbit.models.kulisch import kulisch_bits, operand_format
 from lowbit.registry import CoreKind, register
 
 
+#: what a result is: qgemm's FP32 output, or one block's exact scaled sum
+OUTPUTS = ("fp32", "block")
+
+
 def _element_check(fmt: BlockFormat) -> str | None:
     return operand_format()(fmt.element)
 
@@ -28,6 +32,12 @@ class BlockdotConfig(CoreConfig):
     lanes: int = option(8, "element pairs multiplied per cycle; must divide the block", lo=1,
                         hi=64)
     mul_reg: bool = option(False, "register the lane products' sum before the accumulator")
+    output: str = option("fp32", "fp32: each result is qgemm's FP32 output over a run-time "
+                         "number of blocks (blocks rounded to FP32 and summed in FP32, NVFP4 "
+                         "tensor scales applied); block: each block's exact scaled sum",
+                         choices=OUTPUTS)
+    blocks_bits: int = option(8, "width of the run-time block count (fp32 output): up to "
+                              "2**blocks_bits - 1 blocks per result", lo=1, hi=24)
 
     def check(self) -> None:
         if (self.a.block, self.a.scale) != (self.w.block, self.w.scale):
@@ -68,12 +78,72 @@ class BlockdotConfig(CoreConfig):
         return lo, hi
 
     @property
+    def exp_bits(self) -> int:
+        """Bits of a block result's (signed) exponent."""
+        lo, hi = self.exp_range
+        return max(lo.bit_length(), hi.bit_length()) + 1
+
+    @property
+    def fp32(self) -> bool:
+        return self.output == "fp32"
+
+    @property
+    def tensor_scaled(self) -> bool:
+        """FP32 results times the per-tensor scales ``ta``, ``tw`` (NVFP4)."""
+        return self.fp32 and self.a.tensor_scale is not None
+
+    @property
+    def blocks_max(self) -> int:
+        return (1 << self.blocks_bits) - 1
+
+    @property
     def latency(self) -> int:
-        return 1 + self.mul_reg
+        """Cycles from a result's last beat's handshake to the result's: the block register,
+        then (fp32) the RNE32 register and the FP32 accumulator, then the tensor scaling."""
+        return 1 + self.mul_reg + (2 + self.tensor_scaled if self.fp32 else 0)
+
+    def check_gemm(self, shape) -> None:
+        from lowbit.errors import ConfigError
+
+        if self.fp32 and -(-shape.k // self.block) > self.blocks_max:
+            raise ConfigError("gemm", str(shape), f"K must be at most {self.blocks_max} blocks "
+                              f"of {self.block} with blocks_bits={self.blocks_bits}",
+                              context=self.KIND)
 
     @property
     def name(self) -> str:
-        return f"blockdot_{self.a}_{self.w}_l{self.lanes}{'_mr' if self.mul_reg else ''}"
+        out = f"_fp32b{self.blocks_bits}" if self.fp32 else "_block"
+        return f"blockdot_{self.a}_{self.w}_l{self.lanes}{out}{'_mr' if self.mul_reg else ''}"
+
+
+#: tensor scales of the NVFP4 board self-test (FP32 1.5 and 0.25)
+SELFTEST_TENSOR_SCALES = (1.5, 0.25)
+
+
+def board_selftest(config: BlockdotConfig):
+    """The board self-test (fp32 output): 16 results of two blocks each over the board's
+    pseudo-random element and scale codes (NVFP4: tensor scales 1.5 and 0.25), checked against
+    :func:`~lowbit.models.blockdot.blockdot_golden`, i.e. qgemm."""
+    from lowbit.boards.selftest import SelfTest
+    from lowbit.errors import ConfigError
+    from lowbit.models.blockdot import blockdot_golden, fp32_bits
+
+    if not config.fp32:
+        raise ConfigError("output", config.output, "fp32 for a board self-test (it checks FP32 "
+                          "results against qgemm)", context=config.KIND)
+    count = min(2, config.blocks_max)
+    params = {"blocks": count, "clear": 0}
+    ta, tw = SELFTEST_TENSOR_SCALES if config.tensor_scaled else (1.0, 1.0)
+    if config.tensor_scaled:
+        params.update(ta=int(fp32_bits(ta)), tw=int(fp32_bits(tw)))
+
+    def expected(inputs):
+        from lowbit.sim.tb_blockdot import blocks_of_beats
+
+        codes = blocks_of_beats(config, inputs["operands"])
+        return {"result": [int(x) for x in blockdot_golden(config, *codes, count, ta, tw)]}
+
+    return SelfTest(params=params, beats=16 * count * config.beats, expected=expected)
 
 
 register(CoreKind(
@@ -84,4 +154,5 @@ register(CoreKind(
     golden="lowbit.models.blockdot:blockdot_golden",
     perf="lowbit.models.blockdot:BlockdotPerf",
     testbench="lowbit.sim.tb_blockdot",
+    selftest="lowbit.kinds.blockdot:board_selftest",
 ))
