@@ -33,14 +33,16 @@ takes ``ta`` and ``tw`` as they are (the QTensors' FP32 tensor scales), forms th
 
 from __future__ import annotations
 
+from operator import or_
+
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
-
 from amaranth.lib.wiring import In
 
 from lowbit.hw import fp32
 from lowbit.hw.minifloat import Product, Specials, decode, exact_product
 from lowbit.hw.reduce import ports, reduction
+from lowbit.hw.trees import balanced
 from lowbit.kinds.blockdot import BlockdotConfig
 from lowbit.models.fmac import FINITE, NAN, NEG_INF, POS_INF
 
@@ -63,12 +65,6 @@ def result_layout(config: BlockdotConfig) -> data.StructLayout:
     return data.StructLayout({"fp32": 32}) if config.fp32 else block_layout(config)
 
 
-def _tree(values: list, op):
-    while len(values) > 1:
-        values = [op(a, b) for a, b in zip(values[::2], values[1::2])] + values[len(values) & ~1:]
-    return values[0]
-
-
 class BlockDot(wiring.Component):
     """Block dot-product unit built from a :class:`~lowbit.kinds.blockdot.BlockdotConfig`."""
 
@@ -89,10 +85,10 @@ class BlockDot(wiring.Component):
                                   f"p{i}")
                     for i in range(cfg.lanes)]
         beat = Signal(signed(cfg.block_sum_bits), name="beat_sum")
-        m.d.comb += beat.eq(_tree([x.value for x in products], lambda x, y: x + y))
-        nan = _tree([x.nan for x in products], lambda x, y: x | y)
-        pos = _tree([x.inf & ~x.neg for x in products], lambda x, y: x | y)
-        neg = _tree([x.inf & x.neg for x in products], lambda x, y: x | y)
+        m.d.comb += beat.eq(balanced(x.value for x in products))
+        nan = balanced((x.nan for x in products), or_)
+        pos = balanced((x.inf & ~x.neg for x in products), or_)
+        neg = balanced((x.inf & x.neg for x in products), or_)
         flag_bits = Signal(3, name="beat_flags")
         m.d.comb += flag_bits.eq(Cat(nan, pos, neg))
         valid, value, sa, sw = red.valid, beat, p.sa, p.sw
