@@ -217,7 +217,8 @@ class FloatFormat(NumberFormat):
         """Real values (converted exactly to float64) to codes; see the module docstring."""
         x = np.asarray(x)
         if x.dtype != np.float64:
-            x = x.astype(np.float64)  # exact for every narrower float type
+            with np.errstate(invalid="ignore"):  # ml_dtypes NaNs cast to NaN, with a warning
+                x = x.astype(np.float64)  # exact for every narrower float type
         nan = np.isnan(x)
         neg = np.signbit(x)
         a = np.abs(np.where(nan, 0.0, x))

@@ -183,6 +183,7 @@ def qgemm(a: QTensor, w: QTensor, acc: Accumulator | None = None, block: int | N
 _PARALLEL_MACS = 1 << 22
 
 
+@np.errstate(over="ignore", invalid="ignore")  # FP32 sums reach ±inf and NaN as IEEE says
 def _rows(a: QTensor, ow: _Operand, acc: Accumulator | None, block: int, keep_acc: bool,
           out: np.ndarray) -> np.ndarray | None:
     """Steps 1-4 for the rows of ``a``: the FP32 accumulators go to ``out``; returns the

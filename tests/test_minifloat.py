@@ -12,6 +12,10 @@ from lowbit.models.minifloat import (BF16, E8M0, FLOAT_FORMATS, FP4_E2M1, FP6_E2
                                      FP8_E3M4, FP8_E4M3, FP8_E4M3FNUZ, FP8_E5M2, FP8_E5M2FNUZ,
                                      FP16, FP32, FloatFormat)
 
+#: the references cast out-of-range values and NaNs through ml_dtypes/numpy on purpose
+pytestmark = [pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning"),
+              pytest.mark.filterwarnings("ignore:invalid value encountered in cast:RuntimeWarning")]
+
 #: every format ml_dtypes (or numpy) also has, with its type there
 REFERENCE = {
     FP8_E4M3: ml_dtypes.float8_e4m3fn, FP8_E5M2: ml_dtypes.float8_e5m2,
