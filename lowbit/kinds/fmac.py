@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from lowbit.config import CoreConfig, option
+from lowbit.kinds.int_datapath import RuntimeK
 from lowbit.models import lmul
 from lowbit.models.kulisch import (MAX_KULISCH_BITS, OperandFormats, kulisch_bits,
                                    operand_formats, register_bits)
@@ -14,7 +15,7 @@ from lowbit.registry import CoreKind, register
 
 
 @dataclass(frozen=True)
-class FmacConfig(CoreConfig):
+class FmacConfig(RuntimeK, CoreConfig):
     """Operand formats, the exact (Kulisch) or a narrower register, and the run-time K width."""
 
     KIND: ClassVar[str] = "fmac"
@@ -66,10 +67,6 @@ class FmacConfig(CoreConfig):
         return OperandFormats.parse(self.w)
 
     @property
-    def k_max(self) -> int:
-        return (1 << self.k_bits) - 1
-
-    @property
     def lmul_offset_bits(self) -> int:
         """Bits below ``2**(lsb_a + lsb_w)`` the L-Mul offset needs (0 with the exact multiplier;
         :mod:`lowbit.models.lmul`)."""
@@ -115,13 +112,6 @@ class FmacConfig(CoreConfig):
     @property
     def latency(self) -> int:
         return 1 + self.mul_reg
-
-    def check_gemm(self, shape) -> None:
-        from lowbit.errors import ConfigError
-
-        if shape.k > self.k_max:
-            raise ConfigError("gemm", str(shape), f"K must be at most {self.k_max} with "
-                              f"k_bits={self.k_bits}", context=self.KIND)
 
     @property
     def name(self) -> str:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from lowbit.config import CoreConfig, option
-from lowbit.errors import ConfigError
+from lowbit.kinds.int_datapath import RuntimeK
 from lowbit.models.accumulator import MAX_ACC_BITS, OVERFLOW_MODES, Accumulator
 from lowbit.registry import CoreKind, register
 
@@ -19,7 +19,7 @@ WORD_BITS = 32
 
 
 @dataclass(frozen=True)
-class FusionConfig(CoreConfig):
+class FusionConfig(RuntimeK, CoreConfig):
     """Sixteen 2-bit BitBricks fused at run time into 8×8, 8×4, ..., 2×2 multipliers; the
     precisions and signedness of both operands are run-time inputs, so one build serves all."""
 
@@ -40,18 +40,6 @@ class FusionConfig(CoreConfig):
     @property
     def latency(self) -> int:
         return 1 + self.mul_reg
-
-    @property
-    def k_max(self) -> int:
-        return (1 << self.k_bits) - 1
-
-    def check_gemm(self, shape) -> None:
-        from lowbit.models.fusion import products_per_beat
-
-        beats = -(-shape.k // products_per_beat(8, 8))
-        if beats > self.k_max:
-            raise ConfigError("gemm", str(shape), f"K must be at most {self.k_max} (8×8 "
-                              f"mode) with k_bits={self.k_bits}", context=self.KIND)
 
     @property
     def name(self) -> str:
