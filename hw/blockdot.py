@@ -45,6 +45,7 @@ from lowbit.hw.reduce import ports, reduction
 from lowbit.hw.trees import balanced
 from lowbit.kinds.blockdot import BlockdotConfig
 from lowbit.models.fmac import FINITE, NAN, NEG_INF, POS_INF
+from lowbit.models.minifloat import FP32
 
 
 def operand_layout(config: BlockdotConfig) -> data.StructLayout:
@@ -62,7 +63,7 @@ def block_layout(config: BlockdotConfig) -> data.StructLayout:
 
 
 def result_layout(config: BlockdotConfig) -> data.StructLayout:
-    return data.StructLayout({"fp32": 32}) if config.fp32 else block_layout(config)
+    return data.StructLayout({"fp32": FP32.bits}) if config.fp32 else block_layout(config)
 
 
 class BlockDot(wiring.Component):
@@ -72,7 +73,7 @@ class BlockDot(wiring.Component):
         self.config = config
         extra = {"blocks": In(config.blocks_bits)} if config.fp32 else {}
         if config.tensor_scaled:
-            extra.update(ta=In(32), tw=In(32))
+            extra.update(ta=In(FP32.bits), tw=In(FP32.bits))
         super().__init__(ports(operand_layout(config), result_layout(config), None, **extra))
 
     def elaborate(self, platform):
@@ -103,7 +104,7 @@ class BlockDot(wiring.Component):
         total = (acc + beat_product.value)[:cfg.block_sum_bits].as_signed()
         scale_a = decode(m, cfg.a.scale, sa, "sa")
         scale_w = decode(m, cfg.w.scale, sw, "sw")
-        exp0 = cfg.a.element.lsb + cfg.w.element.lsb + cfg.a.scale.lsb + cfg.w.scale.lsb
+        exp0 = cfg.lsb + cfg.a.scale.lsb + cfg.w.scale.lsb   # decode's shifts count from lsb
         beats = Const(cfg.beats, max(1, cfg.beats.bit_length()))
         if cfg.fp32:
             step, last = red.count(m, valid, beats, self.clear, prefix="beat_")
@@ -129,17 +130,17 @@ class BlockDot(wiring.Component):
         """RNE32 of each block result, their FP32 sum over ``blocks`` blocks, tensor scales."""
         cfg = self.config
         rounded = fp32.round_exact(m, block.sum < 0, abs(block.sum), block.exp, "block_fp32")
-        ieee = {FINITE: rounded, POS_INF: Const(fp32.INF, 32),
-                NEG_INF: Const(fp32.INF | fp32.SIGN, 32), NAN: Const(fp32.QNAN, 32)}
+        ieee = {FINITE: rounded, POS_INF: Const(fp32.INF, FP32.bits),
+                NEG_INF: Const(fp32.INF | fp32.SIGN, FP32.bits), NAN: Const(fp32.QNAN, FP32.bits)}
         s_valid, s = red.stage(m, block_valid, Array(ieee[i] for i in range(4))[block.special])
-        c = Signal(32, name="c")
+        c = Signal(FP32.bits, name="c")
         total = fp32.add(m, c, s, "c_next")
         if not cfg.tensor_scaled:
             step, last = red.finish(m, s_valid, self.blocks, self.clear, self.result)
             red.accumulate(m, step, last, self.clear, c, total, self.result.p.fp32)
             return
         step, last = red.count(m, s_valid, self.blocks, self.clear, prefix="block_")
-        done = Signal(32, name="c_done")
+        done = Signal(FP32.bits, name="c_done")
         done_valid, = red.stage(m, step & last)
         red.accumulate(m, step, last, self.clear, c, total, done)
         t = fp32.register(m, fp32.product(fp32.unpack(m, self.ta, "ta"),

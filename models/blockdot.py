@@ -64,7 +64,7 @@ def block_results(config, a_codes: np.ndarray, w_codes: np.ndarray, sa_codes: np
     sign_w, sig_w, exp_w = config.w.scale.exact(sw_codes)
     sig = np.where(sign_a ^ sign_w, -1, 1) * sig_a * sig_w
     sums = d * sig.astype(object)
-    exp = exp_a + exp_w + config.a.element.lsb + config.w.element.lsb
+    exp = exp_a + exp_w + config.lsb
     special = classify(ieee)
     nan_scale = config.a.scale.is_nan(sa_codes) | config.w.scale.is_nan(sw_codes)
     special = np.where(nan_scale, NAN, special)
@@ -134,8 +134,8 @@ class BlockdotPerf:
         bits += c.mul_reg * (c.block_sum_bits + flags + scales + 1)
         bits += c.sum_bits + c.exp_bits + 2 + c.fp32   # block result (+ valid)
         if c.fp32:
-            bits += (32 + 1) + 32 + c.blocks_bits + 32     # S, c, block count, result
+            bits += (FP32.bits + 1) + 2 * FP32.bits + c.blocks_bits  # S, c, result, count
         if c.tensor_scaled:
             t_sig, t_exp = 2 * (FP32.man_bits + 1), FP32.exp_bits + 3
-            bits += (32 + 1) + t_sig + t_exp + 4            # finished c, ta·tw and its flags
+            bits += (FP32.bits + 1) + t_sig + t_exp + 4     # finished c, ta·tw and its flags
         return bits

@@ -57,9 +57,11 @@ class OperandFormats:
     @classmethod
     def parse(cls, text: str) -> OperandFormats:
         """``"fp8_e4m3,fp8_e5m2"`` → both; a FormatError naming what is allowed otherwise."""
-        names = [n.strip() for n in str(text).split(",") if n.strip()]
-        if not names:
+        names = [n.strip() for n in str(text).split(",")]
+        if not any(names):
             raise FormatError(f"no operand format given; {ALLOWED_OPERAND_LISTS}")
+        if not all(names):
+            raise FormatError(f"{text!r} has an empty entry; {ALLOWED_OPERAND_LISTS}")
         formats = tuple(parse_format(n) for n in names)
         for f in formats:
             if not operand_allowed(f):

@@ -61,7 +61,7 @@ async def every_mode_random(dut):
     count = 0
     for a_bits, w_bits in modes():
         for signs in SIGNS:
-            for k in (1, 3, 10):
+            for k in (k for k in (1, 3, 10) if k <= config.k_max):
                 n = k * 16
                 await run(dut, config, (a_bits, w_bits, *signs), random_words(gen, n),
                           random_words(gen, n), k, rng=gen, idle=0.2, stall=0.2)
@@ -99,11 +99,14 @@ async def every_mode_overflows(dut):
     extreme product in every lane until the sum is past the bound, then two beats whose lanes
     alternate the largest and the most negative product (where saturating per product would
     differ from saturating per beat), then random beats near the bound. Counts the results
-    that left the range and those whose result differs from the exact sum."""
+    that left the range and those whose result differs from the exact sum. A direction
+    whose run needs more beats than the run-time K holds (or ``max_beats``, default 2**16)
+    is skipped and counted."""
     config, options = await setup(dut)
+    limit = min(config.k_max, options.get("max_beats", 1 << 16))
     gen = bench.rng(options, 5)
     acc, exact_config = config.accumulator, replace(config, acc=64)   # 64 bits: exact sums
-    runs = left = differ = 0
+    runs = left = differ = skipped = 0
     for a_bits, w_bits in modes():
         p = products_per_beat(a_bits, w_bits)
         for signs in SIGNS:
@@ -113,6 +116,9 @@ async def every_mode_overflows(dut):
             for push in filter(None, (up, down)):
                 beat = p * push[0] * push[1]
                 n = (acc.max if beat > 0 else -acc.min) // abs(beat)
+                if n + 1 + len(mixed) + 8 > limit:
+                    skipped += 1
+                    continue
                 pairs = np.array([[push] * p] * (n + 1) + mixed)     # beats × lanes × (a, w)
                 mode = (a_bits, w_bits, *signs)
                 a_words = np.concatenate([words(pairs[..., 0], a_bits, signs[0]),
@@ -125,7 +131,7 @@ async def every_mode_overflows(dut):
                 left += int(not acc.holds(partial.min(), partial.max()))
                 differ += int(got[0] != partial[-1])
     bench.record(test="every_mode_overflows", overflow=config.overflow, runs=runs,
-                 left_range=left, differ_from_exact=differ)
+                 left_range=left, differ_from_exact=differ, skipped=skipped)
 
 
 @cocotb.test()
@@ -133,9 +139,9 @@ async def gemm_full_rate(dut):
     """An M×N×K GEMM in one mode: ⌈K/P⌉ beats per output; cycles must equal the model."""
     config, options = await setup(dut)
     a_bits, w_bits = options.get("mode", (4, 4))
-    shape = GemmShape(*options.get("gemm", (3, 4, 32)))
-    gen = bench.rng(options, 3)
     p = products_per_beat(a_bits, w_bits)
+    shape = GemmShape(*options.get("gemm", (3, 4, min(32, config.k_max * p))))
+    gen = bench.rng(options, 3)
     beats = -(-shape.k // p)
     a = np.zeros((shape.m, beats * p), dtype=np.int64)
     w = np.zeros((beats * p, shape.n), dtype=np.int64)
@@ -158,11 +164,13 @@ async def clear_drops_partial_sums(dut):
     """``clear`` drops a partial sum and the pipeline; the next results are exact."""
     config, options = await setup(dut)
     gen = bench.rng(options, 4)
-    dut.k.value = 4
-    beats = bench.pack(OPERANDS, {"a": random_words(gen, 3), "w": random_words(gen, 3)})
+    k = min(4, config.k_max)
+    dut.k.value = k
+    beats = bench.pack(OPERANDS, {"a": random_words(gen, k - 1), "w": random_words(gen, k - 1)})
     await bench.transfer(dut.clk, [bench.Source(dut, "operands", beats)], [])
     dut.clear.value = 1
     await RisingEdge(dut.clk)
     dut.clear.value = 0
-    await run(dut, config, (2, 4, True, False), random_words(gen, 8), random_words(gen, 8), 4)
+    await run(dut, config, (2, 4, True, False), random_words(gen, 2 * k), random_words(gen, 2 * k),
+              k)
     bench.record(test="clear_drops_partial_sums")

@@ -37,6 +37,19 @@ def test_every_mode_bit_exact(config, mode, tmp_path):
         assert overflows["differ_from_exact"] == OVERFLOW_RUNS
     gemm = records["gemm_full_rate"]
     assert gemm["cycles"] == gemm["model_cycles"] and gemm["mode"] == "{}x{}".format(*mode)
+    assert overflows["skipped"] == 0
+
+
+def test_short_k_and_a_wide_register(tmp_path):
+    """k_bits=2 and the default 32-bit register: every test keeps to K <= 3, and the overflow
+    runs that would need more beats than K holds are skipped and counted, not failed."""
+    config = FusionConfig(k_bits=2)
+    result = simulate(config, run_dir=tmp_path, seed=3)
+    assert result.passed, "\n".join(result.run.failures) + f"\nlog: {result.run.log}"
+    records = {r["test"]: r for r in result.run.records}
+    assert records["every_mode_random"]["runs"] == 9 * 4 * 2          # K = 1 and 3
+    assert records["every_mode_overflows"]["skipped"] == OVERFLOW_RUNS
+    assert records["gemm_full_rate"]["cycles"] == records["gemm_full_rate"]["model_cycles"]
 
 
 def test_saturation_is_once_per_beat():

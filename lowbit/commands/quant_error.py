@@ -48,9 +48,14 @@ def _shape(text: str) -> tuple[int, int]:
         m, k = (int(v) for v in text.lower().replace("×", "x").split("x"))
     except ValueError:
         raise UsageError(f"--shape {text!r} is not allowed; expected MxK, e.g. 256x1024") from None
-    if m < 1 or k < 1:
-        raise UsageError(f"--shape {text!r} is not allowed; both dimensions must be at least 1")
+    if m < 1 or k < 1 or m * k > _MAX_ELEMENTS:
+        raise UsageError(f"--shape {text!r} is not allowed; both dimensions at least 1 and "
+                         f"M·K at most {_MAX_ELEMENTS:,}")
     return m, k
+
+
+#: the largest matrix the report quantizes (a few hundred MB of float64 work arrays)
+_MAX_ELEMENTS = 1 << 24
 
 
 def _names(text: str, option: str, example: str) -> list[str]:
@@ -80,21 +85,24 @@ def _mul_formats(text: str) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     out = console()
     shape = _shape(args.shape)
-    if args.mul and args.quantizers:
+    if args.seed < 0:
+        raise UsageError(f"--seed {args.seed} is not allowed; a seed is a non-negative integer")
+    if args.mul and args.quantizers is not None:
         raise UsageError("--quantizers does not apply with --mul; choose formats with --formats")
-    if args.formats and not args.mul:
+    if args.formats is not None and not args.mul:
         raise UsageError("--formats applies with --mul lmul only; without it, use --quantizers")
     plot = Path(args.plot)
     if plot.suffix.lower() != ".png":
         raise UsageError(f"--plot {plot} is not allowed; the chart is a PNG, name it *.png")
     if args.mul:
-        formats = _mul_formats(args.formats or ",".join(DEFAULT_MUL_FORMATS))
+        formats = _mul_formats(",".join(DEFAULT_MUL_FORMATS) if args.formats is None else args.formats)
         with out.status("multiplying") as status:
             mul_rows = mul_error(formats, shape, args.seed, progress=status.update)
         out.print(_mul_table(mul_rows, shape))
         atomic_write(plot, _mul_chart(mul_rows, shape))
     else:
-        names = _names(args.quantizers or ",".join(DEFAULT_QUANTIZERS), "--quantizers",
+        given = args.quantizers
+        names = _names(",".join(DEFAULT_QUANTIZERS) if given is None else given, "--quantizers",
                        "int8:channel")
         for name in names:  # every name is checked before any work starts
             parse_quantizer(name)

@@ -69,9 +69,14 @@ class BlockdotConfig(CoreConfig):
         return self.block_sum_bits + self.a.scale.man_bits + self.w.scale.man_bits + 2
 
     @property
+    def lsb(self) -> int:
+        """The block sum counts units of ``2**lsb``: the two element formats' smallest steps."""
+        return self.a.element.lsb + self.w.element.lsb
+
+    @property
     def exp_range(self) -> tuple[int, int]:
         """Smallest and largest ``exp`` of a block result (from the scale formats' codes)."""
-        lo = hi = self.a.element.lsb + self.w.element.lsb
+        lo = hi = self.lsb
         for fmt in (self.a.scale, self.w.scale):
             exps = fmt.exact(fmt.codes())[2]
             lo, hi = lo + int(exps.min()), hi + int(exps.max())
