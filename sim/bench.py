@@ -180,8 +180,12 @@ class Sink:
         return False
 
 
+#: the longest :func:`transfer` (a watchdog: a stuck handshake fails instead of hanging)
+MAX_CYCLES = 10_000_000
+
+
 async def transfer(clk, sources: Sequence[Source], sinks: Sequence[Sink], *,
-                   max_cycles: int = 10_000_000) -> int:
+                   max_cycles: int = MAX_CYCLES) -> int:
     """Run until every source is empty and every sink has its beats; returns the cycles.
 
     Cycles count from the edge of the first input handshake to the edge of the last output

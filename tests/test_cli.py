@@ -44,6 +44,12 @@ def test_generate_from_config_file(cli, tmp_path):
     (["generate"], "needs a core kind"),
     (["simulate", "mac", "--gemm", "4x0x2"], "gemm='4x0x2'"),
     (["simulate", "mac", "--k-bits", "4", "--gemm", "2x2x16"], "K must be at most 15"),
+    (["simulate", "mac", "--gemm", "99999999x1x1"], "a simulated GEMM may take at most"),
+    (["simulate", "mac", "--seed", "-1"], "a seed is an integer >= 0"),
+    (["quant-error", "--seed", "x"], "a seed is an integer >= 0"),
+    (["quant-error", "--shape", "1x99999999999"], "M·K at most"),
+    (["quant-error", "--mul", "lmul", "--formats", ""], "--formats is empty"),
+    (["generate", "fmac", "--a", "fp8_e4m3,,int8"], "has an empty entry"),
 ])
 def test_bad_input_one_line_exit_2_no_files(cli, tmp_path, args, message):
     out_dir = tmp_path / "out"

@@ -24,6 +24,17 @@ def _width(stream) -> int | None:
 
 
 @cache
+def seed(text: str) -> int:
+    """An argparse type for seeds: a non-negative integer (numpy's generators take no other)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a seed; a seed is an integer >= 0")
+    return value
+
+
 def console() -> Console:
     return Console(highlight=False, width=_width(sys.stdout))
 

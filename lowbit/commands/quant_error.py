@@ -12,7 +12,7 @@ from pathlib import Path
 from rich.table import Table
 
 from lowbit.cache import atomic_write
-from lowbit.commands.common import console
+from lowbit.commands.common import console, seed
 from lowbit.errors import UsageError
 from lowbit.models.formats import FormatError
 from lowbit.models.quant_error import (DATASETS, DEFAULT_MUL_FORMATS, DEFAULT_QUANTIZERS,
@@ -37,7 +37,7 @@ def register(verbs) -> None:
                         f"reported (default: {','.join(DEFAULT_MUL_FORMATS)})")
     p.add_argument("--shape", metavar="MxK", default="256x1024",
                    help="matrix shape; K is the quantized axis (default: 256x1024)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--seed", type=seed, default=0, help="random seed (default: 0)")
     p.add_argument("-o", "--plot", metavar="PNG", default="lowbit-out/quant-error.png",
                    help="where the bar chart goes (default: lowbit-out/quant-error.png)")
     p.set_defaults(func=run)
@@ -85,8 +85,6 @@ def _mul_formats(text: str) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     out = console()
     shape = _shape(args.shape)
-    if args.seed < 0:
-        raise UsageError(f"--seed {args.seed} is not allowed; a seed is a non-negative integer")
     if args.mul and args.quantizers is not None:
         raise UsageError("--quantizers does not apply with --mul; choose formats with --formats")
     if args.formats is not None and not args.mul:

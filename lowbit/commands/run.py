@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from lowbit.commands.common import add_core_verb, config_from_args, console
+from lowbit.commands.common import add_core_verb, config_from_args, console, seed
 from lowbit.errors import UsageError
 from lowbit.host.protocol import EngineOptions
 
@@ -39,7 +39,7 @@ def register(verbs) -> None:
                        help="shape of a random GEMM (default 64x64x64)")
         p.add_argument("--a-file", help="activations, an M×K integer .npy (instead of random)")
         p.add_argument("--w-file", help="weights, a K×N integer .npy (instead of random)")
-        p.add_argument("--seed", type=int, default=1, help="seed of the random operands")
+        p.add_argument("--seed", type=seed, default=1, help="seed of the random operands")
         p.add_argument("--check", action="store_true",
                        help="compare the result with the golden model (exit 1 on a mismatch)")
         p.add_argument("--timeout", type=float, default=1.0,

@@ -7,9 +7,11 @@ from pathlib import Path
 
 from rich.table import Table
 
-from lowbit.commands.common import add_core_verb, config_from_args, console
-from lowbit.errors import SimulationError
+from lowbit.commands.common import add_core_verb, config_from_args, console, seed
+from lowbit.errors import SimulationError, UsageError
 from lowbit.models.perf import GemmShape
+from lowbit.registry import get_kind
+from lowbit.sim.bench import MAX_CYCLES
 from lowbit.sim.runner import CLOCK_PERIOD_NS, SIMULATORS
 from lowbit.simulate import Simulation, simulate
 
@@ -22,7 +24,7 @@ def register(verbs) -> None:
                        help="dump waveforms into the run directory and print the path (FST; "
                             "VCD under Verilator when lz4.h is not installed)")
         p.add_argument("--gemm", metavar="MxNxK", help="GEMM shape the full-rate test runs")
-        p.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
+        p.add_argument("--seed", type=seed, default=1, help="random seed (default: 1)")
         p.add_argument("--test", metavar="NAME", help="run only the testbench tests matching NAME")
         p.add_argument("--run-dir", metavar="DIR",
                        help="where the log, results and waves go (default: lowbit-out/<name>/sim-<sim>)")
@@ -35,6 +37,10 @@ def run(args: argparse.Namespace) -> int:
     if args.gemm:
         shape = GemmShape.parse(args.gemm)
         config.check_gemm(shape)
+        cycles = get_kind(config.KIND).perf_model(config).gemm_cycles(shape)
+        if cycles > MAX_CYCLES:
+            raise UsageError(f"--gemm {shape} takes {cycles:,} cycles by the performance model; "
+                             f"a simulated GEMM may take at most {MAX_CYCLES:,}")
         options["gemm"] = [shape.m, shape.n, shape.k]
     out = console()
     with out.status("starting") as status:

@@ -12,12 +12,12 @@ from rich.table import Table
 
 from lowbit.boards.devices import DEVICES, RESOURCES
 from lowbit.boards.flow import FlowOptions, Implementation, Target, implement
-from lowbit.commands.common import add_core_verb, config_from_args, console
+from lowbit.commands.common import add_core_verb, config_from_args, console, seed
 from lowbit.tools import PREFERENCES
 
 
 def add_flow_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default: 1)")
+    p.add_argument("--seed", type=seed, default=1, help="nextpnr placement seed (default: 1)")
     p.add_argument("--tools", choices=PREFERENCES, default="pypi",
                    help="PyPI (YoWASP) tools, the default, or native yosys/nextpnr on PATH "
                         "when they are new enough")

@@ -35,7 +35,7 @@ def board_selftest(config: MacConfig):
     board's pseudo-random operands, checked against :func:`~lowbit.models.mac.mac_golden`."""
     from lowbit.boards.selftest import SelfTest
 
-    k = min(16, (1 << config.k_bits) - 1)
+    k = min(16, config.k_max)
 
     def expected(inputs):
         import numpy as np
