@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from amaranth.hdl import Shape
 
 from lowbit.config import CoreConfig
 
@@ -82,14 +83,25 @@ def pack(layout, fields: Mapping[Any, np.ndarray]) -> list[int]:
 
 
 def unpack(layout, payloads: Sequence[int]) -> dict[Any, np.ndarray]:
-    """The unsigned code array of each field of a ``StructLayout`` (fields of at most 64 bits)
-    from its payloads (inverse of :func:`pack`)."""
-    if layout.size <= 64:
-        p = np.array(payloads, dtype=np.uint64)
-        return {name: (p >> np.uint64(f.offset)) & np.uint64((1 << f.width) - 1)
-                for name, f in layout}
-    return {name: np.array([(int(x) >> f.offset) & ((1 << f.width) - 1) for x in payloads],
-                           dtype=np.uint64) for name, f in layout}
+    """Each field of a ``StructLayout`` from its payloads (inverse of :func:`pack`): unsigned
+    fields as codes (uint64), signed fields as values (int64); fields wider than 64 bits as
+    Python integers (object arrays)."""
+    out = {}
+    narrow = layout.size <= 64
+    p = np.array(payloads, dtype=np.uint64) if narrow else [int(x) for x in payloads]
+    for name, f in layout:
+        signed = Shape.cast(f.shape).signed
+        if narrow:
+            raw = (p >> np.uint64(f.offset)) & np.uint64((1 << f.width) - 1)
+            out[name] = (raw << np.uint64(64 - f.width)).view(np.int64) >> (64 - f.width) \
+                if signed else raw
+            continue
+        raw = [(x >> f.offset) & ((1 << f.width) - 1) for x in p]
+        if signed:
+            raw = [r - ((r >> (f.width - 1)) << f.width) for r in raw]
+        out[name] = np.array(raw, dtype=object if f.width > 63 else
+                             np.int64 if signed else np.uint64)
+    return out
 
 
 def pack_lanes(layout, codes: np.ndarray) -> list[int]:

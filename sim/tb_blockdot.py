@@ -15,7 +15,6 @@ import dataclasses
 
 import cocotb
 import numpy as np
-from amaranth.hdl import Shape
 from cocotb.triggers import RisingEdge
 
 from lowbit.hw.blockdot import operand_layout, result_layout
@@ -36,26 +35,15 @@ def beats_of(config, a, w, sa, sw) -> list[int]:
     return bench.pack(operand_layout(config), fields)
 
 
-def fields(layout, payloads) -> dict[str, np.ndarray]:
-    """Each field of struct payloads (Python integers; signed fields sign-extended)."""
-    out = {}
-    for name, f in layout:
-        raw = [(int(p) >> f.offset) & ((1 << f.width) - 1) for p in payloads]
-        if Shape.cast(f.shape).signed:
-            raw = [r - (r >> (f.width - 1) << f.width) for r in raw]
-        out[name] = np.array(raw, dtype=object)
-    return out
-
-
 def decode_results(config, payloads):
-    got = fields(result_layout(config), payloads)
-    return got["sum"], got["exp"].astype(np.int64), got["special"].astype(np.int64)
+    got = bench.unpack(result_layout(config), payloads)
+    return got["sum"].astype(object), got["exp"].astype(np.int64), got["special"].astype(np.int64)
 
 
 def blocks_of_beats(config, payloads):
     """The inverse of :func:`beats_of`: element codes (blocks × B) and each block's scale codes
     (those of its last beat, as the unit uses them)."""
-    got = fields(operand_layout(config), payloads)
+    got = bench.unpack(operand_layout(config), payloads)
     codes = [np.stack([got[f"{side}{i}"] for i in range(config.lanes)], axis=1)
              .astype(np.uint64).reshape(-1, config.block) for side in "aw"]
     last = slice(config.beats - 1, None, config.beats)

@@ -41,12 +41,8 @@ def corner_codes(fmt) -> np.ndarray:
 
 
 def decode_results(config, payloads) -> tuple[np.ndarray, np.ndarray]:
-    layout = result_layout(config)
-    bits = config.acc_bits
-    acc = np.array([(p & ((1 << bits) - 1)) - ((p >> (bits - 1) & 1) << bits) for p in payloads],
-                   dtype=object)
-    special = np.array([p >> layout["special"].offset for p in payloads], dtype=np.int64)
-    return acc, special
+    got = bench.unpack(result_layout(config), payloads)
+    return got["acc"].astype(object), got["special"].astype(np.int64)
 
 
 def pairs(config, options) -> list[tuple[int, int]]:
