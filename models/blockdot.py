@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from lowbit.models.exact import to_fp32
-from lowbit.models.fmac import FINITE, NAN, classify
+from lowbit.models.fmac import FINITE, NAN, SPECIAL_VALUES, classify
 from lowbit.models.minifloat import FP32
 from lowbit.models.perf import GemmShape
 from lowbit.models.qgemm import exact_dots, qgemm
@@ -96,11 +96,8 @@ def fp32_accumulate(sums: np.ndarray, exp: np.ndarray, special: np.ndarray,
                     blocks: int) -> np.ndarray:
     """qgemm's steps 3-4 on the results of output "block" (what a host does with them):
     ``c = RNE32(c + RNE32(S_j))`` over each run of ``blocks`` consecutive blocks, from +0."""
-    s = np.empty(len(sums), dtype=np.float32)
-    for i, (d, e) in enumerate(zip(sums, exp)):
-        s[i] = to_fp32(np.array([int(d)], dtype=object), int(e), np.float64(1.0))[0]
-    s = np.where(special == FINITE, s, np.array([0, np.inf, -np.inf, np.nan],
-                                                dtype=np.float32)[special])
+    s = to_fp32(np.asarray(sums, dtype=object), 0, np.ldexp(1.0, np.asarray(exp)))
+    s = np.where(special == FINITE, s, SPECIAL_VALUES.astype(np.float32)[special])
     c = np.zeros(len(sums) // blocks, dtype=np.float32)
     for j in range(blocks):
         c = c + s[j::blocks]  # float32 + float32: one RNE32 each

@@ -33,6 +33,10 @@ def classify(ieee: np.ndarray) -> np.ndarray:
                     np.where(np.isneginf(ieee), NEG_INF, FINITE))).astype(np.int64)
 
 
+#: the IEEE value of each ``special`` code (the inverse of :func:`classify`; FINITE maps to 0)
+SPECIAL_VALUES = np.array([0.0, np.inf, -np.inf, np.nan])
+
+
 def wrap_signed(x: np.ndarray, bits: int) -> np.ndarray:
     """Python integers reduced to a ``bits``-bit two's-complement register."""
     half = 1 << (bits - 1)
