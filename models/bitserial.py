@@ -84,7 +84,14 @@ def group_scale(config) -> GroupScale | None:
 def precisions(config, pa: int | None = None, pw: int | None = None) -> dict[str, int]:
     """Run-time precision of each serial operand (default: its full width)."""
     given = {"a": pa, "w": pw}
-    return {op: given[op] or config.max_bits(op) for op in config.serial_operands}
+    out = {}
+    for op in config.serial_operands:
+        top = config.max_bits(op)
+        bits = top if given[op] is None else given[op]
+        if not 1 <= bits <= top:
+            raise ValueError(f"p{op}={bits}: the run-time precision of {op} is 1..{top}")
+        out[op] = bits
+    return out
 
 
 def bitserial_golden(config, a: np.ndarray, w: np.ndarray, *, pa: int | None = None,

@@ -173,11 +173,19 @@ def lut_gemm(a: np.ndarray, w_codes: np.ndarray, g: int, symmetric: bool, code: 
     return acc.wrap(total)
 
 
+def run_wbits(config, wbits: int | None) -> int:
+    """The run-time weight precision: ``wbits`` (1..w_bits), by default the config's."""
+    bits = config.w_bits if wbits is None else wbits
+    if not 1 <= bits <= config.w_bits:
+        raise ValueError(f"wbits={bits}: the run-time weight precision is 1..{config.w_bits}")
+    return bits
+
+
 def lut_golden(config, a: np.ndarray, w: np.ndarray, wbits: int | None = None,
                mode: str = "signed") -> np.ndarray:
     """``A (M×K) @ W (K×N)`` of weight values ``w`` at run-time precision ``wbits`` (default
     the config's ``w_bits``) in ``mode``, as the core's result lanes hold it."""
-    code = WeightCode(wbits or config.w_bits, mode)
+    code = WeightCode(run_wbits(config, wbits), mode)
     return int_gemm(a, w, config.a, code.values, config.accumulator)
 
 
@@ -247,7 +255,7 @@ class LutPerf:
 
     def __init__(self, config, wbits: int | None = None):
         self.config = config
-        self.wbits = wbits or config.w_bits
+        self.wbits = run_wbits(config, wbits)
 
     def gemm_cycles(self, shape: GemmShape) -> int:
         c = self.config

@@ -96,3 +96,13 @@ def test_config_errors_name_the_field(fields, message):
 def test_cli_rejects_a_saturating_bitserial_core(cli):
     code, _, err = cli("generate", "bitserial", "--overflow", "saturate", "-o", "/nonexistent")
     assert code == 2 and "overflow='saturate' is not allowed" in err
+
+
+@pytest.mark.parametrize("pw", [0, 9])
+def test_run_time_precision_out_of_range_is_refused(pw):
+    from lowbit.models.bitserial import precisions
+
+    config = BitserialConfig(serial="w")
+    with pytest.raises(ValueError, match="run-time precision of w is 1..8"):
+        precisions(config, pw=pw)
+    assert precisions(config) == {"w": 8}

@@ -124,3 +124,15 @@ def test_config_errors(field, value, allowed):
 def test_gemm_longer_than_k_register():
     with pytest.raises(ConfigError, match="K must be at most 15"):
         LutConfig(k_bits=4).check_gemm(GemmShape(1, 1, 16))
+
+
+@pytest.mark.parametrize("wbits", [0, 5, -1])
+def test_run_time_precision_out_of_range_is_refused(wbits):
+    from lowbit.models.lut import lut_golden
+
+    config = LutConfig(w_bits=4)
+    a, w = np.zeros((1, 4), dtype=np.int64), np.zeros((4, 1), dtype=np.int64)
+    with pytest.raises(ValueError, match="run-time weight precision is 1..4"):
+        lut_golden(config, a, w, wbits)
+    with pytest.raises(ValueError, match="1..4"):
+        LutPerf(config, wbits)
