@@ -113,6 +113,29 @@ class Expectation:
                 "source": "golden model"}
 
 
+#: beats per result (at most; less when the run-time K cannot hold it) and results of the
+#: self-test of a K-beat reduction unit (:func:`dot_selftest`)
+DOT_K, DOT_RESULTS = 16, 32
+
+
+def dot_selftest(config: CoreConfig, operands, results: Callable[[Mapping, int], Sequence[int]],
+                 **params: int) -> SelfTest:
+    """The self-test of a unit with an ``operands`` stream (payload layout ``operands``), a
+    ``result`` stream and run-time ``k``/``clear``: DOT_RESULTS dot products of
+    K = min(DOT_K, k_max) beats. ``results(fields, k)`` gives the result payloads of the
+    unpacked operand fields (the kind's golden model); ``params`` are the other run-time inputs.
+    """
+    k = min(DOT_K, config.k_max)
+
+    def expected(inputs):
+        from lowbit.sim.bench import unpack
+
+        return {"result": [int(r) for r in results(unpack(operands, inputs["operands"]), k)]}
+
+    return SelfTest(params={"k": k, "clear": 0, **params}, beats=DOT_RESULTS * k,
+                    expected=expected)
+
+
 def selftest_of(config: CoreConfig) -> SelfTest:
     """The self-test the config's kind declares, or a ConfigError when it declares none."""
     kind = get_kind(config.KIND)

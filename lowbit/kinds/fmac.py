@@ -132,31 +132,28 @@ def board_selftest(config: FmacConfig):
     256), so some results carry a special code; the golden model says which, and its sum
     (inf and NaN elements counting as 0, as the register adds them) is checked too.
     """
-    from lowbit.boards.selftest import SelfTest
+    from lowbit.boards.selftest import dot_selftest
+    from lowbit.hw.fmac import operand_layout, result_layout
+    from lowbit.models.fmac import fmac_golden
 
-    k = min(16, config.k_max)
     sides = {"a": config.a_set, "w": config.w_set}
     sel = {side: max(range(len(fmts.formats)),
                      key=lambda i: (fmts.formats[i].max_units << fmts.offset(fmts.formats[i]), -i))
            for side, fmts in sides.items()}
+    out = result_layout(config)
 
-    def expected(inputs):
-        from lowbit.hw.fmac import operand_layout, result_layout
-        from lowbit.models.fmac import fmac_golden
-        from lowbit.sim.bench import unpack
-
-        fields, out = unpack(operand_layout(config), inputs["operands"]), result_layout(config)
+    def results(fields, k):
         # the decoder of a narrower format reads the low bits of its field
         a, w = (fields[side] & ((1 << fmts.formats[sel[side]].bits) - 1)
                 for side, fmts in sides.items())
         acc, special = fmac_golden(config, a, w, k, sel["a"], sel["w"])
-        mask = (1 << config.acc_bits) - 1
-        return {"result": [(int(s) << out["special"].offset) | (int(v) & mask)
-                           for v, s in zip(acc, special)]}
+        mask = (1 << out["acc"].width) - 1   # the register's two's complement, wider than 64 bits
+        return [(int(s) << out["special"].offset) | ((int(v) & mask) << out["acc"].offset)
+                for v, s in zip(acc, special)]
 
-    params = {"k": k, "clear": 0,
-              **{f"{side}_sel": sel[side] for side, fmts in sides.items() if fmts.select_bits}}
-    return SelfTest(params=params, beats=32 * k, expected=expected)
+    return dot_selftest(config, operand_layout(config), results,
+                        **{f"{side}_sel": sel[side] for side, fmts in sides.items()
+                           if fmts.select_bits})
 
 
 register(CoreKind(

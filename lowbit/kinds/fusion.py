@@ -61,24 +61,19 @@ def board_selftest(config: FusionConfig):
     exercises both top-digit rules (sign- and zero-extended). The lanes the mode does not read
     (bits 8..31 of each word) carry random bits too, which the unit must ignore.
     """
-    from lowbit.boards.selftest import SelfTest
+    from lowbit.boards.selftest import dot_selftest
+    from lowbit.hw.fusion import OPERANDS
+    from lowbit.models.fusion import fusion_golden
 
-    k = min(16, config.k_max)
     a_bits, w_bits, a_signed, w_signed = SELFTEST_MODE
 
-    def expected(inputs):
-        from lowbit.hw.fusion import OPERANDS
-        from lowbit.models.fusion import fusion_golden
-        from lowbit.sim.bench import unpack
+    def results(words, k):
+        return config.accumulator.encode(
+            fusion_golden(config, words["a"], words["w"], k, *SELFTEST_MODE))
 
-        words = unpack(OPERANDS, inputs["operands"])
-        results = fusion_golden(config, words["a"], words["w"], k, *SELFTEST_MODE)
-        return {"result": [int(r) for r in config.accumulator.encode(results)]}
-
-    params = {"k": k, "clear": 0, "a_prec": PRECISIONS.index(a_bits),
-              "w_prec": PRECISIONS.index(w_bits), "a_signed": int(a_signed),
-              "w_signed": int(w_signed)}
-    return SelfTest(params=params, beats=32 * k, expected=expected)
+    return dot_selftest(config, OPERANDS, results, a_prec=PRECISIONS.index(a_bits),
+                        w_prec=PRECISIONS.index(w_bits), a_signed=int(a_signed),
+                        w_signed=int(w_signed))
 
 
 register(CoreKind(

@@ -33,23 +33,15 @@ class MacConfig(IntDatapathConfig):
 def board_selftest(config: MacConfig):
     """The board self-test: dot products of K=16 (or the largest K the config allows) over the
     board's pseudo-random operands, checked against :func:`~lowbit.models.mac.mac_golden`."""
-    from lowbit.boards.selftest import SelfTest
+    from lowbit.boards.selftest import dot_selftest
+    from lowbit.hw.mac import operand_layout
+    from lowbit.models.mac import mac_golden
 
-    k = min(16, config.k_max)
+    def results(fields, k):
+        a, w = config.a.decode(fields["a"]), config.w.decode(fields["w"])
+        return config.accumulator.encode(mac_golden(config, a, w, k))
 
-    def expected(inputs):
-        import numpy as np
-
-        from lowbit.hw.mac import operand_layout
-        from lowbit.models.mac import mac_golden
-
-        layout = operand_layout(config)
-        payloads = np.array(inputs["operands"], dtype=np.uint64)
-        a, w = (fmt.decode(payloads >> np.uint64(layout[name].offset))
-                for name, fmt in (("a", config.a), ("w", config.w)))
-        return {"result": [int(c) for c in config.accumulator.encode(mac_golden(config, a, w, k))]}
-
-    return SelfTest(params={"k": k, "clear": 0}, beats=32 * k, expected=expected)
+    return dot_selftest(config, operand_layout(config), results)
 
 
 register(CoreKind(
