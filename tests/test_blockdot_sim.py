@@ -102,10 +102,10 @@ def test_self_test_top_reaches_the_golden_checksum(tmp_path):
     from lowbit.boards.interface import CoreInterface
     from lowbit.boards.selftest import expectation
     from lowbit.generate import generate
-    from test_flow_build import _simulate_top
+    from selftest_sim import simulate_top
 
     config = CONFIGS[1]
     expect = expectation(config, CoreInterface.from_manifest(generate(config).manifest))
     assert expect.params == {"blocks": 2, "clear": 0, "ta": 0x3FC00000, "tw": 0x3E800000}
-    run = _simulate_top(config, expect, tmp_path)
+    run = simulate_top(config, expect, tmp_path)
     assert run.passed and run.records[0]["checksum"] == expect.checksum

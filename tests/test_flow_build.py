@@ -6,15 +6,13 @@ the checksum it is told to expect is wrong.
 """
 
 import dataclasses
-import json
 
 import pytest
 
-from lowbit.boards.board_top import SIM_TOP
 from lowbit.boards.interface import CoreInterface
-from lowbit.boards.selftest import SelfTestTop, checksum, expectation, stimulus, xorshift32
+from lowbit.boards.selftest import checksum, expectation, stimulus, xorshift32
 from lowbit.generate import generate
-from lowbit.sim import runner
+from selftest_sim import simulate_top
 
 ECP5_IDCODE = {"ecp5-25f": 0x41111043, "ecp5-85f": 0x41113043}   # Lattice TN1260
 
@@ -87,28 +85,17 @@ def test_golden_checksum_matches_the_mac_golden_model(flow_config):
     assert expect.checksum == checksum([results.tolist()], [24])
 
 
-def _simulate_top(config, expect, run_dir):
-    from amaranth.back import verilog
-
-    core = generate(config)
-    top = SelfTestTop(CoreInterface.from_manifest(core.manifest), expect)
-    text = verilog.convert(top, name=SIM_TOP, ports=top.ports(), emit_src=False)
-    build = runner.build(core.verilog + text, SIM_TOP)
-    return runner.run(build, "lowbit.boards.tb_selftest", run_dir, env={
-        "LOWBIT_CONFIG": json.dumps(config.to_dict()),
-        "LOWBIT_OPTIONS": json.dumps(expect.to_dict())})
-
 
 def test_self_test_top_catches_a_wrong_result(flow_config, tmp_path):
     core = CoreInterface.from_manifest(generate(flow_config).manifest)
     good = expectation(flow_config, core)
-    ok = _simulate_top(flow_config, good, tmp_path / "good")
+    ok = simulate_top(flow_config, good, tmp_path / "good")
     assert ok.passed and ok.records[0]["checksum"] == good.checksum
-    bad = _simulate_top(flow_config, dataclasses.replace(good, checksum=good.checksum ^ 1),
+    bad = simulate_top(flow_config, dataclasses.replace(good, checksum=good.checksum ^ 1),
                         tmp_path / "bad")
     assert not bad.passed and bad.records[0]["failed"] == 1
     assert bad.records[0]["checksum"] == good.checksum
-    short = _simulate_top(flow_config, dataclasses.replace(good, results=(good.results[0] - 1,)),
+    short = simulate_top(flow_config, dataclasses.replace(good, results=(good.results[0] - 1,)),
                           tmp_path / "extra")   # the core gives one more result than expected
     assert not short.passed and short.records[0]["failed"] == 1
 
@@ -126,7 +113,7 @@ def test_systolic_self_test_reaches_the_golden_checksum(values, tmp_path):
 
     config = config_from_dict({"kind": "systolic", "k_bits": 5, **values})
     expect = expectation(config, CoreInterface.from_manifest(generate(config).manifest))
-    result = _simulate_top(config, expect, tmp_path)
+    result = simulate_top(config, expect, tmp_path)
     assert result.passed and result.records[0]["checksum"] == expect.checksum
     assert result.records[0]["passed"] == 1
 

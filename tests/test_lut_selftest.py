@@ -9,7 +9,7 @@ from lowbit.generate import generate
 from lowbit.kinds.lut import LutConfig
 from lowbit.models.int_gemm import int_gemm
 from lowbit.models.formats import IntFormat
-from test_flow_build import _simulate_top
+from selftest_sim import simulate_top
 
 CONFIG = LutConfig(a="int8", w_bits=2, g=2, tables=2, cols=3, symmetric=True, acc=14)
 
@@ -37,5 +37,5 @@ def test_lut_selftest_expectation_is_the_integer_gemm():
 def test_lut_selftest_top_passes(tmp_path):
     core = CoreInterface.from_manifest(generate(CONFIG).manifest)
     expect = expectation(CONFIG, core)
-    run = _simulate_top(CONFIG, expect, tmp_path)
+    run = simulate_top(CONFIG, expect, tmp_path)
     assert run.passed and run.records[0]["checksum"] == expect.checksum

@@ -20,7 +20,7 @@ from lowbit.hw.fmac import result_layout
 from lowbit.kinds.fmac import FmacConfig
 from lowbit.kinds.fusion import FusionConfig
 from lowbit.models.fmac import FINITE, NAN, NEG_INF, POS_INF
-from test_flow_build import _simulate_top
+from selftest_sim import simulate_top
 
 #: a side whose widest format is the narrower code (E3M2 in an 8-bit field), and E5M2 with
 #: its inf and NaN codes
@@ -94,7 +94,7 @@ def test_fusion_selftest_is_int8_by_uint8_dots(config):
 @pytest.mark.parametrize("config", [FMAC, FUSION], ids=["fmac", "fusion"])
 def test_selftest_top_reaches_the_golden_checksum(config, tmp_path):
     expect = _expect(config)
-    run = _simulate_top(config, expect, tmp_path)
+    run = simulate_top(config, expect, tmp_path)
     assert run.passed and run.records[0]["passed"] == 1
     rtl = run.records[0]["checksum"]
     assert rtl == expect.checksum
