@@ -22,7 +22,7 @@ from pathlib import Path
 from rich.table import Table
 
 from lowbit.commands.common import console
-from lowbit.generate import generate
+from lowbit.hw.verilog import generate
 from lowbit.kinds.systolic import SystolicConfig
 from lowbit.models.perf import GemmShape
 from lowbit.sim import runner

@@ -18,11 +18,11 @@ from pathlib import Path
 from amaranth.hdl import Elaboratable, Module
 from amaranth.lib import io
 
-from lowbit.boards.interface import CoreInterface
+from lowbit.hw.interface import CoreInterface
 from lowbit.boards.platforms import Board
 from lowbit.boards.selftest import Expectation, SelfTestTop, expectation
 from lowbit.config import CoreConfig
-from lowbit.generate import GeneratedCore
+from lowbit.hw.verilog import GeneratedCore
 
 SIM_TOP = "selftest_top"
 TOP = "top"

@@ -39,12 +39,12 @@ from typing import Any
 
 from lowbit.boards import report as rpt
 from lowbit.boards.devices import RESOURCE_NAMES, Device, get_device
-from lowbit.boards.interface import CLOCK_PORTS, CoreInterface, port_bits
+from lowbit.hw.interface import CLOCK_PORTS, CoreInterface, port_bits
 from lowbit.boards.platforms import Board, get_board
 from lowbit.cache import atomic_write, cache_root, cached_dir, digest, source_digest
 from lowbit.config import CoreConfig
 from lowbit.errors import LowbitError, UsageError
-from lowbit.generate import GeneratedCore, generate, generator_versions
+from lowbit.hw.verilog import GeneratedCore, generate, generator_versions
 from lowbit.registry import get_kind
 from lowbit.tools import PREFERENCES, Preference, Tool, require_tool, tool_version
 

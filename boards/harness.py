@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Cat, ClockDomain, ClockSignal, Elaboratable, Module, Signal
 
-from lowbit.boards.interface import CoreInterface, port_bits
+from lowbit.hw.interface import CoreInterface, port_bits
 
 
 class Harness(Elaboratable):

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from amaranth.hdl import Cat, Const, Elaboratable, Module, Signal
 
-from lowbit.boards.interface import CoreInterface
+from lowbit.hw.interface import CoreInterface
 from lowbit.config import CoreConfig
 from lowbit.errors import ConfigError
 from lowbit.registry import get_kind
@@ -128,7 +128,7 @@ def dot_selftest(config: CoreConfig, operands, results: Callable[[Mapping, int],
     k = min(DOT_K, config.k_max)
 
     def expected(inputs):
-        from lowbit.sim.bench import unpack
+        from lowbit.hw.payload import unpack
 
         return {"result": [int(r) for r in results(unpack(operands, inputs["operands"]), k)]}
 

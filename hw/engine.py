@@ -1,5 +1,5 @@
 """The on-board GEMM engine: block-RAM buffers around any core, a run controller, registers, a
-requantizer and the serial host interface (protocol in :mod:`lowbit.host.protocol`).
+requantizer and the serial host interface (protocol in :mod:`lowbit.hw.protocol`).
 
 The engine knows nothing about a kind's arithmetic: a run streams every input buffer, from
 word 0 in buffer order, into the core's input stream of the same name (``beats_<stream>``
@@ -23,15 +23,17 @@ the engine always returns to idle.
 """
 
 
+from amaranth.back import verilog
 from amaranth.hdl import Cat, Const, Module, Mux, ResetSignal, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from lowbit.boards.interface import CoreInterface
-from lowbit.host.protocol import MAGIC, Cmd, EngineLayout, State, Status
+from lowbit.hw.interface import CoreInterface
 from lowbit.hw.frames import FrameReceiver, ResponseSender
+from lowbit.hw.protocol import MAGIC, Cmd, EngineLayout, EngineOptions, State, Status
 from lowbit.hw.uart import UARTRx, UARTTx
+from lowbit.hw.verilog import generate
 
 CYCLE_BITS = 32
 
@@ -312,13 +314,14 @@ class Engine(wiring.Component):
         return m
 
 
-def engine_verilog(config, options, divisor: int, name: str = "engine") -> str:
+def engine_layout(config, options: EngineOptions) -> EngineLayout:
+    """The layout of the engine around ``config``'s core (its ports from the generated core)."""
+    iface = CoreInterface.from_manifest(generate(config).manifest)
+    return EngineLayout.build(config, iface, options.depth, options.multiplier_bits)
+
+
+def engine_verilog(config, options: EngineOptions, divisor: int, name: str = "engine") -> str:
     """Verilog of the engine around ``config``'s core (module ``name``) plus the core's own."""
-    from amaranth.back import verilog
-
-    from lowbit.generate import generate
-    from lowbit.host.protocol import EngineLayout
-
     core = generate(config)
     iface = CoreInterface.from_manifest(core.manifest)
     engine = Engine(iface, EngineLayout.build(config, iface, options.depth,

@@ -1,4 +1,4 @@
-"""Command and response frames of the engine's serial protocol (see :mod:`lowbit.host.protocol`).
+"""Command and response frames of the engine's serial protocol (see :mod:`lowbit.hw.protocol`).
 
 :class:`FrameReceiver` turns received bytes into one checked command at a time: the header
 into registers, the data into a staging memory, then the CRC. Only a frame whose CRC matched
@@ -14,7 +14,7 @@ from amaranth.lib.crc import catalog
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from lowbit.host.protocol import ARG_BYTES, CMD_SYNC, MAX_DATA, RSP_SYNC, Status
+from lowbit.hw.protocol import ARG_BYTES, CMD_SYNC, MAX_DATA, RSP_SYNC, Status
 
 HEADER_BYTES = 1 + ARG_BYTES + 2      # cmd, arg, len
 

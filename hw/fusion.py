@@ -27,7 +27,8 @@ from lowbit.hw.accumulate import accumulate
 from lowbit.hw.reduce import ports, reduction
 from lowbit.hw.shapes import shape_of
 from lowbit.hw.trees import balanced
-from lowbit.kinds.fusion import BRICKS, PRECISIONS, WORD_BITS, FusionConfig
+from lowbit.kinds.fusion import FusionConfig
+from lowbit.models.fusion import BRICKS, PRECISIONS, WORD_BITS
 from lowbit.models.fusion import beat_sum_bits, modes
 
 OPERANDS = data.StructLayout({"a": WORD_BITS, "w": WORD_BITS})

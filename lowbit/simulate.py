@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from lowbit.config import CoreConfig
-from lowbit.generate import GeneratedCore, generate
+from lowbit.hw.verilog import GeneratedCore, generate
 from lowbit.registry import get_kind
 from lowbit.sim import runner
 

@@ -27,10 +27,16 @@ from itertools import product
 
 import numpy as np
 
-from lowbit.kinds.fusion import BRICKS, PRECISIONS
 from lowbit.models.accumulator import product_range
 from lowbit.models.formats import IntFormat
 from lowbit.models.perf import GemmShape
+
+#: operand precisions a run can pick (bits), by their run-time code 0, 1, 2
+PRECISIONS = (8, 4, 2)
+#: the 2-bit × 2-bit multipliers (BitBricks) of one unit; an 8×8 product uses all of them
+BRICKS = 16
+#: bits of each operand word per beat: 8×8 needs 8 bits, 2×2 sixteen 2-bit lanes
+WORD_BITS = 32
 
 
 def products_per_beat(a_bits: int, w_bits: int) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import cocotb
 import numpy as np
 
+from lowbit.hw.payload import pack_lanes, unpack_lanes
 from lowbit.hw.bitserial import stream_layouts
 from lowbit.models.bitserial import BitserialPerf, bitserial_golden, group_scale, precision_format
 from lowbit.models.perf import GemmShape
@@ -60,15 +61,15 @@ async def gemm(dut, config, a: np.ndarray, w: np.ndarray, *, pa: int | None = No
     for op, p in perf.precisions.items():
         getattr(dut, f"p{op}").value = p
     dut.k.value = K
-    sources = [bench.Source(dut, "a", bench.pack_lanes(layouts["a"], a_beats), rng=rng, idle=idle),
-               bench.Source(dut, "w", bench.pack_lanes(layouts["w"], w_beats), rng=rng, idle=idle)]
+    sources = [bench.Source(dut, "a", pack_lanes(layouts["a"], a_beats), rng=rng, idle=idle),
+               bench.Source(dut, "w", pack_lanes(layouts["w"], w_beats), rng=rng, idle=idle)]
     if s_beats is not None:
         dut.g.value = g
-        sources.append(bench.Source(dut, "s", bench.pack_lanes(layouts["s"], s_beats), rng=rng,
+        sources.append(bench.Source(dut, "s", pack_lanes(layouts["s"], s_beats), rng=rng,
                                     idle=idle))
     sink = bench.Sink(dut, "result", M * NB, rng=rng, stall=stall)
     cycles = await bench.transfer(dut.clk, sources, [sink])
-    rows = config.accumulator.decode(bench.unpack_lanes(layouts["result"], sink.values))
+    rows = config.accumulator.decode(unpack_lanes(layouts["result"], sink.values))
     got = rows.reshape(M, NB * C)[:, :N]
     want = bitserial_golden(config, a, w, pa=pa, pw=pw, scales=scales, group=g * L)
     label = " ".join(f"p{op}={p}" for op, p in perf.precisions.items())

@@ -17,6 +17,7 @@ import cocotb
 import numpy as np
 from cocotb.triggers import RisingEdge
 
+from lowbit.hw.payload import pack, unpack
 from lowbit.hw.blockdot import operand_layout, result_layout
 from lowbit.models.blockdot import BlockdotPerf, blockdot_golden, fp32_accumulate, fp32_bits
 from lowbit.models.perf import GemmShape
@@ -32,18 +33,18 @@ def beats_of(config, a, w, sa, sw) -> list[int]:
     w = w.reshape(-1, lanes)
     fields = {**{f"a{i}": a[:, i] for i in range(lanes)}, **{f"w{i}": w[:, i] for i in range(lanes)},
               "sa": np.repeat(sa, beats), "sw": np.repeat(sw, beats)}
-    return bench.pack(operand_layout(config), fields)
+    return pack(operand_layout(config), fields)
 
 
 def decode_results(config, payloads):
-    got = bench.unpack(result_layout(config), payloads)
+    got = unpack(result_layout(config), payloads)
     return got["sum"].astype(object), got["exp"].astype(np.int64), got["special"].astype(np.int64)
 
 
 def blocks_of_beats(config, payloads):
     """The inverse of :func:`beats_of`: element codes (blocks × B) and each block's scale codes
     (those of its last beat, as the unit uses them)."""
-    got = bench.unpack(operand_layout(config), payloads)
+    got = unpack(operand_layout(config), payloads)
     codes = [np.stack([got[f"{side}{i}"] for i in range(config.lanes)], axis=1)
              .astype(np.uint64).reshape(-1, config.block) for side in "aw"]
     last = slice(config.beats - 1, None, config.beats)

@@ -19,7 +19,7 @@ from cocotb.triggers import ClockCycles, RisingEdge
 from lowbit.host.driver import (
     Engine, Mismatch, NoAnswer, Rejected, Requant, ResetDuringRun, get_golden,
 )
-from lowbit.host.protocol import Cmd, EngineOptions, State, Status, command_frame
+from lowbit.hw.protocol import Cmd, EngineOptions, State, Status, command_frame
 from lowbit.models.formats import IntFormat
 from lowbit.models.requant import Dyadic
 from lowbit.sim import bench

@@ -10,6 +10,7 @@ import cocotb
 import numpy as np
 from cocotb.triggers import RisingEdge
 
+from lowbit.hw.payload import pack, unpack
 from lowbit.hw.fmac import operand_layout, result_layout
 from lowbit.models.fmac import FmacPerf, fmac_golden
 from lowbit.models.minifloat import FloatFormat
@@ -41,7 +42,7 @@ def corner_codes(fmt) -> np.ndarray:
 
 
 def decode_results(config, payloads) -> tuple[np.ndarray, np.ndarray]:
-    got = bench.unpack(result_layout(config), payloads)
+    got = unpack(result_layout(config), payloads)
     return got["acc"].astype(object), got["special"].astype(np.int64)
 
 
@@ -66,7 +67,7 @@ async def dots(dut, config, pair, a, w, k, *, rng=None, idle=0.0, stall=0.0, wha
     fa, fw = select(dut, config, pair)
     what = f"{fa}×{fw} {what}"
     dut.k.value = k
-    values, cycles = await bench.through(dut, bench.pack(operand_layout(config), {"a": a, "w": w}),
+    values, cycles = await bench.through(dut, pack(operand_layout(config), {"a": a, "w": w}),
                                          len(a) // k, rng=rng, idle=idle, stall=stall)
     acc, special = decode_results(config, values)
     want_acc, want_special = fmac_golden(config, a, w, k, *pair)
@@ -191,7 +192,7 @@ async def clear_drops_partial_sums(dut):
     part = random_codes(gen, fa, max(k - 1, 1))
     if nan.size:
         part[0] = nan[0]  # a NaN the clear must forget
-    beats = bench.pack(operand_layout(config), {"a": part, "w": random_codes(gen, fw, part.size)})
+    beats = pack(operand_layout(config), {"a": part, "w": random_codes(gen, fw, part.size)})
     await bench.transfer(dut.clk, [bench.Source(dut, "operands", beats)], [])
     dut.clear.value = 1
     await RisingEdge(dut.clk)

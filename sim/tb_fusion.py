@@ -9,8 +9,9 @@ import cocotb
 import numpy as np
 from cocotb.triggers import RisingEdge
 
+from lowbit.hw.payload import pack
 from lowbit.hw.fusion import OPERANDS
-from lowbit.kinds.fusion import PRECISIONS, WORD_BITS
+from lowbit.models.fusion import PRECISIONS, WORD_BITS
 from lowbit.models.formats import IntFormat
 from lowbit.models.fusion import FusionPerf, fusion_golden, modes, products_per_beat
 from lowbit.models.perf import GemmShape
@@ -37,7 +38,7 @@ async def run(dut, config, mode, a_words, w_words, k, *, rng=None, idle=0.0, sta
     """Stream words in ``mode`` = (A, W, a_signed, w_signed) with K=k; checked bit-exactly."""
     set_mode(dut, *mode)
     dut.k.value = k
-    values, cycles = await bench.through(dut, bench.pack(OPERANDS, {"a": a_words, "w": w_words}),
+    values, cycles = await bench.through(dut, pack(OPERANDS, {"a": a_words, "w": w_words}),
                                          len(a_words) // k, rng=rng, idle=idle, stall=stall)
     got = config.accumulator.decode(np.array(values, dtype=np.uint64))
     bench.assert_equal(got, fusion_golden(config, a_words, w_words, k, *mode), f"mode {mode} K={k}")
@@ -166,7 +167,7 @@ async def clear_drops_partial_sums(dut):
     gen = bench.rng(options, 4)
     k = min(4, config.k_max)
     dut.k.value = k
-    beats = bench.pack(OPERANDS, {"a": random_words(gen, k - 1), "w": random_words(gen, k - 1)})
+    beats = pack(OPERANDS, {"a": random_words(gen, k - 1), "w": random_words(gen, k - 1)})
     await bench.transfer(dut.clk, [bench.Source(dut, "operands", beats)], [])
     dut.clear.value = 1
     await RisingEdge(dut.clk)

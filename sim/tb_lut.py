@@ -12,6 +12,7 @@ from __future__ import annotations
 import cocotb
 import numpy as np
 
+from lowbit.hw.payload import pack_lanes, unpack_lanes
 from lowbit.hw.lut_core import stream_layouts
 from lowbit.models.lut import WEIGHT_MODES, LutPerf, WeightCode, gemm_beats, lut_golden, plan
 from lowbit.models.perf import GemmShape
@@ -36,11 +37,11 @@ async def gemm(dut, config, a: np.ndarray, w: np.ndarray, code: WeightCode, *,
     dut.k.value = K
     dut.wbits.value = code.bits
     dut.wmode.value = WEIGHT_MODES.index(code.mode)
-    sources = [bench.Source(dut, "a", bench.pack_lanes(layouts["a"], a_lanes), rng=rng, idle=idle),
-               bench.Source(dut, "w", bench.pack_lanes(layouts["w"], w_lanes), rng=rng, idle=idle)]
+    sources = [bench.Source(dut, "a", pack_lanes(layouts["a"], a_lanes), rng=rng, idle=idle),
+               bench.Source(dut, "w", pack_lanes(layouts["w"], w_lanes), rng=rng, idle=idle)]
     sink = bench.Sink(dut, "result", len(plan(config, GemmShape(M, N, K))), rng=rng, stall=stall)
     cycles = await bench.transfer(dut.clk, sources, [sink])
-    rows = config.accumulator.decode(bench.unpack_lanes(layouts["result"], sink.values))
+    rows = config.accumulator.decode(unpack_lanes(layouts["result"], sink.values))
     got = rows.reshape(M, blocks * C)[:, :N]
     label = f"GEMM {GemmShape(M, N, K)} w{code.bits} {code.mode} {what}".strip()
     bench.assert_equal(got, lut_golden(config, a, w, code.bits, code.mode), label)

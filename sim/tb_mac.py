@@ -10,6 +10,7 @@ import cocotb
 import numpy as np
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 
+from lowbit.hw.payload import pack
 from lowbit.hw.mac import operand_layout
 from lowbit.models.mac import MacPerf, mac_golden
 from lowbit.models.perf import GemmShape
@@ -17,7 +18,7 @@ from lowbit.sim import bench
 
 
 def _beats(config, a, w) -> list[int]:
-    return bench.pack(operand_layout(config), {"a": config.a.encode(a), "w": config.w.encode(w)})
+    return pack(operand_layout(config), {"a": config.a.encode(a), "w": config.w.encode(w)})
 
 
 async def _dots(dut, config, a, w, k, *, rng=None, idle=0.0, stall=0.0):

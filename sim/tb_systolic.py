@@ -11,6 +11,7 @@ from __future__ import annotations
 import cocotb
 import numpy as np
 
+from lowbit.hw.payload import pack_lanes, unpack_lanes
 from lowbit.hw.systolic import stream_layouts
 from lowbit.models.formats import IntFormat
 from lowbit.models.perf import GemmShape
@@ -51,11 +52,11 @@ async def gemm(dut, config, a: np.ndarray, w: np.ndarray, *, rng=None, idle: flo
         if config.dataflow == "ws":
             dut.m.value = run.rows
         per_block = run.rows if config.dataflow == "ws" else R
-        sources = [bench.Source(dut, "a", bench.pack_lanes(layouts["a"], a_beats), rng=rng, idle=idle),
-                   bench.Source(dut, "w", bench.pack_lanes(layouts["w"], w_beats), rng=rng, idle=idle)]
+        sources = [bench.Source(dut, "a", pack_lanes(layouts["a"], a_beats), rng=rng, idle=idle),
+                   bench.Source(dut, "w", pack_lanes(layouts["w"], w_beats), rng=rng, idle=idle)]
         sink = bench.Sink(dut, "result", per_block * len(places), rng=rng, stall=stall)
         cycles += await bench.transfer(dut.clk, sources, [sink])
-        rows = config.accumulator.decode(bench.unpack_lanes(layouts["result"], sink.values))
+        rows = config.accumulator.decode(unpack_lanes(layouts["result"], sink.values))
         for i, (m0, n0) in enumerate(places):
             out[m0:m0 + per_block, n0:n0 + C] = rows[i * per_block:(i + 1) * per_block]
     got = out[:M, :N]

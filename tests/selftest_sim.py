@@ -5,9 +5,9 @@ self-test tests of every kind)."""
 import json
 
 from lowbit.boards.board_top import SIM_TOP
-from lowbit.boards.interface import CoreInterface
+from lowbit.hw.interface import CoreInterface
 from lowbit.boards.selftest import SelfTestTop
-from lowbit.generate import generate
+from lowbit.hw.verilog import generate
 from lowbit.sim import runner
 
 

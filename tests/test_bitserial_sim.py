@@ -62,7 +62,7 @@ def test_testbench_catches_a_wrong_golden_model(tmp_path):
     """Tell the testbench the int8 activations are uint8: the results must differ."""
     core_config = CONFIGS[0]
     claimed = BitserialConfig.from_dict({**core_config.to_dict(), "a": "uint8"})
-    from lowbit.generate import generate
+    from lowbit.hw.verilog import generate
 
     core = generate(core_config)
     build = runner.build(core.verilog, core.name)
@@ -75,8 +75,8 @@ def test_testbench_catches_a_wrong_golden_model(tmp_path):
 def test_board_self_test_reaches_the_golden_checksum(tmp_path):
     """The board top around a scaled both-serial core reaches the golden model's checksum."""
     from lowbit.boards.board_top import checked_selftest
-    from lowbit.boards.interface import CoreInterface
-    from lowbit.generate import generate
+    from lowbit.hw.interface import CoreInterface
+    from lowbit.hw.verilog import generate
 
     config = CONFIGS[3]
     core = generate(config)

@@ -99,9 +99,9 @@ def test_self_test_needs_fp32_output():
 
 def test_self_test_top_reaches_the_golden_checksum(tmp_path):
     """NVFP4 with tensor scales: the board top's checksum is qgemm's answer to its stimulus."""
-    from lowbit.boards.interface import CoreInterface
+    from lowbit.hw.interface import CoreInterface
     from lowbit.boards.selftest import expectation
-    from lowbit.generate import generate
+    from lowbit.hw.verilog import generate
     from selftest_sim import simulate_top
 
     config = CONFIGS[1]

@@ -4,7 +4,7 @@ nextpnr on the whole design; run with ``pytest -m slow``)."""
 import pytest
 
 from lowbit.boards.flow import FlowOptions, Target, implement
-from lowbit.host.protocol import EngineOptions
+from lowbit.hw.protocol import EngineOptions
 from lowbit.registry import config_from_dict
 
 BUILDS = {

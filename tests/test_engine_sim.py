@@ -7,7 +7,7 @@ import json
 import pytest
 
 from lowbit.hw.engine import engine_verilog
-from lowbit.host.protocol import EngineOptions
+from lowbit.hw.protocol import EngineOptions
 from lowbit.registry import config_from_dict
 from lowbit.sim import runner
 from lowbit.sim.bench import CLOCK_PERIOD_NS

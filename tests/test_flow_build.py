@@ -9,9 +9,9 @@ import dataclasses
 
 import pytest
 
-from lowbit.boards.interface import CoreInterface
+from lowbit.hw.interface import CoreInterface
 from lowbit.boards.selftest import checksum, expectation, stimulus, xorshift32
-from lowbit.generate import generate
+from lowbit.hw.verilog import generate
 from selftest_sim import simulate_top
 
 ECP5_IDCODE = {"ecp5-25f": 0x41111043, "ecp5-85f": 0x41113043}   # Lattice TN1260

@@ -8,7 +8,7 @@ import pytest
 
 from lowbit.boards.devices import DEVICES
 from lowbit.boards.report import SCHEMA, clock_name
-from lowbit.generate import generate
+from lowbit.hw.verilog import generate
 
 RUNS = ["ooc_ice40", "ooc_ecp5"]
 
@@ -117,8 +117,8 @@ def test_harness_of_a_core_with_more_output_than_input_bits():
     from amaranth.back import rtlil
 
     from lowbit.boards.harness import Harness
-    from lowbit.boards.interface import CoreInterface
-    from lowbit.generate import generate
+    from lowbit.hw.interface import CoreInterface
+    from lowbit.hw.verilog import generate
     from lowbit.kinds.systolic import SystolicConfig
 
     config = SystolicConfig(rows=4, cols=4, dataflow="os", a="int8", w="int1", acc=32)

@@ -83,7 +83,7 @@ def test_every_lmul_format_pair_exhaustively(half, tmp_path):
 ], ids=["format-order", "lmul-vs-exact"])
 def test_testbench_catches_a_wrong_golden_model(built, claimed, tmp_path):
     """The checks must fail against a golden model of another unit, not pass vacuously."""
-    from lowbit.generate import generate
+    from lowbit.hw.verilog import generate
 
     core = generate(built)
     build = runner.build(core.verilog, core.name)

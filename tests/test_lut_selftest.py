@@ -3,9 +3,9 @@ board's stimulus, and the self-test top around the generated core reaches it in 
 
 import numpy as np
 
-from lowbit.boards.interface import CoreInterface
+from lowbit.hw.interface import CoreInterface
 from lowbit.boards.selftest import checksum, expectation, stimulus
-from lowbit.generate import generate
+from lowbit.hw.verilog import generate
 from lowbit.kinds.lut import LutConfig
 from lowbit.models.int_gemm import int_gemm
 from lowbit.models.formats import IntFormat

@@ -55,7 +55,7 @@ def test_testbench_catches_a_wrong_golden_model(tmp_path):
     """Tell the testbench the core's activations are uint8 when they are int8 (same port
     widths): the extreme-value GEMMs must fail, not pass."""
     core_config = CONFIGS[0]
-    from lowbit.generate import generate
+    from lowbit.hw.verilog import generate
 
     core = generate(core_config)
     build = runner.build(core.verilog, core.name)

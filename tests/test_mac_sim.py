@@ -52,7 +52,7 @@ def test_testbench_catches_a_wrong_golden_model(tmp_path):
     """Feed the wrap core's build a saturate config: the checks must fail, not pass vacuously."""
     core_config = CONFIGS[0]
     claimed = MacConfig(a="int8", w="int4", acc=24, overflow="saturate")
-    from lowbit.generate import generate
+    from lowbit.hw.verilog import generate
 
     core = generate(core_config)
     build = runner.build(core.verilog, core.name)
@@ -66,7 +66,7 @@ def test_verilator_runtime_library_comes_from_the_shared_cache():
     """Every compile of Verilator's run-time library goes through lowbit.sim.objcache and lands
     in one content-addressed entry that the next design's build reuses."""
     from lowbit.cache import cache_root
-    from lowbit.generate import generate
+    from lowbit.hw.verilog import generate
     from lowbit.sim import objcache
 
     core = generate(CONFIGS[0])

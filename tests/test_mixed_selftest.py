@@ -13,9 +13,9 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from lowbit.boards.interface import CoreInterface
+from lowbit.hw.interface import CoreInterface
 from lowbit.boards.selftest import checksum, expectation, stimulus
-from lowbit.generate import generate
+from lowbit.hw.verilog import generate
 from lowbit.hw.fmac import result_layout
 from lowbit.kinds.fmac import FmacConfig
 from lowbit.kinds.fusion import FusionConfig

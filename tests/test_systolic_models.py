@@ -131,7 +131,7 @@ def test_storage_model_counts_the_flip_flops_yosys_finds(config, tmp_path):
     import re
     import subprocess
 
-    from lowbit.generate import generate
+    from lowbit.hw.verilog import generate
     from lowbit.tools import require_tool
 
     (tmp_path / "core.v").write_text(generate(config).verilog)

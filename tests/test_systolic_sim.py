@@ -58,7 +58,7 @@ def test_testbench_catches_a_wrong_golden_model(tmp_path):
     """Tell the testbench a wrap core saturates: the overflow runs must fail, not pass."""
     core_config = CONFIGS[3]
     claimed = SystolicConfig.from_dict({**core_config.to_dict(), "overflow": "saturate"})
-    from lowbit.generate import generate
+    from lowbit.hw.verilog import generate
 
     core = generate(core_config)
     build = runner.build(core.verilog, core.name)

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from lowbit.commands.common import add_core_verb, config_from_args, console
-from lowbit.generate import generate
+from lowbit.hw.verilog import generate
 
 
 def register(verbs) -> None:

@@ -14,7 +14,7 @@ import numpy as np
 
 from lowbit.commands.common import add_core_verb, config_from_args, console, seed
 from lowbit.errors import UsageError
-from lowbit.host.protocol import EngineOptions
+from lowbit.hw.protocol import EngineOptions
 
 _DEFAULTS = EngineOptions()
 

@@ -51,7 +51,7 @@ class MacBeats(BeatLayout):
 
     def jobs(self, a, w):
         from lowbit.hw.mac import operand_layout
-        from lowbit.sim.bench import pack
+        from lowbit.hw.payload import pack
 
         (M, K), N = a.shape, w.shape[1]
         layout = operand_layout(self.config)
@@ -74,7 +74,7 @@ class SystolicBeats(BeatLayout):
 
     def jobs(self, a, w):
         from lowbit.hw.systolic import stream_layouts
-        from lowbit.sim.bench import pack_lanes
+        from lowbit.hw.payload import pack_lanes
 
         c = self.config
         R, C = c.rows, c.cols

@@ -16,9 +16,10 @@ import numpy as np
 
 from lowbit.errors import LowbitError, UsageError
 from lowbit.host.beats import beat_layout
-from lowbit.host.protocol import (
+from lowbit.hw.engine import engine_layout
+from lowbit.hw.protocol import (
     MAGIC, MAX_DATA, RSP_SYNC, Cmd, EngineLayout, EngineOptions, State, Status, command_frame,
-    crc16, engine_layout,
+    crc16,
 )
 from lowbit.host.transport import Transport
 from lowbit.models.formats import IntFormat

@@ -98,7 +98,7 @@ def board_selftest(config: BitserialConfig):
     def expected(inputs):
         from lowbit.hw.bitserial import stream_layouts
         from lowbit.models.bitserial import bitserial_golden
-        from lowbit.sim.bench import pack_lanes, unpack_lanes
+        from lowbit.hw.payload import pack_lanes, unpack_lanes
 
         lay = stream_layouts(config)
         L, C = config.lanes, config.cols

@@ -8,14 +8,9 @@ from typing import ClassVar, Literal
 from lowbit.config import CoreConfig, option
 from lowbit.kinds.int_datapath import RuntimeK
 from lowbit.models.accumulator import MAX_ACC_BITS, OVERFLOW_MODES, Accumulator
+from lowbit.models.fusion import PRECISIONS
 from lowbit.registry import CoreKind, register
 
-#: operand precisions a run can pick (bits), by their run-time code 0, 1, 2
-PRECISIONS = (8, 4, 2)
-#: the 2-bit × 2-bit multipliers (BitBricks) of one unit; an 8×8 product uses all of them
-BRICKS = 16
-#: bits of each operand word per beat: 8×8 needs 8 bits, 2×2 sixteen 2-bit lanes
-WORD_BITS = 32
 
 
 @dataclass(frozen=True)

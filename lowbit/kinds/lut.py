@@ -91,7 +91,7 @@ def board_selftest(config: LutConfig):
 
         from lowbit.hw.lut_core import stream_layouts
         from lowbit.models.lut import WeightCode, lut_golden, tiles_from_beats
-        from lowbit.sim.bench import pack_lanes, unpack_lanes
+        from lowbit.hw.payload import pack_lanes, unpack_lanes
 
         layouts, code = stream_layouts(config), WeightCode(1, "signed")
         a_rows, w_codes = tiles_from_beats(config, unpack_lanes(layouts["a"], inputs["a"]),

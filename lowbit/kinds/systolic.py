@@ -85,7 +85,7 @@ def board_selftest(config: SystolicConfig):
 
         from lowbit.hw.systolic import stream_layouts
         from lowbit.models.systolic import systolic_golden
-        from lowbit.sim.bench import pack_lanes, unpack_lanes
+        from lowbit.hw.payload import pack_lanes, unpack_lanes
 
         layouts = stream_layouts(config)
         a = config.a.decode(unpack_lanes(layouts["a"], inputs["a"])).reshape(blocks, k, R)

@@ -44,8 +44,8 @@ from typing import TYPE_CHECKING
 from lowbit.errors import ConfigError
 
 if TYPE_CHECKING:
-    from lowbit.boards.interface import CoreInterface
     from lowbit.config import CoreConfig
+    from lowbit.hw.interface import CoreInterface
 
 CMD_SYNC = 0xA5
 RSP_SYNC = 0x5A
@@ -216,12 +216,3 @@ class EngineOptions:
                               "divides to within 2% with at least 8 cycles per bit",
                               context="engine")
         return div
-
-
-def engine_layout(config: CoreConfig, options: EngineOptions) -> EngineLayout:
-    """The layout of the engine around ``config``'s core (its ports from the generated core)."""
-    from lowbit.boards.interface import CoreInterface
-    from lowbit.generate import generate
-
-    iface = CoreInterface.from_manifest(generate(config).manifest)
-    return EngineLayout.build(config, iface, options.depth, options.multiplier_bits)

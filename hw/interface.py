@@ -2,7 +2,7 @@
 
 Every core kind speaks valid/ready streams (Verilog ports ``<s>__valid``, ``<s>__ready``,
 ``<s>__payload``) plus run-time parameters; reading that from the manifest of
-:func:`lowbit.generate.generate` lets the board top and the out-of-context harness wrap any
+:func:`lowbit.hw.verilog.generate` lets the board top and the out-of-context harness wrap any
 kind without knowing it.
 """
 
