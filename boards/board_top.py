@@ -12,17 +12,12 @@ the checksum's low bits.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from amaranth.hdl import Elaboratable, Module
 from amaranth.lib import io
 
 from lowbit.hw.interface import CoreInterface
 from lowbit.boards.platforms import Board
-from lowbit.boards.selftest import Expectation, SelfTestTop, expectation
-from lowbit.config import CoreConfig
-from lowbit.hw.verilog import GeneratedCore
+from lowbit.boards.selftest import Expectation, SelfTestTop
 
 SIM_TOP = "selftest_top"
 TOP = "top"
@@ -50,29 +45,6 @@ class BoardTop(Elaboratable):
                                                           else port)
             m.d.comb += buffer.o.eq(value)
         return m
-
-
-def checked_selftest(config: CoreConfig, core: GeneratedCore, iface: CoreInterface,
-                     run_dir: Path) -> Expectation:
-    """The golden expectation, after the board-independent top reached it in simulation."""
-    from amaranth.back import verilog
-
-    from lowbit.sim import runner
-
-    expect = expectation(config, iface)
-    top = SelfTestTop(iface, expect)
-    text = verilog.convert(top, name=SIM_TOP, ports=top.ports(), emit_src=False)
-    build = runner.build(core.verilog + text, SIM_TOP)
-    run = runner.run(build, "lowbit.boards.tb_selftest", run_dir, env={
-        "LOWBIT_CONFIG": json.dumps(config.to_dict()),
-        "LOWBIT_OPTIONS": json.dumps(expect.to_dict())})
-    if not run.passed:
-        from lowbit.boards.flow import FlowError
-
-        raise FlowError("selftest", f"the board top of {core.name} does not reach the golden "
-                        f"checksum {expect.to_dict()['checksum']} in simulation", run.log,
-                        run.failures)
-    return expect
 
 
 def board_files(board: Board, iface: CoreInterface, expect: Expectation, core_file: str,

@@ -1,18 +1,19 @@
-"""The board self-test: on-chip stimulus into any core, its results folded into a checksum.
+"""The board self-test: one GEMM through any core from on-chip memory, its results folded into
+a checksum that the golden model predicts.
 
 Without a host (:mod:`lowbit.hw.engine` is the host-driven build), a board build proves the
-core on silicon by itself:
+core on silicon by itself, with the kind's own beat layout:
 
-* every input stream gets pseudo-random payloads from xorshift32 generators (one per 32-bit
-  word of payload), ``beats`` of them, offered back to back;
-* every result stream is taken with pseudo-random back-pressure (ready 3 cycles in 4) and each
-  beat is folded into a 32-bit checksum: ``h = rotl(h, 5) ^ fold32(payload)``, where
-  ``fold32`` XORs the payload's 32-bit words; the checksums of several result streams are
-  combined as ``XOR rotl(h_i, i)``;
-* the run-time parameters (non-stream inputs) are held at the values the kind chose;
-* the expected checksum and beat counts come from **the kind's golden model**: the kind's
-  ``selftest`` hook returns a :class:`SelfTest` whose ``expected`` maps the exact stimulus
-  (computed here in Python, bit for bit what the generators emit) to the result beats.
+* the kind names the GEMM (:attr:`lowbit.kinds.kind.CoreKind.selftest`: a shape and a run-time
+  setting); random operand codes of that shape (seed :data:`SEED`) go through the kind's
+  tiler, which gives one run's run-time parameters and each input stream's beats;
+* every input stream's beats sit in a ROM (block RAM) and are offered back to back;
+* every result stream is taken with pseudo-random back-pressure (ready 3 cycles in 4, from an
+  xorshift32 generator) and each beat is folded into a 32-bit checksum:
+  ``h = rotl(h, 5) ^ fold32(payload)``, where ``fold32`` XORs the payload's 32-bit words; the
+  checksums of several result streams are combined as ``XOR rotl(h_i, i)``;
+* the expected checksum is that of the result beats the tiler gathers from **the golden
+  model's** answer to the same operands.
 
 When every input beat is sent and every expected result beat has arrived, ``passed`` or
 ``failed`` latches; an extra result beat or a watchdog timeout also fails. The board top shows
@@ -21,33 +22,24 @@ both on LEDs and the checksum's low bits on any spare LEDs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 from amaranth.hdl import Cat, Const, Elaboratable, Module, Signal
+from amaranth.lib.memory import Memory
 
-from lowbit.hw.interface import CoreInterface
 from lowbit.config import CoreConfig
-from lowbit.errors import ConfigError
+from lowbit.hw.generators import build
+from lowbit.hw.interface import CoreInterface, payload_layouts
+from lowbit.hw.payload import pack_beats
 from lowbit.registry import get_kind
 
 MASK32 = 0xFFFF_FFFF
 SEED_STEP = 0x9E37_79B9      # odd, so every multiple below 2**32 is a non-zero seed
 POWER_ON_CYCLES = 15         # the core is held in reset this long after configuration
-
-
-@dataclass(frozen=True)
-class SelfTest:
-    """What a core kind declares for the board self-test (its ``selftest`` hook returns one).
-
-    ``params`` holds every run-time parameter port; ``beats`` is the number of beats on each
-    input stream; ``expected`` maps each input stream's payloads to each result stream's
-    payloads (unsigned codes) with the kind's golden model.
-    """
-
-    params: Mapping[str, int]
-    beats: int
-    expected: Callable[[Mapping[str, list[int]]], Mapping[str, Sequence[int]]]
+SEED = 20261201              # the self-test's operands
 
 
 def xorshift32(x: int) -> int:
@@ -60,18 +52,9 @@ def words(width: int) -> int:
     return max(1, -(-width // 32))
 
 
-def seed(stream: int, word: int) -> int:
-    return (SEED_STEP * (stream * 64 + word + 1)) & MASK32
-
-
-def stimulus(stream: int, width: int, beats: int) -> list[int]:
-    """The payloads the board top's generators emit on input stream number ``stream``."""
-    states = [seed(stream, j) for j in range(words(width))]
-    out = []
-    for _ in range(beats):
-        out.append(sum(s << (32 * j) for j, s in enumerate(states)) & ((1 << width) - 1))
-        states = [xorshift32(s) for s in states]
-    return out
+def seed(stream: int) -> int:
+    """The back-pressure generator's seed of result stream number ``stream``."""
+    return (SEED_STEP * (stream + 1)) & MASK32
 
 
 def rotl(h: int, n: int) -> int:
@@ -99,73 +82,57 @@ def checksum(results: Sequence[Sequence[int]], widths: Sequence[int]) -> int:
 
 @dataclass(frozen=True)
 class Expectation:
-    """The self-test of one core: the constants baked into the board top and the golden answer."""
+    """The self-test of one core: what the board top streams, and the golden answer."""
 
     params: Mapping[str, int]
-    beats: int
-    results: tuple[int, ...]           # result beats per result stream
+    inputs: Mapping[str, tuple[int, ...]]   # each input stream's payloads, in order
+    results: tuple[int, ...]                # result beats per result stream
     checksum: int
-    max_cycles: int                    # watchdog: no verdict by then is a failure
+    max_cycles: int                         # watchdog: no verdict by then is a failure
+    gemm: str = ""
+    runtime: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict:
-        return {"params": dict(self.params), "beats": self.beats, "results": list(self.results),
-                "checksum": f"0x{self.checksum:08x}", "max_cycles": self.max_cycles,
-                "source": "golden model"}
-
-
-#: beats per result (at most; less when the run-time K cannot hold it) and results of the
-#: self-test of a K-beat reduction unit (:func:`dot_selftest`)
-DOT_K, DOT_RESULTS = 16, 32
-
-
-def dot_selftest(config: CoreConfig, operands, results: Callable[[Mapping, int], Sequence[int]],
-                 **params: int) -> SelfTest:
-    """The self-test of a unit with an ``operands`` stream (payload layout ``operands``), a
-    ``result`` stream and run-time ``k``/``clear``: DOT_RESULTS dot products of
-    K = min(DOT_K, k_max) beats. ``results(fields, k)`` gives the result payloads of the
-    unpacked operand fields (the kind's golden model); ``params`` are the other run-time inputs.
-    """
-    k = min(DOT_K, config.k_max)
-
-    def expected(inputs):
-        from lowbit.hw.payload import unpack
-
-        return {"result": [int(r) for r in results(unpack(operands, inputs["operands"]), k)]}
-
-    return SelfTest(params={"k": k, "clear": 0, **params}, beats=DOT_RESULTS * k,
-                    expected=expected)
-
-
-def selftest_of(config: CoreConfig) -> SelfTest:
-    """The self-test the config's kind declares, or a ConfigError when it declares none."""
-    kind = get_kind(config.KIND)
-    if kind.selftest is None:
-        raise ConfigError("kind", config.KIND, "this core kind declares no board self-test "
-                          "(CoreKind.selftest); out-of-context `lowbit synth` works for it")
-    return kind.board_selftest(config)
+        return {"params": dict(self.params), "gemm": self.gemm,
+                "runtime": dict(self.runtime or {}),
+                "beats": {name: len(p) for name, p in self.inputs.items()},
+                "results": list(self.results), "checksum": f"0x{self.checksum:08x}",
+                "max_cycles": self.max_cycles, "source": "golden model"}
 
 
 def expectation(config: CoreConfig, core: CoreInterface) -> Expectation:
-    """Run the kind's golden model on the board top's stimulus."""
-    test = selftest_of(config)
+    """The kind's self-test GEMM through its tiler: the ROM contents, the parameters and the
+    golden checksum."""
+    kind = get_kind(config.KIND)
+    plan = kind.selftest(config)
+    tiler = kind.tiler_for(config, **plan.runtime)
+    runs = tiler.runs(plan.shape)
+    if len(runs) != 1:
+        raise ValueError(f"{config.KIND} self-test GEMM {plan.shape} takes {len(runs)} runs; "
+                         "it must take one (one setting of the run-time parameters)")
+    run = runs[0]
     wanted = {p.name for p in core.params}
-    if set(test.params) != wanted:
-        raise ValueError(f"{config.KIND} self-test sets parameters {sorted(test.params)}, "
-                         f"the core has {sorted(wanted)}")
-    inputs = {s.name: stimulus(i, s.width, test.beats) for i, s in enumerate(core.inputs)}
-    outputs = test.expected(inputs)
-    if set(outputs) != {s.name for s in core.results}:
-        raise ValueError(f"{config.KIND} self-test gives streams {sorted(outputs)}, the core has "
-                         f"{[s.name for s in core.results]}")
-    results = [list(outputs[s.name]) for s in core.results]
-    counts = tuple(len(r) for r in results)
-    return Expectation(dict(test.params), test.beats, counts,
-                       checksum(results, [s.width for s in core.results]),
-                       max_cycles=16 * (test.beats + sum(counts)) + 4096)
+    if set(run.params) != wanted:
+        raise ValueError(f"{config.KIND} tiler sets parameters {sorted(run.params)}, the core "
+                         f"has {sorted(wanted)}")
+    layouts = payload_layouts(build(config))
+    operands = tiler.padded(tiler.random(np.random.default_rng(SEED), plan.shape))
+    beats = tiler.beats(run, operands)
+    if set(beats) != {s.name for s in core.inputs}:
+        raise ValueError(f"{config.KIND} tiler gives streams {sorted(beats)}, the core takes "
+                         f"{[s.name for s in core.inputs]}")
+    inputs = {s.name: tuple(pack_beats(layouts[s.name], beats[s.name])) for s in core.inputs}
+    (result,) = core.results
+    answer = pack_beats(layouts[result.name], tiler.gather(run, tiler.golden(operands)))
+    sent = sum(len(p) for p in inputs.values())
+    return Expectation(dict(run.params), inputs, (len(answer),),
+                       checksum([answer], [result.width]),
+                       max_cycles=16 * (sent + len(answer)) + 4096, gemm=str(plan.shape),
+                       runtime=dict(plan.runtime))
 
 
 class SelfTestTop(Elaboratable):
-    """The core between the stimulus generators and the checksum; board-independent.
+    """The core between the stimulus ROMs and the checksum; board-independent.
 
     Outputs: ``passed``, ``failed`` (latched verdicts) and ``checksum``.
     """
@@ -181,11 +148,32 @@ class SelfTestTop(Elaboratable):
         return [self.passed, self.failed, self.checksum]
 
     @staticmethod
-    def _xorshift(m: Module, state: Signal, advance) -> None:
+    def _xorshift(m: Module, state: Signal) -> None:
         a = state ^ (state << 13)[:32]
         b = a ^ (a >> 17)
-        with m.If(advance):
-            m.d.sync += state.eq(b ^ (b << 5)[:32])
+        m.d.sync += state.eq(b ^ (b << 5)[:32])
+
+    def _source(self, m: Module, name: str, width: int, payloads: Sequence[int], running):
+        """An input stream from a ROM of its payloads: valid/ready connections and ``done``.
+
+        The word on the stream moves on when it is taken or none is shown; the ROM's read
+        enable holds the word while the core stalls.
+        """
+        count = len(payloads)
+        rom = Memory(shape=max(width, 1), depth=max(count, 1), init=list(payloads))
+        m.submodules[f"{name}_rom"] = rom
+        rd = rom.read_port()
+        addr = Signal(range(count + 1), name=f"{name}_addr")
+        valid, ready = Signal(name=f"{name}_valid"), Signal(name=f"{name}_ready")
+        more = addr < count
+        take = running & (~valid | ready)
+        with m.If(take):
+            m.d.sync += [valid.eq(more), addr.eq(addr + more)]
+        m.d.comb += [rd.addr.eq(addr), rd.en.eq(take)]
+        connections = {f"{name}__valid": valid, f"{name}__ready": ready}
+        if width:
+            connections[f"{name}__payload"] = rd.data[:width]
+        return connections, ~more & ~valid
 
     def elaborate(self, platform) -> Module:
         m = Module()
@@ -200,25 +188,15 @@ class SelfTestTop(Elaboratable):
         connections: dict = {p.name: Const(expect.params[p.name], p.width) for p in core.params}
 
         inputs_done = []
-        for i, s in enumerate(core.inputs):
-            states = [Signal(32, name=f"{s.name}_gen{j}", init=seed(i, j))
-                      for j in range(words(s.width))]
-            sent = Signal(range(expect.beats + 1), name=f"{s.name}_sent")
-            valid, ready = Signal(name=f"{s.name}_valid"), Signal(name=f"{s.name}_ready")
-            m.d.comb += valid.eq(running & (sent < expect.beats))
-            for state in states:
-                self._xorshift(m, state, valid & ready)
-            with m.If(valid & ready):
-                m.d.sync += sent.eq(sent + 1)
-            connections |= {f"{s.name}__valid": valid, f"{s.name}__ready": ready}
-            if s.width:
-                connections[f"{s.name}__payload"] = Cat(*states)[:s.width]
-            inputs_done.append(sent == expect.beats)
+        for s in core.inputs:
+            ports, done = self._source(m, s.name, s.width, expect.inputs[s.name], running)
+            connections |= ports
+            inputs_done.append(done)
 
         total, results_done, extra = Const(0, 32), [], []
         for i, (s, count) in enumerate(zip(core.results, expect.results)):
-            pace = Signal(32, name=f"{s.name}_pace", init=seed(len(core.inputs) + i, 0))
-            self._xorshift(m, pace, 1)
+            pace = Signal(32, name=f"{s.name}_pace", init=seed(i))
+            self._xorshift(m, pace)
             valid, ready = Signal(name=f"{s.name}_valid"), Signal(name=f"{s.name}_ready")
             payload = Signal(s.width, name=f"{s.name}_payload")
             m.d.comb += ready.eq(running & ~(pace[0] & pace[1]))

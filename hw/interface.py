@@ -12,6 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from amaranth.hdl import ClockSignal, Instance, ResetSignal
+from amaranth.lib import stream, wiring
+
 CLOCK_PORTS = ("clk", "rst")
 
 
@@ -75,8 +78,6 @@ class CoreInterface:
         left open (an input left out is an error: an undriven input would be optimized away).
         ``rst`` is the core's reset, the ``sync`` domain's unless given.
         """
-        from amaranth.hdl import ClockSignal, Instance, ResetSignal
-
         missing = [p.name for p in self.ports if p.input and p.name not in connections]
         if missing:
             raise ValueError(f"inputs of {self.name} left undriven: {', '.join(missing)}")
@@ -90,3 +91,11 @@ class CoreInterface:
 
 def port_bits(ports: Sequence[Port]) -> int:
     return sum(p.width for p in ports)
+
+
+def payload_layouts(component: wiring.Component) -> dict[str, Any]:
+    """The payload layout (or shape) of each stream of a core, by stream name, from its
+    signature: what :func:`lowbit.hw.payload.pack_beats` packs a tiler's beats with."""
+    return {name: member.signature.members["payload"].shape
+            for name, member in component.signature.members.items()
+            if member.is_signature and isinstance(member.signature, stream.Signature)}

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 from amaranth.hdl import Shape
+from amaranth.lib import data
 
 
 def pack(layout, fields: Mapping[Any, np.ndarray]) -> list[int]:
@@ -74,3 +75,52 @@ def unpack_lanes(layout, payloads: Sequence[int]) -> np.ndarray:
     bits = np.unpackbits(raw, axis=1, bitorder="little")[:, :layout.size]
     bits = bits.reshape(len(payloads), layout.length, width).astype(np.uint64)
     return (bits << np.arange(width, dtype=np.uint64)).sum(axis=2, dtype=np.uint64)
+
+
+def _field_codes(payloads: Sequence[int], offset: int, width: int) -> np.ndarray:
+    """One field's unsigned codes (uint64; Python integers beyond 64 bits)."""
+    if width > 64:
+        return np.array([(int(p) >> offset) & ((1 << width) - 1) for p in payloads], dtype=object)
+    if offset + width <= 64:
+        p = np.array(payloads, dtype=np.uint64)
+        return (p >> np.uint64(offset)) & np.uint64((1 << width) - 1)
+    return np.array([(int(p) >> offset) & ((1 << width) - 1) for p in payloads], dtype=np.uint64)
+
+
+def pack_beats(layout, beats) -> list[int]:
+    """Payloads of a stream's beats as :class:`lowbit.models.tiling.Tiler` gives them: (beats
+    × lanes) codes for an ``ArrayLayout``, a dict of per-field codes for a ``StructLayout``,
+    (beats,) codes for a plain shape. Fields wider than 64 bits may hold Python integers."""
+    if isinstance(layout, data.ArrayLayout):
+        return pack_lanes(layout, beats)
+    if isinstance(layout, data.StructLayout):
+        wide = [name for name, f in layout if f.width > 64]
+        if not wide:
+            return pack(layout, beats)
+        narrow = pack(layout, {k: v for k, v in beats.items() if k not in wide}) \
+            if len(wide) < len(beats) else [0] * len(beats[wide[0]])
+        for name in wide:
+            offset = layout[name].offset
+            narrow = [p | (int(v) << offset) for p, v in zip(narrow, beats[name])]
+        return narrow
+    return [int(x) for x in np.asarray(beats).reshape(-1)]
+
+
+def unpack_beats(layout, payloads: Sequence[int]):
+    """The inverse of :func:`pack_beats`, every field as unsigned codes; an ``ArrayLayout`` or
+    a plain shape gives (beats × lanes) codes (one lane for a plain shape)."""
+    if isinstance(layout, data.ArrayLayout):
+        return unpack_lanes(layout, payloads)
+    if isinstance(layout, data.StructLayout):
+        return {name: _field_codes(payloads, f.offset, f.width) for name, f in layout}
+    width = Shape.cast(layout).width
+    return _field_codes(payloads, 0, width).reshape(-1, 1)
+
+
+def signed_values(codes: np.ndarray, width: int) -> np.ndarray:
+    """Two's-complement values of ``width``-bit field codes (Python integers beyond 63 bits)."""
+    if width > 63:
+        return np.array([int(c) - ((int(c) >> (width - 1)) << width) for c in np.ravel(codes)],
+                        dtype=object).reshape(np.shape(codes))
+    c = np.asarray(codes).astype(np.int64)
+    return np.where(c >= (1 << (width - 1)), c - (1 << width), c)

@@ -15,9 +15,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from amaranth._toolchain.yosys import find_yosys
+from amaranth.back import verilog
+from amaranth.hdl import Shape, Value
+from amaranth.lib import wiring
+
 from lowbit.cache import atomic_write, cached_dir, digest, source_digest
 from lowbit.config import CoreConfig
-from lowbit.registry import get_kind
+from lowbit.hw import generators
 
 
 @dataclass(frozen=True)
@@ -45,8 +50,6 @@ def manifest_text(manifest: dict[str, Any]) -> str:
 @cache
 def generator_versions() -> dict[str, str]:
     """Versions that decide the generated Verilog: Lowbit, Amaranth and Amaranth's Yosys."""
-    from amaranth._toolchain.yosys import find_yosys
-
     yosys = find_yosys(lambda ver: ver >= (0, 40))
     return {
         "lowbit": metadata.version("lowbit"),
@@ -62,9 +65,6 @@ def _generator_sources() -> str:
 
 def ports_of(component) -> list[dict[str, Any]]:
     """Verilog ports of a component (Amaranth joins member paths with ``__``) plus clk/rst."""
-    from amaranth.hdl import Shape, Value
-    from amaranth.lib import wiring
-
     ports = [{"name": "clk", "dir": "in", "width": 1, "signed": False},
              {"name": "rst", "dir": "in", "width": 1, "signed": False}]
     for path, member, value in component.signature.flatten(component):
@@ -79,9 +79,7 @@ def ports_of(component) -> list[dict[str, Any]]:
 
 
 def _convert(config: CoreConfig) -> tuple[str, list[dict[str, Any]]]:
-    from amaranth.back import verilog
-
-    component = get_kind(config.KIND).build(config)
+    component = generators.build(config)
     ports = ports_of(component)
     text = verilog.convert(component, name=config.name, emit_src=False)
     return text, ports

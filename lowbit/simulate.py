@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,8 +10,8 @@ from typing import Any
 
 from lowbit.config import CoreConfig
 from lowbit.hw.verilog import GeneratedCore, generate
-from lowbit.registry import get_kind
-from lowbit.sim import runner
+from lowbit.sim import bench, runner
+from lowbit.sim.testbenches import TESTBENCHES
 
 
 @dataclass
@@ -35,7 +34,6 @@ def simulate(config: CoreConfig, *, simulator: str = "verilator", waves: bool = 
              progress: Callable[[str], None] = lambda message: None) -> Simulation:
     """Generate, build (cached) and run the core's testbench; never raises on a mismatch."""
     runner.check_simulator(simulator)
-    kind = get_kind(config.KIND)
     started = time.monotonic()
     progress(f"generating Verilog for {config.name}")
     core = generate(config)
@@ -44,9 +42,6 @@ def simulate(config: CoreConfig, *, simulator: str = "verilator", waves: bool = 
     sim_build = runner.build(core.verilog, core.name, simulator, waves=waves)
     progress(f"running the {config.KIND} testbench")
     run_dir = Path(run_dir or Path("lowbit-out") / core.name / f"sim-{simulator}")
-    env = {
-        "LOWBIT_CONFIG": json.dumps(config.to_dict()),
-        "LOWBIT_OPTIONS": json.dumps({"seed": seed, **(options or {})}),
-    }
-    run = runner.run(sim_build, kind.testbench, run_dir, env=env, seed=seed, testcase=testcase)
+    env = bench.environment(config, {"seed": seed, **(options or {})})
+    run = runner.run(sim_build, TESTBENCHES[config.KIND], run_dir, env=env, seed=seed, testcase=testcase)
     return Simulation(core, sim_build, run, generated)

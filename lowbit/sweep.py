@@ -14,7 +14,7 @@ A sweep file (TOML)::
     a = ["int8", "int4"]
     w = ["int4", "int2"]
 
-Each point runs :func:`lowbit.boards.flow.implement`, whose results are cached by content hash,
+Each point runs :func:`lowbit.flow.implement`, whose results are cached by content hash,
 so a repeated or interrupted sweep re-runs only what is missing. Points run in local processes
 or, given a scheduler address, on a Dask distributed cluster; a point's task returns its report
 (or its failure) as plain data, so workers need no shared filesystem with the client.
@@ -32,7 +32,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-from lowbit.boards.flow import FlowError, FlowOptions, Target, implement, lookup
+from lowbit.boards.steps import FlowError, FlowOptions, Target
+from lowbit.flow import implement, lookup
 from lowbit.cache import atomic_write, digest
 from lowbit.config import read_config_file
 from lowbit.errors import ConfigError, LowbitError, UsageError
@@ -154,7 +155,7 @@ def _local(points: list[Point], workers: int, failed_dir: Path) -> Iterator[dict
     # bar runs a thread that may hold a lock at the moment of the fork.
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["lowbit.sweep", "lowbit.boards.flow"])
+        context.set_forkserver_preload(["lowbit.sweep", "lowbit.flow"])
     else:
         context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:

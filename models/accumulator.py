@@ -77,6 +77,12 @@ class Accumulator(IntRange):
             out = self.clamp(out + terms[:, k])
         return out
 
+    def overflows(self, exact: np.ndarray) -> int:
+        """How many exact sums (integers of any size) lie outside the register's range: the
+        results the overflow rule decided."""
+        x = np.asarray(exact, dtype=object)
+        return int(((x < self.min) | (x > self.max)).sum())
+
     def holds(self, lo: int, hi: int) -> bool:
         """Whether every integer in ``lo..hi`` fits without overflow."""
         return self.min <= lo and hi <= self.max

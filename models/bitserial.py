@@ -36,7 +36,7 @@ from lowbit.models.accumulator import Accumulator
 from lowbit.models.formats import IntFormat
 from lowbit.models.int_gemm import int_gemm
 from lowbit.models.perf import GemmShape
-from lowbit.models.systolic import ceil_div
+from lowbit.models.tiling import Operands, Run, Tiler, block_index, ceil_div
 
 #: exact group sums and scaled sums are taken modulo 2**64 (the accumulator is at most 64 bits)
 _MOD64 = Accumulator(64, True, "wrap")
@@ -167,6 +167,77 @@ class Widths:
         return cls(x, tree, part, dot, dot + config.g_bits)
 
 
+class BitserialTiler(Tiler):
+    """The beat order of :mod:`lowbit.hw.bitserial` at precisions ``pa``/``pw`` and (with a
+    per-group scale) ``g`` slices per group.
+
+    A tile is one result beat ``C[m, n0:n0+cols]``: its ⌈K/lanes⌉ slices come as paired
+    ``a`` (``lanes`` lanes of row m) and ``w`` beats (lane ``l·cols + c`` = W[k0+l, n0+c]), and,
+    scaled, an ``s`` beat (``cols`` scale codes) with the first slice of every group. Rows
+    outer, column blocks inner; the scale operand ``s`` holds ⌈K/(g·lanes)⌉ × N codes.
+    """
+
+    masks_padding = True
+
+    def __init__(self, config, pa: int | None = None, pw: int | None = None, g: int = 1,
+                 capacity: int | None = None):
+        super().__init__(config, capacity)
+        self.precisions = precisions(config, pa, pw)
+        if config.scale != "none" and not 1 <= g <= config.g_max:
+            raise ValueError(f"g={g}: the run-time group size is 1..{config.g_max} slices")
+        self.g = g
+
+    @property
+    def scaled(self) -> bool:
+        return self.config.scale != "none"
+
+    def tile(self) -> tuple[int, int, int]:
+        return 1, self.config.cols, self.config.lanes
+
+    def pad_extra(self, padded: GemmShape) -> dict[str, tuple[int, ...]]:
+        return {"s": (ceil_div(padded.k, self.g * self.config.lanes), padded.n)}
+
+    def runs(self, shape: GemmShape) -> list[Run]:
+        c = self.config
+        blocks = [(m, n0) for m in range(shape.m) for n0 in range(0, shape.n, c.cols)]
+        params = {"k": shape.k, **{f"p{op}": p for op, p in self.precisions.items()},
+                  **({"g": self.g} if self.scaled else {})}
+        return [Run(params, tuple(part), 1, shape.k)
+                for part in self.chunks(blocks, ceil_div(shape.k, c.lanes))]
+
+    def beats(self, run: Run, operands: Operands) -> dict[str, np.ndarray]:
+        L, C = self.config.lanes, self.config.cols
+        a, w = operands["a"], operands["w"]
+        T = a.shape[1] // L
+        out = {"a": np.concatenate([a[m].reshape(T, L) for m, _ in run.blocks]),
+               "w": np.concatenate([w[:, n0:n0 + C].reshape(T, L * C) for _, n0 in run.blocks])}
+        if self.scaled:
+            out["s"] = np.concatenate([operands["s"][:, n0:n0 + C] for _, n0 in run.blocks])
+        return out
+
+    def result_index(self, run: Run) -> tuple[np.ndarray, np.ndarray]:
+        return block_index(run.blocks, 1, self.config.cols)
+
+    def random(self, gen: np.random.Generator, shape: GemmShape) -> dict[str, np.ndarray]:
+        """Serial operands in their run-time precision's range, encoded at full width."""
+        c, p = self.config, self.precisions
+        out = {}
+        for side, dims in (("a", (shape.m, shape.k)), ("w", (shape.k, shape.n))):
+            fmt = getattr(c, side)
+            values = (precision_format(fmt, p[side]) if side in p else fmt).random(gen, dims)
+            out[side] = fmt.encode(values)
+        scale = group_scale(c)
+        if scale is not None:
+            out["s"] = scale.random(gen, (ceil_div(shape.k, self.g * c.lanes), shape.n))
+        return out
+
+    def golden(self, operands: Operands) -> np.ndarray:
+        c, p = self.config, self.precisions
+        return c.accumulator.encode(bitserial_golden(
+            c, c.a.decode(operands["a"]), c.w.decode(operands["w"]), pa=p.get("a"),
+            pw=p.get("w"), scales=operands.get("s"), group=self.g * c.lanes))
+
+
 class BitserialPerf:
     """Cycles, peak rate and storage at run-time precisions ``pa``/``pw`` (default: maximum).
 
@@ -174,9 +245,10 @@ class BitserialPerf:
     offered, results always taken.
     """
 
-    def __init__(self, config, pa: int | None = None, pw: int | None = None):
+    def __init__(self, config, pa: int | None = None, pw: int | None = None, g: int = 1):
         self.config = config
-        self.precisions = precisions(config, pa, pw)
+        self.tiler = BitserialTiler(config, pa, pw, g)
+        self.precisions = self.tiler.precisions
 
     @property
     def cycles_per_slice(self) -> int:
@@ -189,12 +261,12 @@ class BitserialPerf:
         c = self.config
         return 4 + (c.serial == "both") + (c.scale != "none")
 
-    def slices(self, shape: GemmShape) -> int:
-        c = self.config
-        return shape.m * ceil_div(shape.n, c.cols) * ceil_div(shape.k, c.lanes)
+    def run_cycles(self, run: Run) -> int:
+        slices = len(run.blocks) * ceil_div(run.k, self.config.lanes)
+        return slices * self.cycles_per_slice + self.latency
 
     def gemm_cycles(self, shape: GemmShape) -> int:
-        return self.slices(shape) * self.cycles_per_slice + self.latency
+        return sum(self.run_cycles(run) for run in self.tiler.runs(shape))
 
     def utilization(self, shape: GemmShape, cycles: int | None = None) -> float:
         """Useful MACs over the MAC slots at this precision during ``cycles``."""

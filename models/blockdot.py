@@ -19,6 +19,8 @@ them — each result is ``qgemm(A, W).out`` of the QTensors its blocks make
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from lowbit.models.exact import to_fp32
@@ -27,6 +29,7 @@ from lowbit.models.minifloat import FP32
 from lowbit.models.perf import GemmShape
 from lowbit.models.qgemm import exact_dots, qgemm
 from lowbit.models.qtensor import QTensor
+from lowbit.models.tiling import DotTiler
 
 
 def blockdot_golden(config, a_codes: np.ndarray, w_codes: np.ndarray, sa_codes: np.ndarray,
@@ -104,15 +107,101 @@ def fp32_accumulate(sums: np.ndarray, exp: np.ndarray, special: np.ndarray,
     return c
 
 
+class BlockdotTiler(DotTiler):
+    """``blockdot``: result (i, j) takes the K/B blocks of row i of A and column j of W, each
+    B/lanes beats of ``lanes`` element pairs with the block's scale codes (operands ``sa``:
+    M×K/B, ``sw``: K/B×N) on every beat of the block. Output ``fp32``: one FP32 result per
+    (i, j), tensor scales ``ta``, ``tw`` (NVFP4); output ``block``: one result per block,
+    placed at column ``j·K/B + b``."""
+
+    def __init__(self, config, ta: float = 1.0, tw: float = 1.0, capacity: int | None = None):
+        super().__init__(config, capacity)
+        if (ta, tw) != (1.0, 1.0) and not config.tensor_scaled:
+            raise ValueError(f"{config.a} has no tensor scale")
+        self.ta, self.tw = float(np.float32(ta)), float(np.float32(tw))
+        self.per_beat = config.lanes
+
+    def tile(self) -> tuple[int, int, int]:
+        return 1, 1, self.config.block
+
+    def k_limit(self) -> int:
+        c = self.config
+        return c.blocks_max * c.block if c.fp32 else sys.maxsize   # block output: no K register
+
+    def pad_extra(self, padded: GemmShape) -> dict[str, tuple[int, ...]]:
+        nb = padded.k // self.config.block
+        return {"sa": (padded.m, nb), "sw": (nb, padded.n)}
+
+    def run_params(self, k: int) -> dict[str, int]:
+        c = self.config
+        params = {"clear": 0}
+        if c.fp32:
+            params["blocks"] = -(-k // c.block)
+        if c.tensor_scaled:
+            params.update(ta=int(fp32_bits(self.ta)), tw=int(fp32_bits(self.tw)))
+        return params
+
+    def random(self, gen, shape):
+        c = self.config
+        nb = -(-shape.k // c.block)
+        def codes(fmt, dims):
+            return gen.integers(0, 1 << fmt.bits, size=dims, dtype=np.uint64)
+        return {"a": codes(c.a.element, (shape.m, shape.k)),
+                "w": codes(c.w.element, (shape.k, shape.n)),
+                "sa": codes(c.a.scale, (shape.m, nb)), "sw": codes(c.w.scale, (nb, shape.n))}
+
+    def beats(self, run, operands):
+        a, w = self.pairs(run, operands)
+        i, j = np.array(run.blocks, dtype=np.int64).reshape(-1, 2).T
+        return {"operands": self.fields(a, w, operands["sa"][i], operands["sw"][:, j].T)}
+
+    def fields(self, a, w, sa, sw):
+        c = self.config
+        a, w = a.reshape(-1, c.lanes), w.reshape(-1, c.lanes)
+        return {**{f"a{i}": a[:, i] for i in range(c.lanes)},
+                **{f"w{i}": w[:, i] for i in range(c.lanes)},
+                "sa": np.repeat(np.asarray(sa).reshape(-1), c.beats),
+                "sw": np.repeat(np.asarray(sw).reshape(-1), c.beats)}
+
+    def result_shape(self, shape):
+        nb = 1 if self.config.fp32 else -(-shape.k // self.config.block)
+        return shape.m, shape.n * nb
+
+    def result_index(self, run):
+        if self.config.fp32:
+            return super().result_index(run)
+        nb = -(-run.k // self.config.block)
+        i, j = np.array(run.blocks, dtype=np.int64).reshape(-1, 2).T
+        return (np.repeat(i, nb)[:, None],
+                (j[:, None] * nb + np.arange(nb)).reshape(-1, 1))
+
+    def golden(self, operands):
+        c = self.config
+        m, n = operands["a"].shape[0], operands["w"].shape[1]
+        nb = operands["a"].shape[1] // c.block
+        i, j = np.divmod(np.arange(m * n), n)
+        a = operands["a"][i].reshape(-1, c.block)
+        w = operands["w"][:, j].T.reshape(-1, c.block)
+        sa, sw = operands["sa"][i].reshape(-1), operands["sw"][:, j].T.reshape(-1)
+        if c.fp32:
+            return {"fp32": blockdot_golden(c, a, w, sa, sw, nb, self.ta, self.tw).reshape(m, n)}
+        total, exp, special = block_results(c, a, w, sa, sw)
+        mask = (1 << c.sum_bits) - 1
+        return {"sum": np.array([int(v) & mask for v in total], dtype=object).reshape(m, n * nb),
+                "exp": (np.asarray(exp, dtype=np.int64) & ((1 << c.exp_bits) - 1)
+                        ).astype(np.uint64).reshape(m, n * nb),
+                "special": np.asarray(special).reshape(m, n * nb)}
+
+
 class BlockdotPerf:
     """``lanes`` MACs per cycle; an M×N×K GEMM streams K/lanes beats per output element."""
 
-    def __init__(self, config):
+    def __init__(self, config, ta: float = 1.0, tw: float = 1.0):
         self.config = config
+        self.tiler = BlockdotTiler(config, ta, tw)
 
     def gemm_cycles(self, shape: GemmShape) -> int:
-        beats = -(-shape.k // self.config.block) * self.config.beats
-        return shape.m * shape.n * beats + self.config.latency
+        return self.tiler.cycles(shape, self.config.latency)
 
     @property
     def peak_macs_per_cycle(self) -> float:

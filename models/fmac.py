@@ -22,6 +22,7 @@ import numpy as np
 
 from lowbit.models.lmul import lmul_sums
 from lowbit.models.mac import MacPerf
+from lowbit.models.tiling import DotTiler
 from lowbit.models.qgemm import exact_dots
 
 FINITE, POS_INF, NEG_INF, NAN = 0, 1, 2, 3
@@ -60,8 +61,40 @@ def fmac_golden(config, a_codes: np.ndarray, w_codes: np.ndarray, k: int, a_sel:
     return wrap_signed(sums, config.acc_bits), classify(ieee)
 
 
+class FmacTiler(DotTiler):
+    """``fmac``: each result is K consecutive ``{a, w}`` beats of the formats ``a_sel``,
+    ``w_sel`` picked at run time; results are ``{acc, special}`` (:mod:`lowbit.hw.fmac`)."""
+
+    def __init__(self, config, a_sel: int = 0, w_sel: int = 0, capacity: int | None = None):
+        super().__init__(config, capacity)
+        for side, sel in (("a", a_sel), ("w", w_sel)):
+            count = len(getattr(config, f"{side}_set").formats)
+            if not 0 <= sel < count:
+                raise ValueError(f"{side}_sel={sel}: the config has {count} {side} formats")
+        self.sel = {"a": a_sel, "w": w_sel}
+
+    def params(self) -> dict[str, int]:
+        c = self.config
+        return {f"{side}_sel": sel for side, sel in self.sel.items()
+                if getattr(c, f"{side}_set").select_bits}
+
+    def codes(self, gen, side, shape):
+        fmt = getattr(self.config, f"{side}_set").formats[self.sel[side]]
+        return gen.integers(0, 1 << fmt.bits, size=shape, dtype=np.uint64)
+
+    def dots(self, params, a, w):
+        acc, special = fmac_golden(self.config, a.reshape(-1), w.reshape(-1), params["k"],
+                                   self.sel["a"], self.sel["w"])
+        mask = (1 << self.config.acc_bits) - 1
+        return {"acc": np.array([int(v) & mask for v in acc], dtype=object), "special": special}
+
+
 class FmacPerf(MacPerf):
     """One MAC per cycle, as :class:`~lowbit.models.mac.MacPerf`; the registers differ."""
+
+    def __init__(self, config, a_sel: int = 0, w_sel: int = 0):
+        self.config = config
+        self.tiler = FmacTiler(config, a_sel, w_sel)
 
     @property
     def storage_bits(self) -> int:

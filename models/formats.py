@@ -166,6 +166,10 @@ class IntFormat(IntRange, NumberFormat):
         """Uniformly random values over the whole range."""
         return rng.integers(self.min, self.max, size=shape, endpoint=True, dtype=np.int64)
 
+    def extremes(self) -> np.ndarray:
+        """The values every corner test needs: min, max, 0, ±1 (those the format holds)."""
+        return np.unique([v for v in (self.min, self.max, 0, 1, -1) if self.min <= v <= self.max])
+
 
 @dataclass(frozen=True)
 class FixedFormat(NumberFormat):

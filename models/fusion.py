@@ -30,6 +30,7 @@ import numpy as np
 from lowbit.models.accumulator import product_range
 from lowbit.models.formats import IntFormat
 from lowbit.models.perf import GemmShape
+from lowbit.models.tiling import DotTiler
 
 #: operand precisions a run can pick (bits), by their run-time code 0, 1, 2
 PRECISIONS = (8, 4, 2)
@@ -80,19 +81,61 @@ def fusion_golden(config, a_words: np.ndarray, w_words: np.ndarray, k: int, a_bi
     return config.accumulator.accumulate(beat_sums.reshape(-1, k))
 
 
+def words(lane_codes: np.ndarray, bits: int) -> np.ndarray:
+    """(beats, P) lane codes of ``bits`` bits to (beats,) operand words (inverse of
+    :func:`lanes`): lane p at bits ``p·bits``."""
+    codes = np.asarray(lane_codes, dtype=np.uint64) & np.uint64((1 << bits) - 1)
+    shifts = np.arange(codes.shape[1], dtype=np.uint64) * np.uint64(bits)
+    return np.bitwise_or.reduce(codes << shifts, axis=1)
+
+
+class FusionTiler(DotTiler):
+    """``fusion`` in one mode: each beat carries P = 64/(A·W) elements of a row of A and of
+    a column of W in its two words (:func:`words`); K pads to whole beats with zeros."""
+
+    def __init__(self, config, a_bits: int = 8, w_bits: int = 8, a_signed: bool = True,
+                 w_signed: bool = True, capacity: int | None = None):
+        super().__init__(config, capacity)
+        for bits in (a_bits, w_bits):
+            if bits not in PRECISIONS:
+                raise ValueError(f"precision {bits}: fusion runs at {PRECISIONS} bits")
+        self.mode = (a_bits, w_bits, a_signed, w_signed)
+        self.per_beat = products_per_beat(a_bits, w_bits)
+
+    def params(self) -> dict[str, int]:
+        a_bits, w_bits, a_signed, w_signed = self.mode
+        return {"a_prec": PRECISIONS.index(a_bits), "w_prec": PRECISIONS.index(w_bits),
+                "a_signed": int(a_signed), "w_signed": int(w_signed)}
+
+    def codes(self, gen, side, shape):
+        bits = self.mode[0 if side == "a" else 1]
+        return gen.integers(0, 1 << bits, size=shape, dtype=np.uint64)
+
+    def fields(self, a, w):
+        a_bits, w_bits, *_ = self.mode
+        return {"a": words(a.reshape(-1, self.per_beat), a_bits),
+                "w": words(w.reshape(-1, self.per_beat), w_bits)}
+
+    def dots(self, params, a, w):
+        got = self.fields(a, w)
+        return self.config.accumulator.encode(
+            fusion_golden(self.config, got["a"], got["w"], params["k"], *self.mode))
+
+
 class FusionPerf:
     """Cycles of a GEMM in one mode (default 8×8): ⌈K/P⌉ beats per output element."""
 
-    def __init__(self, config, a_bits: int = 8, w_bits: int = 8):
-        self.config, self.a_bits, self.w_bits = config, a_bits, w_bits
+    def __init__(self, config, a_bits: int = 8, w_bits: int = 8, a_signed: bool = True,
+                 w_signed: bool = True):
+        self.config = config
+        self.tiler = FusionTiler(config, a_bits, w_bits, a_signed, w_signed)
 
     @property
     def products_per_beat(self) -> int:
-        return products_per_beat(self.a_bits, self.w_bits)
+        return self.tiler.per_beat
 
     def gemm_cycles(self, shape: GemmShape) -> int:
-        beats = -(-shape.k // self.products_per_beat)
-        return shape.m * shape.n * beats + self.config.latency
+        return self.tiler.cycles(shape, self.config.latency)
 
     @property
     def peak_macs_per_cycle(self) -> float:

@@ -39,6 +39,7 @@ import numpy as np
 from lowbit.models.formats import IntFormat
 from lowbit.models.int_gemm import int_gemm
 from lowbit.models.perf import GemmShape
+from lowbit.models.tiling import Operands, Run, Tiler, block_index
 
 WEIGHT_MODES: tuple[str, ...] = ("signed", "unsigned", "offset")
 
@@ -189,53 +190,58 @@ def lut_golden(config, a: np.ndarray, w: np.ndarray, wbits: int | None = None,
     return int_gemm(a, w, config.a, code.values, config.accumulator)
 
 
-@dataclass(frozen=True)
-class Tile:
-    """One result beat: row ``m`` of A against columns ``n0..n0+cols−1`` of W."""
+class LutTiler(Tiler):
+    """The beat order of :mod:`lowbit.hw.lut_core` at weight precision ``wbits`` in ``mode``.
 
-    m: int
-    n0: int
-
-
-def plan(config, shape: GemmShape) -> list[Tile]:
-    """The tiles of an M×N×K GEMM in stream order: rows outer, column blocks inner."""
-    return [Tile(m, n0) for m in range(shape.m) for n0 in range(0, shape.n, config.cols)]
-
-
-def gemm_beats(config, a_codes: np.ndarray, w_codes: np.ndarray, wbits: int,
-               n_blocks: int) -> tuple[np.ndarray, np.ndarray]:
-    """The lanes of every ``a`` and ``w`` beat of a GEMM, in the order of :func:`plan`.
-
-    ``a_codes`` is M×(Q·G) and ``w_codes`` (Q·G)×(n_blocks·cols), codes padded to whole
-    groups and column blocks. Returns (a lanes: M·n_blocks·Q × G, w lanes: M·n_blocks·Q·n ×
-    cols): per tile, group by group, the group's activations and its weight planes 0..n−1
-    (lane c of plane p holds bit p of weight k0+i of column c at bit i).
+    A tile is one result beat, ``C[m, n0:n0+cols]``: its ⌈K/G⌉ groups come as one ``a`` beat
+    of G activations each, followed by the group's ``wbits`` weight bit-planes (lane c of plane
+    p holds bit p of weight ``k0+i`` of column ``n0+c`` at bit i). Rows outer, column blocks
+    inner; weights are codes of ``WeightCode(wbits, mode)``.
     """
-    G, C = config.group, config.cols
-    m, kp = a_codes.shape
-    q = kp // G
-    rows = np.repeat(a_codes.reshape(m, 1, q, G), n_blocks, axis=1).reshape(-1, G)
-    blocks = w_codes.reshape(q, G, n_blocks, C).astype(np.uint64)
-    planes = (blocks[None] >> np.arange(wbits, dtype=np.uint64)[:, None, None, None, None]) \
-        & np.uint64(1)                                                   # n × Q × G × nb × C
-    lanes = (planes << np.arange(G, dtype=np.uint64)[None, None, :, None, None]).sum(
-        axis=2, dtype=np.uint64)                                         # n × Q × nb × C
-    per_block = lanes.transpose(2, 1, 0, 3).reshape(n_blocks, q * wbits, C)
-    return rows, np.tile(per_block.reshape(1, -1, C), (m, 1, 1)).reshape(-1, C)
 
+    masks_padding = True
 
-def tiles_from_beats(config, a_lanes: np.ndarray, w_lanes: np.ndarray, k: int,
-                     wbits: int) -> tuple[np.ndarray, np.ndarray]:
-    """Inverse of :func:`gemm_beats` for a stream of tiles: each tile's activation row
-    (tiles × K codes) and weight codes (tiles × K × cols); lanes past K are dropped."""
-    G, C = config.group, config.cols
-    q = -(-k // G)
-    a_rows = np.asarray(a_lanes, dtype=np.uint64).reshape(-1, q * G)[:, :k]
-    w = np.asarray(w_lanes, dtype=np.uint64).reshape(-1, q, wbits, C)
-    bits = (w[:, :, :, None, :] >> np.arange(G, dtype=np.uint64)[:, None]) & np.uint64(1)
-    codes = (bits << np.arange(wbits, dtype=np.uint64)[:, None, None]).sum(
-        axis=2, dtype=np.uint64)                                         # tiles × Q × G × C
-    return a_rows, codes.reshape(len(a_rows), q * G, C)[:, :k]
+    def __init__(self, config, wbits: int | None = None, mode: str = "signed",
+                 capacity: int | None = None):
+        super().__init__(config, capacity)
+        self.code = WeightCode(run_wbits(config, wbits), mode)
+
+    def tile(self) -> tuple[int, int, int]:
+        return 1, self.config.cols, self.config.group
+
+    def runs(self, shape: GemmShape) -> list[Run]:
+        c = self.config
+        blocks = [(m, n0) for m in range(shape.m) for n0 in range(0, shape.n, c.cols)]
+        params = {"k": shape.k, "wbits": self.code.bits,
+                  "wmode": WEIGHT_MODES.index(self.code.mode)}
+        per_tile = -(-shape.k // c.group) * self.code.bits
+        return [Run(params, tuple(part), 1, shape.k) for part in self.chunks(blocks, per_tile)]
+
+    def beats(self, run: Run, operands: Operands) -> dict[str, np.ndarray]:
+        G, C, n = self.config.group, self.config.cols, self.code.bits
+        a, w = operands["a"], operands["w"].astype(np.uint64)
+        q = a.shape[1] // G
+        shifts = np.arange(G, dtype=np.uint64)[:, None]
+        a_beats, w_beats = [], []
+        for m, n0 in run.blocks:
+            a_beats.append(a[m].reshape(q, G))
+            block = w[:, n0:n0 + C].reshape(q, 1, G, C)
+            planes = (block >> np.arange(n, dtype=np.uint64)[None, :, None, None]) & np.uint64(1)
+            w_beats.append((planes << shifts).sum(axis=2, dtype=np.uint64).reshape(-1, C))
+        return {"a": np.concatenate(a_beats), "w": np.concatenate(w_beats)}
+
+    def result_index(self, run: Run) -> tuple[np.ndarray, np.ndarray]:
+        return block_index(run.blocks, 1, self.config.cols)
+
+    def random(self, gen: np.random.Generator, shape: GemmShape) -> dict[str, np.ndarray]:
+        c = self.config
+        return {"a": c.a.encode(c.a.random(gen, (shape.m, shape.k))),
+                "w": self.code.encode(self.code.random(gen, (shape.k, shape.n)))}
+
+    def golden(self, operands: Operands) -> np.ndarray:
+        c, code = self.config, self.code
+        return c.accumulator.encode(lut_golden(c, c.a.decode(operands["a"]),
+                                               code.decode(operands["w"]), code.bits, code.mode))
 
 
 #: cycles from the first activation handshake to the first weight handshake (table precompute)
@@ -253,14 +259,17 @@ class LutPerf:
     registers).
     """
 
-    def __init__(self, config, wbits: int | None = None):
+    def __init__(self, config, wbits: int | None = None, mode: str = "signed"):
         self.config = config
-        self.wbits = run_wbits(config, wbits)
+        self.tiler = LutTiler(config, wbits, mode)
+        self.wbits = self.tiler.code.bits
+
+    def run_cycles(self, run: Run) -> int:
+        return (PRECOMPUTE_CYCLES + len(run.blocks) * -(-run.k // self.config.group) * self.wbits
+                + DRAIN_CYCLES)
 
     def gemm_cycles(self, shape: GemmShape) -> int:
-        c = self.config
-        tiles = shape.m * -(-shape.n // c.cols)
-        return PRECOMPUTE_CYCLES + tiles * -(-shape.k // c.group) * self.wbits + DRAIN_CYCLES
+        return sum(self.run_cycles(run) for run in self.tiler.runs(shape))
 
     def utilization(self, shape: GemmShape, cycles: int | None = None) -> float:
         cycles = self.gemm_cycles(shape) if cycles is None else cycles

@@ -10,6 +10,7 @@ import numpy as np
 
 from lowbit.models.int_gemm import int_dot
 from lowbit.models.perf import GemmShape
+from lowbit.models.tiling import DotTiler
 
 
 def mac_golden(config, a: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
@@ -21,14 +22,28 @@ def mac_golden(config, a: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
     return int_dot(a.reshape(-1, k), w.reshape(-1, k), config.a, config.w, config.accumulator)
 
 
+class MacTiler(DotTiler):
+    """``mac``: each result is K consecutive ``{a, w}`` beats (:mod:`lowbit.hw.mac`)."""
+
+    def codes(self, gen, side, shape):
+        fmt = getattr(self.config, side)
+        return fmt.encode(fmt.random(gen, shape))
+
+    def dots(self, params, a, w):
+        c = self.config
+        return c.accumulator.encode(mac_golden(c, c.a.decode(a).reshape(-1),
+                                               c.w.decode(w).reshape(-1), params["k"]))
+
+
 class MacPerf:
     """One MAC per cycle; a GEMM is M·N dot products of length K fed back to back."""
 
     def __init__(self, config):
         self.config = config
+        self.tiler = MacTiler(config)
 
     def gemm_cycles(self, shape: GemmShape) -> int:
-        return shape.macs + self.config.latency
+        return self.tiler.cycles(shape, self.config.latency)
 
     @property
     def peak_macs_per_cycle(self) -> float:

@@ -208,6 +208,12 @@ class FloatFormat(NumberFormat):
         codes = self.codes()
         return np.unique(self.decode(codes[self.is_finite(codes)]) + 0.0)
 
+    def extremes(self) -> np.ndarray:
+        """±max, ±1, 0, ±the smallest subnormal and the format's inf and NaN."""
+        tiny = self.min_subnormal
+        specials = [np.inf] * self.has_inf + [np.nan] * self.has_nan
+        return np.array([-self.max, self.max, 0.0, 1.0, -1.0, tiny, -tiny, *specials])
+
     def random(self, rng: np.random.Generator, shape) -> np.ndarray:
         """Random finite values, uniform over the finite codes."""
         codes = self.codes()

@@ -6,15 +6,14 @@ the order in which both dataflows add (see :mod:`lowbit.hw.systolic`). Minifloat
 accumulate exactly (the config demands a Kulisch-wide register): the result is
 :func:`lowbit.models.qgemm.qgemm`'s exact block sum.
 
-:func:`plan` says how an M×N×K GEMM is cut into what the core runs (ws: passes of ≤ ``depth``
-rows × C columns; os: R×C tiles), grouped into *runs*: back-to-back streams with one setting of
-the run-time registers. The testbench feeds exactly this plan and the performance model counts
-its cycles, so the two cannot drift apart.
+:class:`SystolicTiler` says how an M×N×K GEMM is cut into what the core runs (ws: passes of
+≤ ``depth`` rows × C columns; os: R×C tiles), grouped into *runs*: back-to-back streams with one
+setting of the run-time registers. The testbench, the host driver and the board self-test feed
+exactly these beats and the performance model counts their cycles, so none can drift apart.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -24,6 +23,7 @@ from lowbit.models.int_gemm import int_gemm
 from lowbit.models.qgemm import qgemm
 from lowbit.models.qtensor import QTensor
 from lowbit.models.perf import GemmShape
+from lowbit.models.tiling import Operands, Run, Tiler, block_index, ceil_div
 
 
 def systolic_golden(config, a: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -35,51 +35,68 @@ def systolic_golden(config, a: np.ndarray, w: np.ndarray) -> np.ndarray:
     return acc[0].astype(np.int64) if acc.shape[0] else np.zeros((a.shape[0], w.shape[1]), np.int64)
 
 
-def ceil_div(x: int, y: int) -> int:
-    """⌈x / y⌉ for positive integers: how many tiles of y cover x."""
-    return -(-x // y)
+class SystolicTiler(Tiler):
+    """The beat order of :mod:`lowbit.hw.systolic`.
 
-
-def a_beats(config, x: np.ndarray) -> np.ndarray:
-    """The ``a`` beats (R lanes each) of one block of activation codes, in the core's order.
-
-    ws: ``x`` is a pass's rows × (⌈K/R⌉·R) codes, zero-padded; beats go K-tile by K-tile, row
-    by row. os: ``x`` is a tile's R × K codes; beat k is column k.
-    """
-    if config.dataflow == "os":
-        return x.T
-    R = config.rows
-    return x.reshape(len(x), -1, R).transpose(1, 0, 2).reshape(-1, R)
-
-
-@dataclass(frozen=True)
-class Run:
-    """Blocks streamed back to back with one setting of ``k`` (and ``m`` for ws).
-
-    ``blocks`` are ``(m0, n0)`` corners: a ws pass covers rows m0..m0+rows-1 and columns
-    n0..n0+C-1; an os tile covers rows m0..m0+R-1 and columns n0..n0+C-1.
+    ws: a *pass* of M' ≤ ``depth`` rows × C columns takes its K weight rows (C lanes each) and
+    its activation rows K-tile by K-tile, row by row (R lanes, K padded to whole tiles); it
+    gives M' result rows. Passes of equal M' run back to back: the full passes first, then
+    the remainder. os: an R×C tile takes K beats of a column of X (R lanes) with a row of V
+    (C lanes) and gives R result rows. Rows of blocks outer, column blocks inner.
     """
 
-    k: int
-    rows: int
-    blocks: tuple[tuple[int, int], ...]
+    def tile(self) -> tuple[int, int, int]:
+        c = self.config
+        return (c.rows, c.cols, 1) if c.dataflow == "os" else (1, c.cols, c.rows)
 
+    def _height(self, k: int) -> int:
+        """Rows of a ws pass: the buffer depth, or what fits the capacity."""
+        c = self.config
+        if self.capacity is None:
+            return c.depth
+        return max(1, min(c.depth, self.capacity // ceil_div(k, c.rows)))
 
-def plan(config, shape: GemmShape) -> list[Run]:
-    """The runs an M×N×K GEMM takes on ``config`` (row blocks outer, column blocks inner)."""
-    C = config.cols
-    col_blocks = range(0, shape.n, C)
-    if config.dataflow == "os":
-        R = config.rows
-        return [Run(shape.k, R, tuple((m0, n0) for m0 in range(0, shape.m, R) for n0 in col_blocks))]
-    depth = config.depth
-    runs = []
-    full = shape.m // depth
-    if full:
-        runs.append(Run(shape.k, depth, tuple((i * depth, n0) for i in range(full) for n0 in col_blocks)))
-    if shape.m % depth:
-        runs.append(Run(shape.k, shape.m % depth, tuple((full * depth, n0) for n0 in col_blocks)))
-    return runs
+    def runs(self, shape: GemmShape) -> list[Run]:
+        c = self.config
+        cols = range(0, shape.n, c.cols)
+        if c.dataflow == "os":
+            blocks = [(m0, n0) for m0 in range(0, shape.m, c.rows) for n0 in cols]
+            return [Run({"k": shape.k}, tuple(part), c.rows, shape.k)
+                    for part in self.chunks(blocks, max(shape.k, c.rows))]
+        height = self._height(shape.k)
+        full, rest = divmod(shape.m, height)
+        groups = [(height, [(i * height, n0) for i in range(full) for n0 in cols])] if full else []
+        if rest:
+            groups.append((rest, [(full * height, n0) for n0 in cols]))
+        tiles = ceil_div(shape.k, c.rows)
+        return [Run({"k": shape.k, "m": rows}, tuple(part), rows, shape.k)
+                for rows, blocks in groups
+                for part in self.chunks(blocks, max(rows * tiles, shape.k))]
+
+    def beats(self, run: Run, operands: Operands) -> dict[str, np.ndarray]:
+        c = self.config
+        a, w = operands["a"], operands["w"]
+        R, C, K = c.rows, c.cols, run.k
+        if c.dataflow == "os":
+            a_beats = [a[m0:m0 + R, :K].T for m0, _ in run.blocks]
+        else:   # K-tile by K-tile, row by row
+            a_beats = [a[m0:m0 + run.rows].reshape(run.rows, -1, R).transpose(1, 0, 2)
+                       .reshape(-1, R) for m0, _ in run.blocks]
+        return {"a": np.concatenate(a_beats),
+                "w": np.concatenate([w[:K, n0:n0 + C] for _, n0 in run.blocks])}
+
+    def result_index(self, run: Run) -> tuple[np.ndarray, np.ndarray]:
+        return block_index(run.blocks, run.rows, self.config.cols)
+
+    def random(self, gen: np.random.Generator, shape: GemmShape) -> dict[str, np.ndarray]:
+        c = self.config
+        return {"a": c.a.encode(c.a.random(gen, (shape.m, shape.k))),
+                "w": c.w.encode(c.w.random(gen, (shape.k, shape.n)))}
+
+    def golden(self, operands: Operands) -> np.ndarray:
+        c = self.config
+        return c.accumulator.encode(systolic_golden(c, c.a.decode(operands["a"]),
+                                                    c.w.decode(operands["w"])))
 
 
 class SystolicPerf:
@@ -109,7 +126,7 @@ class SystolicPerf:
                 + M + latency + 1)
 
     def gemm_cycles(self, shape: GemmShape) -> int:
-        return sum(self.run_cycles(run) for run in plan(self.config, shape))
+        return sum(self.run_cycles(run) for run in SystolicTiler(self.config).runs(shape))
 
     def utilization(self, shape: GemmShape, cycles: int | None = None) -> float:
         """Useful MACs over the array's MAC slots during ``cycles`` (default: the model's)."""

@@ -16,14 +16,27 @@ from typing import Any
 
 import numpy as np
 from lowbit.config import CoreConfig
+from lowbit.registry import config_from_dict
 
 CLOCK_PERIOD_NS = 10
 
 
+def environment(config: CoreConfig, options: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """The environment that hands a config and run options to a testbench (:func:`context`
+    reads it on the other side)."""
+    return {"LOWBIT_CONFIG": json.dumps(config.to_dict()),
+            "LOWBIT_OPTIONS": json.dumps(dict(options or {}), default=_plain)}
+
+
+def _plain(value: Any) -> Any:
+    """JSON for numpy scalars and dataclasses in run options."""
+    if hasattr(value, "item"):
+        return value.item()
+    return vars(value)
+
+
 def context() -> tuple[CoreConfig, dict[str, Any]]:
     """The config under test and the run options, from the runner's environment."""
-    from lowbit.registry import config_from_dict
-
     config = config_from_dict(json.loads(os.environ["LOWBIT_CONFIG"]))
     options = json.loads(os.environ.get("LOWBIT_OPTIONS", "{}"))
     return config, options

@@ -16,11 +16,11 @@ import numpy as np
 from cocotb.task import bridge
 from cocotb.triggers import ClockCycles, RisingEdge
 
-from lowbit.host.driver import (
-    Engine, Mismatch, NoAnswer, Rejected, Requant, ResetDuringRun, get_golden,
-)
+from lowbit.host.driver import Engine, Mismatch, NoAnswer, Rejected, Requant, ResetDuringRun
 from lowbit.hw.protocol import Cmd, EngineOptions, State, Status, command_frame
 from lowbit.models.formats import IntFormat
+from lowbit.models.int_gemm import int_gemm
+from lowbit.models.perf import GemmShape
 from lowbit.models.requant import Dyadic
 from lowbit.sim import bench
 
@@ -38,6 +38,11 @@ async def _setup(dut):
     engine = Engine(SimTransport(dut, baud), config, engine_options, timeout=TIMEOUT_S)
     engine.read_chunk = 32      # several READ frames per job, as large results take on a board
     return config, options, engine
+
+
+def golden(config, a, w) -> np.ndarray:
+    """What the core's accumulators hold for ``a @ w``, from the integer GEMM reference."""
+    return int_gemm(a, w, config.a, config.w, config.accumulator)
 
 
 def _operands(config, gen, shape, extreme: str | None = None):
@@ -62,12 +67,11 @@ async def gemm_shapes(dut):
         for shape, extreme in cases:
             a, w = _operands(config, gen, shape, extreme)
             got = engine.gemm(a, w, check=True)
-            bench.assert_equal(got, get_golden(config, a, w), f"GEMM {shape} {extreme or ''}")
-            jobs = len(list(engine.beats.jobs(config.a.encode(a)[:, :engine.beats.max_k()],
-                                              config.w.encode(w)[:engine.beats.max_k()])))
+            bench.assert_equal(got, golden(config, a, w), f"GEMM {shape} {extreme or ''}")
+            k_max = engine.tiler.max_k()
+            runs = engine.tiler.runs(GemmShape(shape[0], shape[1], min(shape[2], k_max)))
             done.append({"shape": shape, "extreme": extreme, "cycles": engine.last_cycles,
-                         "jobs_per_k_chunk": jobs,
-                         "k_chunks": -(-shape[2] // engine.beats.max_k())})
+                         "jobs_per_k_chunk": len(runs), "k_chunks": -(-shape[2] // k_max)})
         return done
 
     for rec in await bridge(run)():
@@ -89,7 +93,7 @@ async def requantized(dut):
             rq = Requant(Dyadic.fit(scale, bits), out, zp)
             a, w = _operands(config, gen, (m, n, k))
             got = engine.gemm(a, w, requant=rq, check=True)
-            want = rq.apply(get_golden(config, a, w))
+            want = rq.apply(golden(config, a, w))
             bench.assert_equal(got, want, f"requantized to {out}")
             assert len(np.unique(got)) > 2, "requantization test data is degenerate"
             checked += got.size

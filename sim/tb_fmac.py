@@ -12,10 +12,10 @@ from cocotb.triggers import RisingEdge
 
 from lowbit.hw.payload import pack, unpack
 from lowbit.hw.fmac import operand_layout, result_layout
-from lowbit.models.fmac import FmacPerf, fmac_golden
+from lowbit.models.fmac import fmac_golden
 from lowbit.models.minifloat import FloatFormat
-from lowbit.models.perf import GemmShape
 from lowbit.sim import bench
+from lowbit.sim.gemm_bench import gemm_full_rate_test
 
 #: at most this many operand pairs are checked exhaustively as single products
 EXHAUSTIVE_PAIRS = 1 << 16
@@ -159,23 +159,12 @@ async def longest_extreme_sums(dut):
     bench.record(test="longest_extreme_sums", k=k, sums=[int(x) for x in acc])
 
 
-@cocotb.test()
-async def gemm_full_rate(dut):
-    """An M×N×K GEMM as M·N back-to-back dot products; cycles must equal the model."""
-    config, options = await setup(dut)
-    shape = GemmShape(*options.get("gemm", (3, 4, 16)))
-    gen = bench.rng(options, 4)
-    pair = pairs(config, options)[-1]
-    fa, fw = config.a_set.formats[pair[0]], config.w_set.formats[pair[1]]
-    a = random_codes(gen, fa, shape.m * shape.k).reshape(shape.m, shape.k)
-    w = random_codes(gen, fw, shape.k * shape.n).reshape(shape.k, shape.n)
-    a_beats = np.repeat(a[:, None, :], shape.n, axis=1).reshape(-1)
-    w_beats = np.repeat(w.T[None, :, :], shape.m, axis=0).reshape(-1)
-    _, _, cycles = await dots(dut, config, pair, a_beats, w_beats, shape.k, what="gemm")
-    model = FmacPerf(config).gemm_cycles(shape)
-    bench.record(test="gemm_full_rate", gemm=str(shape), cycles=cycles, model_cycles=model,
-                 macs=shape.macs)
-    assert cycles == model, f"measured {cycles} cycles, the performance model says {model}"
+def _last_pair(config, options) -> dict[str, int]:
+    a_sel, w_sel = pairs(config, options)[-1]
+    return {"a_sel": a_sel, "w_sel": w_sel}
+
+
+gemm_full_rate = gemm_full_rate_test(_last_pair, lambda config, _: (3, 4, 16))
 
 
 @cocotb.test()

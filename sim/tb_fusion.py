@@ -13,9 +13,9 @@ from lowbit.hw.payload import pack
 from lowbit.hw.fusion import OPERANDS
 from lowbit.models.fusion import PRECISIONS, WORD_BITS
 from lowbit.models.formats import IntFormat
-from lowbit.models.fusion import FusionPerf, fusion_golden, modes, products_per_beat
-from lowbit.models.perf import GemmShape
+from lowbit.models.fusion import fusion_golden, modes, products_per_beat, words
 from lowbit.sim import bench
+from lowbit.sim.gemm_bench import gemm_full_rate_test
 
 SIGNS = [(True, True), (True, False), (False, True), (False, False)]
 
@@ -27,11 +27,9 @@ def set_mode(dut, a_bits, w_bits, a_signed, w_signed):
     dut.w_signed.value = int(w_signed)
 
 
-def words(values: np.ndarray, bits: int, signed: bool = True) -> np.ndarray:
-    """(beats, P) lane values to operand words (lane p at bits p·bits)."""
-    codes = IntFormat(bits, signed).encode(values)
-    shifts = np.arange(values.shape[1], dtype=np.uint64) * np.uint64(bits)
-    return np.bitwise_or.reduce(codes.astype(np.uint64) << shifts, axis=1)
+def lane_words(values: np.ndarray, bits: int, signed: bool = True) -> np.ndarray:
+    """(beats, P) lane values to operand words (:func:`lowbit.models.fusion.words`)."""
+    return words(IntFormat(bits, signed).encode(values), bits)
 
 
 async def run(dut, config, mode, a_words, w_words, k, *, rng=None, idle=0.0, stall=0.0):
@@ -81,8 +79,8 @@ async def every_mode_extremes(dut):
             ea, ew = (np.unique([v for v in (f.min, f.max, 0, 1, -1) if f.min <= v <= f.max])
                       for f in (fa, fw))
             xa, xw = (x.reshape(-1) for x in np.meshgrid(ea, ew, indexing="ij"))
-            aw = words(np.repeat(xa[:, None], p, axis=1), a_bits, a_signed)
-            ww = words(np.repeat(xw[:, None], p, axis=1), w_bits, w_signed)
+            aw = lane_words(np.repeat(xa[:, None], p, axis=1), a_bits, a_signed)
+            ww = lane_words(np.repeat(xw[:, None], p, axis=1), w_bits, w_signed)
             await run(dut, config, (a_bits, w_bits, a_signed, w_signed), aw, ww, 1)
     bench.record(test="every_mode_extremes")
 
@@ -122,9 +120,9 @@ async def every_mode_overflows(dut):
                     continue
                 pairs = np.array([[push] * p] * (n + 1) + mixed)     # beats × lanes × (a, w)
                 mode = (a_bits, w_bits, *signs)
-                a_words = np.concatenate([words(pairs[..., 0], a_bits, signs[0]),
+                a_words = np.concatenate([lane_words(pairs[..., 0], a_bits, signs[0]),
                                           random_words(gen, 8)])
-                w_words = np.concatenate([words(pairs[..., 1], w_bits, signs[1]),
+                w_words = np.concatenate([lane_words(pairs[..., 1], w_bits, signs[1]),
                                           random_words(gen, 8)])
                 got, _ = await run(dut, config, mode, a_words, w_words, len(a_words))
                 partial = np.cumsum(fusion_golden(exact_config, a_words, w_words, 1, *mode))
@@ -135,29 +133,14 @@ async def every_mode_overflows(dut):
                  left_range=left, differ_from_exact=differ, skipped=skipped)
 
 
-@cocotb.test()
-async def gemm_full_rate(dut):
-    """An M×N×K GEMM in one mode: ⌈K/P⌉ beats per output; cycles must equal the model."""
-    config, options = await setup(dut)
+def _mode(config, options) -> dict:
     a_bits, w_bits = options.get("mode", (4, 4))
-    p = products_per_beat(a_bits, w_bits)
-    shape = GemmShape(*options.get("gemm", (3, 4, min(32, config.k_max * p))))
-    gen = bench.rng(options, 3)
-    beats = -(-shape.k // p)
-    a = np.zeros((shape.m, beats * p), dtype=np.int64)
-    w = np.zeros((beats * p, shape.n), dtype=np.int64)
-    a[:, :shape.k] = IntFormat(a_bits).random(gen, (shape.m, shape.k))
-    w[:shape.k, :] = IntFormat(w_bits).random(gen, (shape.k, shape.n))
-    a_rows = words(a.reshape(shape.m * beats, p), a_bits).reshape(shape.m, beats)
-    w_cols = words(w.T.reshape(shape.n * beats, p), w_bits).reshape(shape.n, beats)
-    a_beats = np.repeat(a_rows[:, None, :], shape.n, axis=1).reshape(-1)
-    w_beats = np.repeat(w_cols[None, :, :], shape.m, axis=0).reshape(-1)
-    got, cycles = await run(dut, config, (a_bits, w_bits, True, True), a_beats, w_beats, beats)
-    assert np.array_equal(got.reshape(shape.m, shape.n), a @ w)
-    model = FusionPerf(config, a_bits, w_bits).gemm_cycles(shape)
-    bench.record(test="gemm_full_rate", gemm=str(shape), mode=f"{a_bits}x{w_bits}",
-                 cycles=cycles, model_cycles=model, macs=shape.macs)
-    assert cycles == model, f"measured {cycles} cycles, the performance model says {model}"
+    return {"a_bits": a_bits, "w_bits": w_bits, "a_signed": True, "w_signed": True}
+
+
+gemm_full_rate = gemm_full_rate_test(
+    _mode, lambda config, mode: (3, 4, min(32, config.k_max * products_per_beat(
+        mode["a_bits"], mode["w_bits"]))))
 
 
 @cocotb.test()

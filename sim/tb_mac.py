@@ -12,9 +12,9 @@ from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 
 from lowbit.hw.payload import pack
 from lowbit.hw.mac import operand_layout
-from lowbit.models.mac import MacPerf, mac_golden
-from lowbit.models.perf import GemmShape
+from lowbit.models.mac import mac_golden
 from lowbit.sim import bench
+from lowbit.sim.gemm_bench import gemm_full_rate_test
 
 
 def _beats(config, a, w) -> list[int]:
@@ -35,22 +35,7 @@ async def _setup(dut):
     return await bench.start_unit(dut, k=1)
 
 
-@cocotb.test()
-async def gemm_full_rate(dut):
-    """An M×N×K GEMM as M·N back-to-back dot products; cycles must equal the model."""
-    config, options = await _setup(dut)
-    shape = GemmShape(*options.get("gemm", (4, 4, 32)))
-    gen = bench.rng(options, 1)
-    a = config.a.random(gen, (shape.m, shape.k))
-    w = config.w.random(gen, (shape.k, shape.n))
-    # beat order: for each (m, n), k = 0..K-1
-    a_beats = np.repeat(a[:, None, :], shape.n, axis=1).reshape(-1)
-    w_beats = np.repeat(w.T[None, :, :], shape.m, axis=0).reshape(-1)
-    got, cycles = await _dots(dut, config, a_beats, w_beats, shape.k)
-    model = MacPerf(config).gemm_cycles(shape)
-    bench.record(test="gemm_full_rate", gemm=str(shape), cycles=cycles, model_cycles=model,
-                 macs=shape.macs, results=got.size)
-    assert cycles == model, f"measured {cycles} cycles, the performance model says {model}"
+gemm_full_rate = gemm_full_rate_test(lambda config, options: {}, lambda config, _: (4, 4, 32))
 
 
 @cocotb.test()
@@ -73,10 +58,7 @@ async def random_with_backpressure(dut):
 async def corner_values(dut):
     """Every pair of extreme values (min, max, 0, ±1) as single products and as short runs."""
     config, options = await _setup(dut)
-    def extremes(fmt):
-        return np.unique(np.array([v for v in (fmt.min, fmt.max, 0, 1, -1)
-                                   if fmt.min <= v <= fmt.max]))
-    xa, xw = np.meshgrid(extremes(config.a), extremes(config.w), indexing="ij")
+    xa, xw = np.meshgrid(config.a.extremes(), config.w.extremes(), indexing="ij")
     a, w = xa.reshape(-1), xw.reshape(-1)
     await _dots(dut, config, a, w, 1)
     k = min(4, (1 << config.k_bits) - 1)

@@ -41,7 +41,8 @@ FLOW_RUNS = {
 def _flow_run(fixture: str, target: dict):
     @pytest.fixture(scope="session", name=fixture)
     def run(tmp_path_factory, flow_config):
-        from lowbit.boards.flow import Target, implement
+        from lowbit.boards.steps import Target
+        from lowbit.flow import implement
 
         return implement(flow_config, Target.parse(**target),
                          out=tmp_path_factory.mktemp(fixture) / "run")

@@ -76,36 +76,3 @@ def test_perf_model():
     assert BlockdotPerf(CONFIGS[2]).peak_macs_per_cycle == 32.0
     exact = BlockdotPerf(B(output="block")).storage_bits
     assert BlockdotPerf(B()).storage_bits > exact + 3 * 32
-
-
-def test_beats_and_blocks_round_trip():
-    """The self-test's reading of operand beats is the inverse of the testbench's packing."""
-    import numpy as np
-
-    from lowbit.sim.tb_blockdot import beats_of, blocks_of_beats, random_blocks
-
-    for config in CONFIGS:
-        codes = random_blocks(config, np.random.default_rng(1), 8)
-        back = blocks_of_beats(config, beats_of(config, *codes))
-        assert all(np.array_equal(x, y) for x, y in zip(codes, back))
-
-
-def test_self_test_needs_fp32_output():
-    from lowbit.kinds.blockdot import board_selftest
-
-    with pytest.raises(ConfigError, match="fp32 for a board self-test"):
-        board_selftest(CONFIGS[2])
-
-
-def test_self_test_top_reaches_the_golden_checksum(tmp_path):
-    """NVFP4 with tensor scales: the board top's checksum is qgemm's answer to its stimulus."""
-    from lowbit.hw.interface import CoreInterface
-    from lowbit.boards.selftest import expectation
-    from lowbit.hw.verilog import generate
-    from selftest_sim import simulate_top
-
-    config = CONFIGS[1]
-    expect = expectation(config, CoreInterface.from_manifest(generate(config).manifest))
-    assert expect.params == {"blocks": 2, "clear": 0, "ta": 0x3FC00000, "tw": 0x3E800000}
-    run = simulate_top(config, expect, tmp_path)
-    assert run.passed and run.records[0]["checksum"] == expect.checksum

@@ -3,7 +3,8 @@ nextpnr on the whole design; run with ``pytest -m slow``)."""
 
 import pytest
 
-from lowbit.boards.flow import FlowOptions, Target, implement
+from lowbit.boards.steps import FlowOptions, Target
+from lowbit.flow import implement
 from lowbit.hw.protocol import EngineOptions
 from lowbit.registry import config_from_dict
 

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 
 from lowbit.errors import ConfigError, UsageError
-from lowbit.host.beats import beat_layout
 from lowbit.host.driver import BadFrame, Engine, NoAnswer, Rejected, Requant
 from lowbit.hw.protocol import (
     CMD_SYNC, Cmd, EngineOptions, Status, command_frame, crc16, response_frame,
@@ -121,28 +120,6 @@ def test_requantizer_limits():
     with pytest.raises(UsageError, match="zero point"):
         e.gemm(np.ones((1, 2)), np.ones((2, 1)),
                requant=Requant(Dyadic.fit(0.3, 16), IntFormat(8), 300))
-
-
-@pytest.mark.parametrize("values", [
-    {"kind": "mac", "a": "int8", "w": "int4", "acc": 20},
-    {"kind": "systolic", "rows": 3, "cols": 4, "dataflow": "ws", "depth": 8, "acc": 20},
-    {"kind": "systolic", "rows": 4, "cols": 2, "dataflow": "os", "acc": 20},
-])
-@pytest.mark.parametrize("shape", [(1, 1, 1), (10, 9, 20), (33, 5, 31), (2, 17, 7)])
-def test_jobs_fit_the_buffers_and_cover_every_output_once(values, shape):
-    config = config_from_dict(values)
-    M, N, K = shape
-    depth = 32
-    layout = beat_layout(config, depth)
-    a = np.zeros((M, K), dtype=np.uint64)
-    w = np.zeros((K, N), dtype=np.uint64)
-    hits = np.zeros((M, N), dtype=int)
-    for job in layout.jobs(a, w):
-        assert all(len(p) <= depth for p in job.inputs.values()) and job.results <= depth
-        assert job.rows.shape[0] == job.results
-        keep = job.rows >= 0
-        np.add.at(hits, (job.rows[keep], job.cols[keep]), 1)
-    assert (hits == 1).all()
 
 
 def test_engine_options_are_checked():

@@ -45,7 +45,7 @@ def test_design_that_does_not_fit(cli, tmp_path, monkeypatch):
 
 
 def test_tool_crash(cli, tmp_path, monkeypatch):
-    import lowbit.boards.flow as flow
+    import lowbit.flow as flow
 
     script = tmp_path / "nextpnr-ice40"
     script.write_text("#!/bin/sh\n"
@@ -55,14 +55,14 @@ def test_tool_crash(cli, tmp_path, monkeypatch):
                       'echo "Info: reading the design"\n'
                       'echo "ERROR: simulated router crash" >&2\nexit 3\n')
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
-    real = flow._tools
+    real = flow.tools_for
 
     def tools(target, prefer):
         found = real(target, prefer)
         found["nextpnr-ice40"] = Tool(TOOLS["nextpnr-ice40"], (str(script),), f"native {script}")
         return found
 
-    monkeypatch.setattr(flow, "_tools", tools)
+    monkeypatch.setattr(flow, "tools_for", tools)
     code, _, err = cli("synth", *MAC, "--device", "ice40-up5k", "-o", tmp_path / "run")
     assert code == 1
     assert "pnr failed: nextpnr-ice40 exited with code 3" in err
@@ -86,13 +86,10 @@ def test_bad_input_is_one_line_exit_2(cli, tmp_path, args, message):
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
 
 
-def test_build_of_a_kind_without_a_self_test(cli, monkeypatch, tmp_path):
-    from lowbit import registry
-
-    kind = registry.get_kind("mac")
-    monkeypatch.setitem(registry._KINDS, "mac", dataclasses.replace(kind, selftest=None))
-    code, _, err = cli("build", *MAC, "--board", "icebreaker", "-o", tmp_path / "b")
-    assert code == 2 and "declares no board self-test" in err
+def test_build_of_a_config_without_a_self_test(cli, tmp_path):
+    code, _, err = cli("build", "blockdot", "--output", "block", "--board", "icebreaker",
+                       "-o", tmp_path / "b")
+    assert code == 2 and "fp32 for a board self-test" in err
     assert not (tmp_path / "b" / "report.json").exists()
 
 

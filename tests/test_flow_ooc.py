@@ -84,7 +84,8 @@ def test_fmax_and_critical_path_match_the_log(run):
 def test_second_run_is_cached(ooc_ice40, flow_config, tmp_path):
     """The session's iCE40 run is in the cache (its fixture waited for it in this process,
     whatever another worker is building): the same implementation again is a cache hit."""
-    from lowbit.boards.flow import Target, implement, lookup
+    from lowbit.boards.steps import Target
+    from lowbit.flow import implement, lookup
 
     target = Target.parse(device="ice40-up5k")
     again = implement(flow_config, target, out=tmp_path / "again")

@@ -36,7 +36,7 @@ def test_every_mode_bit_exact(config, mode, tmp_path):
     if config.overflow == "saturate":   # a clamp loses what the exact sum had past the bound
         assert overflows["differ_from_exact"] == OVERFLOW_RUNS
     gemm = records["gemm_full_rate"]
-    assert gemm["cycles"] == gemm["model_cycles"] and gemm["mode"] == "{}x{}".format(*mode)
+    assert gemm["cycles"] == gemm["model_cycles"] and [gemm["a_bits"], gemm["w_bits"]] == mode
     assert overflows["skipped"] == 0
 
 

@@ -11,10 +11,9 @@ from lowbit.errors import ConfigError
 from lowbit.kinds.lut import LutConfig
 from lowbit.models.accumulator import Accumulator
 from lowbit.models.formats import IntFormat
-from lowbit.models.lut import (WEIGHT_MODES, LutPerf, WeightCode, correction_factor,
-                               correction_weight, entry_range,
-                               gemm_beats, lookup, lut_gemm, lut_golden, plan, table,
-                               tiles_from_beats)
+from lowbit.models.lut import (WEIGHT_MODES, LutPerf, LutTiler, WeightCode, correction_factor,
+                               correction_weight, entry_range, lookup, lut_gemm, lut_golden,
+                               table)
 from lowbit.models.perf import GemmShape
 
 WIDE = Accumulator(60, True, "wrap")
@@ -81,21 +80,28 @@ def test_corrections():
         WeightCode(3, "ternary")
 
 
-def test_beats_round_trip():
+def test_beat_order_is_the_documented_one():
+    """Read the tiler's beats back by the documented order: a beat per group of G
+    activations, then its weight bit-planes (lane c of plane p: bit p of weight k0+i of column
+    n0+c at bit i)."""
     config = LutConfig(g=3, tables=2, cols=5)
+    G, C, bits = config.group, config.cols, 3
+    tiler = LutTiler(config, bits)
     gen = np.random.default_rng(0)
-    m, k, n, bits = 3, 13, 7, 3
-    q, blocks = -(-k // config.group), -(-n // config.cols)
-    a = gen.integers(0, 256, (m, q * config.group)).astype(np.uint64)
-    w = gen.integers(0, 8, (q * config.group, blocks * config.cols)).astype(np.uint64)
-    a_lanes, w_lanes = gemm_beats(config, a, w, bits, blocks)
-    assert a_lanes.shape == (m * blocks * q, config.group)
-    assert w_lanes.shape == (m * blocks * q * bits, config.cols)
-    rows, codes = tiles_from_beats(config, a_lanes, w_lanes, k, bits)
-    tiles = plan(config, GemmShape(m, n, k))
-    for t, tile in enumerate(tiles):
-        assert (rows[t] == a[tile.m, :k]).all()
-        assert (codes[t] == w[:k, tile.n0:tile.n0 + config.cols]).all()
+    shape = GemmShape(3, 7, 13)
+    padded = tiler.padded(tiler.random(gen, shape))
+    (run,) = tiler.runs(shape)
+    beats = tiler.beats(run, padded)
+    q = -(-shape.k // G)
+    assert beats["a"].shape == (len(run.blocks) * q, G)
+    assert beats["w"].shape == (len(run.blocks) * q * bits, C)
+    for t, (m, n0) in enumerate(run.blocks):
+        assert (beats["a"][t * q:(t + 1) * q].reshape(-1) == padded["a"][m]).all()
+        planes = beats["w"][t * q * bits:(t + 1) * q * bits].reshape(q, bits, C)
+        for i in range(G):
+            codes = sum(((planes[:, p] >> np.uint64(i)) & np.uint64(1)) << np.uint64(p)
+                        for p in range(bits))
+            assert (codes == padded["w"][i::G, n0:n0 + C]).all()
 
 
 def test_performance_model():

@@ -5,7 +5,6 @@ Each config is one cached Verilator build running every cocotb test of ``lowbit.
 runs, clear/restart).
 """
 
-import json
 import shutil
 
 import pytest
@@ -36,7 +35,6 @@ def test_mac_bit_exact(config, tmp_path):
     assert result.passed, "\n".join(result.run.failures) + f"\nlog: {result.run.log}"
     records = {r["test"]: r for r in result.run.records}
     assert records["gemm_full_rate"]["cycles"] == MacPerf(config).gemm_cycles(shape)
-    assert records["gemm_full_rate"]["results"] == shape.m * shape.n
     if config.overflow == "saturate" or config.acc <= 24:
         assert records["overflow_runs"]["overflowed"] > 0, "the overflow test never overflowed"
 
@@ -46,20 +44,6 @@ def test_second_run_does_not_rebuild(tmp_path):
     simulate(config, run_dir=tmp_path / "a")
     again = simulate(config, run_dir=tmp_path / "b", testcase="corner_values")
     assert again.build.cached and again.core.cached and again.passed
-
-
-def test_testbench_catches_a_wrong_golden_model(tmp_path):
-    """Feed the wrap core's build a saturate config: the checks must fail, not pass vacuously."""
-    core_config = CONFIGS[0]
-    claimed = MacConfig(a="int8", w="int4", acc=24, overflow="saturate")
-    from lowbit.hw.verilog import generate
-
-    core = generate(core_config)
-    build = runner.build(core.verilog, core.name)
-    run = runner.run(build, "lowbit.sim.tb_mac", tmp_path,
-                     env={"LOWBIT_CONFIG": json.dumps(claimed.to_dict())},
-                     testcase="overflow_runs")
-    assert not run.passed and "differ" in run.failures[0]
 
 
 def test_verilator_runtime_library_comes_from_the_shared_cache():
@@ -99,10 +83,3 @@ def test_waves_are_written(tmp_path):
     result = simulate(CONFIGS[0], waves=True, run_dir=tmp_path, testcase="clear_and_restart")
     assert result.passed and result.run.waves is not None
     assert result.run.waves.stat().st_size > 0
-
-
-def test_cli_simulate_summary(cli, tmp_path):
-    code, out, _ = cli("simulate", "mac", "--a", "int3", "--w", "uint5", "--acc", "12",
-                       "--overflow", "saturate", "--run-dir", tmp_path)
-    assert code == 0
-    assert "5 passed" in out and "measured/model 1.000" in out

@@ -9,8 +9,8 @@ import pytest
 from lowbit.errors import ConfigError
 from lowbit.kinds.systolic import SystolicConfig
 from lowbit.models.perf import GemmShape
-from lowbit.models.systolic import SystolicPerf, ceil_div, plan, systolic_golden
-from lowbit.sim.tb_systolic import _run_beats
+from lowbit.models.systolic import SystolicPerf, SystolicTiler, systolic_golden
+from lowbit.models.tiling import ceil_div
 
 SHAPES = [GemmShape(1, 1, 1), GemmShape(5, 7, 3), GemmShape(17, 9, 30), GemmShape(40, 3, 2),
           GemmShape(9, 16, 8)]
@@ -25,21 +25,24 @@ def _configs():
 
 @pytest.mark.parametrize("config", list(_configs()), ids=lambda c: c.name)
 def test_beat_order_replayed_in_numpy_gives_the_gemm(config):
-    """Feed the testbench's beats to a numpy model of the documented dataflow, in order."""
+    """Feed the tiler's beats to a numpy model of the documented dataflow, in order, and put
+    the result rows where the tiler says."""
     R, C, acc = config.rows, config.cols, config.accumulator
     rng = np.random.default_rng(3)
+    tiler = SystolicTiler(config)
     for shape in SHAPES:
         a = config.a.random(rng, (shape.m, shape.k))
         w = config.w.random(rng, (shape.k, shape.n))
-        a_pad = np.zeros((ceil_div(shape.m, R) * R, ceil_div(shape.k, R) * R), dtype=np.int64)
-        w_pad = np.zeros((shape.k, ceil_div(shape.n, C) * C), dtype=np.int64)
-        a_pad[:shape.m, :shape.k], w_pad[:, :shape.n] = a, w
-        out = np.zeros((a_pad.shape[0], w_pad.shape[1]), dtype=np.int64)
+        padded = tiler.padded({"a": config.a.encode(a), "w": config.w.encode(w)})
+        p = tiler.padded_shape(shape)
+        out = np.zeros((p.m, p.n), dtype=np.int64)
         covered = np.zeros_like(out)
-        for run in plan(config, shape):
-            a_beats, w_beats, places = _run_beats(config, run, a_pad, w_pad)
-            assert len(w_beats) == run.k * len(places)
-            for i, (m0, n0) in enumerate(places):
+        for run in tiler.runs(shape):
+            beats = tiler.beats(run, padded)
+            a_beats, w_beats = config.a.decode(beats["a"]), config.w.decode(beats["w"])
+            assert len(w_beats) == run.k * len(run.blocks)
+            rows = []
+            for i, _ in enumerate(run.blocks):
                 ws = w_beats[i * run.k:(i + 1) * run.k]
                 if config.dataflow == "ws":  # ⌈K/R⌉ tiles of M rows; psum += row · tile, in k order
                     tiles = ceil_div(run.k, R)
@@ -49,24 +52,25 @@ def test_beat_order_replayed_in_numpy_gives_the_gemm(config):
                         for r in range(min(R, run.k - t * R)):
                             x = xs[t * run.rows:(t + 1) * run.rows, r]
                             psum = acc.clamp(psum + np.outer(x, ws[t * R + r]))
-                    rows = run.rows
                 else:  # beat k: column k of the X tile, row k of V
                     xs = a_beats[i * run.k:(i + 1) * run.k]
                     psum = np.zeros((R, C), dtype=np.int64)
                     for k in range(run.k):
                         psum = acc.clamp(psum + np.outer(xs[k], ws[k]))
-                    rows = R
-                out[m0:m0 + rows, n0:n0 + C] = psum
-                covered[m0:m0 + rows, n0:n0 + C] += 1
+                rows.append(psum)
+            tiler.place(run, np.concatenate(rows), out)
+            r, c = tiler.result_index(run)
+            np.add.at(covered, (r, c), 1)
         assert (covered[:shape.m, :shape.n] == 1).all(), "every output exactly once"
         np.testing.assert_array_equal(out[:shape.m, :shape.n], systolic_golden(config, a, w))
 
 
-def test_plan_splits_m_by_buffer_depth():
+def test_runs_split_m_by_buffer_depth():
     config = SystolicConfig(rows=2, cols=2, dataflow="ws", depth=4)
-    runs = plan(config, GemmShape(10, 3, 5))
+    runs = SystolicTiler(config).runs(GemmShape(10, 3, 5))
     assert [(r.rows, len(r.blocks)) for r in runs] == [(4, 4), (2, 2)]
-    assert plan(SystolicConfig(dataflow="os"), GemmShape(10, 3, 5))[0].rows == 4
+    assert [r.params for r in runs] == [{"k": 5, "m": 4}, {"k": 5, "m": 2}]
+    assert SystolicTiler(SystolicConfig(dataflow="os")).runs(GemmShape(10, 3, 5))[0].rows == 4
 
 
 @pytest.mark.parametrize("dataflow", ["ws", "os"])

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from lowbit.boards.flow import Target
+from lowbit.boards.steps import Target
 from lowbit.boards.platforms import BOARDS
 from lowbit.commands.common import add_core_verb
 from lowbit.commands.run import add_engine_options

@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lowbit.boards.flow import Target, implement
+from lowbit.boards.steps import Target
+from lowbit.flow import implement
 from lowbit.commands.common import console
 from lowbit.commands.simulate import report
 from lowbit.commands.synth import summary

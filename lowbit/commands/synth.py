@@ -11,7 +11,8 @@ from pathlib import Path
 from rich.table import Table
 
 from lowbit.boards.devices import DEVICES, RESOURCES
-from lowbit.boards.flow import FlowOptions, Implementation, Target, implement
+from lowbit.boards.steps import FlowOptions, Target
+from lowbit.flow import Implementation, implement
 from lowbit.commands.common import add_core_verb, config_from_args, console, seed
 from lowbit.tools import PREFERENCES
 

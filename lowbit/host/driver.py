@@ -1,8 +1,9 @@
 """The numpy driver of the on-board GEMM engine: ``Engine(transport, config).gemm(A, W) -> C``.
 
-It checks the operands against the core's formats, cuts the GEMM into jobs that fit the
-buffers (:mod:`lowbit.host.beats`; reductions longer than a job are split when the accumulator
-wraps, which keeps the sum exact), and runs each job: write the input buffers, set the
+It checks the operands against the core's formats, cuts the GEMM into runs that fit the
+buffers (the kind's :class:`~lowbit.models.tiling.Tiler` with the buffer depth as its capacity;
+reductions longer than a run are split when the accumulator wraps, which keeps the sum exact),
+and runs each: write the input buffers, set the
 registers, START, poll STATUS until DONE, READ the results. With ``check=True`` the result is
 compared with the kind's golden model. Every fault ends in an :class:`EngineError` that says
 what happened: a corrupted or truncated answer, a command the engine rejected (a corrupted
@@ -15,15 +16,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from lowbit.errors import LowbitError, UsageError
-from lowbit.host.beats import beat_layout
 from lowbit.hw.engine import engine_layout
+from lowbit.hw.generators import build
+from lowbit.hw.interface import payload_layouts
+from lowbit.hw.payload import pack_beats
 from lowbit.hw.protocol import (
     MAGIC, MAX_DATA, RSP_SYNC, Cmd, EngineLayout, EngineOptions, State, Status, command_frame,
     crc16,
 )
 from lowbit.host.transport import Transport
 from lowbit.models.formats import IntFormat
+from lowbit.models.perf import GemmShape
 from lowbit.models.requant import Dyadic, requantize
+from lowbit.models.tiling import Tiler
+from lowbit.registry import get_kind
 
 
 class EngineError(LowbitError):
@@ -104,7 +110,8 @@ class Engine:
                  poll_interval: float = 0.0):
         self.transport, self.config, self.options = transport, config, options
         self.layout = layout or engine_layout(config, options)
-        self.beats = beat_layout(config, options.depth)
+        self.tiler = engine_tiler(config, options.depth)
+        self.core_layouts = payload_layouts(build(config))
         self.timeout, self.poll_interval = timeout, poll_interval
         self.last_cycles = 0
         self._regs: dict[str, int] = {}    # what the engine's registers hold, as far as known
@@ -245,7 +252,7 @@ class Engine:
         integers with ``requant``. ``check`` compares with the golden model."""
         a_codes, w_codes = self._operands(a, w)
         K = a_codes.shape[1]
-        k_max = self.beats.max_k()
+        k_max = self.tiler.max_k()
         acc = self.config.accumulator
         if K > k_max and (acc.overflow != "wrap" or requant is not None):
             raise UsageError(
@@ -265,7 +272,7 @@ class Engine:
             total = part if total is None else acc.wrap(total + part)
         self.last_cycles = cycles
         if check:
-            golden = get_golden(self.config, np.asarray(a), np.asarray(w))
+            golden = self.golden(a_codes, w_codes)
             if requant is not None:
                 golden = requant.apply(golden)
             bad = np.argwhere(total != golden)
@@ -287,26 +294,34 @@ class Engine:
                             ("rq_enable", 1)):
             self.set_reg(name, value)
 
+    def golden(self, a_codes: np.ndarray, w_codes: np.ndarray) -> np.ndarray:
+        """The accumulator values the core computes for the codes ``a @ w`` (golden model)."""
+        tiler = get_kind(self.config.KIND).tiler_for(self.config)
+        return self.config.accumulator.decode(tiler.golden({"a": a_codes, "w": w_codes}))
+
     def _gemm_codes(self, a_codes, w_codes, requant: Requant | None) -> np.ndarray:
-        M, N = a_codes.shape[0], w_codes.shape[1]
-        lay = self.layout
-        out = np.zeros((M, N), dtype=np.int64)
+        (M, K), N = a_codes.shape, w_codes.shape[1]
+        lay, tiler = self.layout, self.tiler
+        shape = GemmShape(M, N, K)
+        operands = tiler.padded({"a": a_codes, "w": w_codes})
+        padded = tiler.padded_shape(shape)
+        out = np.zeros((padded.m, padded.n), dtype=np.int64)
         cycles = 0
-        for job in self.beats.jobs(a_codes, w_codes):
-            for name, value in job.params.items():
+        for run in tiler.runs(shape):
+            for name, value in run.params.items():
                 self.set_reg(name, value)
+            beats = tiler.beats(run, operands)
             for buf in lay.inputs:
-                payloads = job.inputs[buf.name]
+                payloads = pack_beats(self.core_layouts[buf.name], beats[buf.name])
                 self.write_buffer(buf.name, payloads)
                 self.set_reg(f"beats_{buf.name}", len(payloads))
-            self.set_reg(f"beats_{lay.result.name}", job.results)
+            results = tiler.result_beats(run)
+            self.set_reg(f"beats_{lay.result.name}", results)
             self.start()
             cycles += self.wait()
-            values = self._results(job.results, requant)
-            keep = job.rows >= 0
-            out[job.rows[keep], job.cols[keep]] = values[keep]
+            tiler.place(run, self._results(results, requant), out)
         self.last_cycles = cycles
-        return out
+        return out[:M, :N]
 
     def _results(self, count: int, requant: Requant | None) -> np.ndarray:
         """Result lanes (count × lanes) as integers."""
@@ -328,8 +343,15 @@ class Engine:
         return vals.reshape(count, lay.lanes)
 
 
-def get_golden(config, a: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """The exact accumulator values the core computes for ``a @ w``."""
-    from lowbit.models.int_gemm import int_gemm
-
-    return int_gemm(a, w, config.a, config.w, config.accumulator)
+def engine_tiler(config, depth: int) -> Tiler:
+    """The kind's beat layout with runs that fit buffers of ``depth`` words; the driver takes
+    kinds whose operands are integer formats ``a`` and ``w``."""
+    if not all(isinstance(getattr(config, side, None), IntFormat) for side in "aw"):
+        raise UsageError(f"the engine driver runs cores with integer operand formats a and w; "
+                         f"{config.KIND} {config.name} has none")
+    tiler = get_kind(config.KIND).tiler_for(config, capacity=depth)
+    extra = tiler.pad_extra(GemmShape(1, 1, 1))
+    if extra:
+        raise UsageError(f"the engine driver streams A and W only; {config.name} also takes "
+                         f"{', '.join(extra)}")
+    return tiler

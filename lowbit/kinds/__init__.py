@@ -1,9 +1,7 @@
-"""Importing this package registers every core kind with :mod:`lowbit.registry`."""
+"""Every core kind's config and contract record; :data:`KINDS` is the table of them."""
 
-from lowbit.kinds import mac  # noqa: F401
-from lowbit.kinds import systolic  # noqa: F401
-from lowbit.kinds import lut  # noqa: F401
-from lowbit.kinds import bitserial  # noqa: F401
-from lowbit.kinds import fmac  # noqa: F401
-from lowbit.kinds import fusion  # noqa: F401
-from lowbit.kinds import blockdot  # noqa: F401
+from lowbit.kinds import bitserial, blockdot, fmac, fusion, lut, mac, systolic
+from lowbit.kinds.kind import CoreKind
+
+KINDS: dict[str, CoreKind] = {k.name: k for k in (
+    mac.KIND, systolic.KIND, lut.KIND, bitserial.KIND, fmac.KIND, fusion.KIND, blockdot.KIND)}

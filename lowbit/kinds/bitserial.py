@@ -14,7 +14,9 @@ from typing import ClassVar, Literal
 from lowbit.config import int_format, option
 from lowbit.kinds.int_datapath import IntDatapathConfig
 from lowbit.models.formats import IntFormat
-from lowbit.registry import CoreKind, register
+from lowbit.kinds.kind import CoreKind, SelfTestPlan
+from lowbit.models.bitserial import BitserialPerf, BitserialTiler, bitserial_golden
+from lowbit.models.perf import GemmShape
 
 MAX_LANES = 64
 MAX_COLS = 64
@@ -81,46 +83,17 @@ class BitserialConfig(IntDatapathConfig):
                 f"acc{self.acc}_k{self.k_bits}{scale}")
 
 
-def board_selftest(config: BitserialConfig):
-    """The board self-test: tiles of K = 2·lanes at half the serial operands' precision (one
-    group per slice when scaled), over the board's pseudo-random codes, checked against
-    :func:`~lowbit.models.bitserial.bitserial_golden`."""
-    from lowbit.boards.selftest import SelfTest
-
-    slices, tiles = 2, 32
-    k = min(slices * config.lanes, config.k_max)
-    slices = -(-k // config.lanes)
-    prec = {op: max(1, config.max_bits(op) // 2) for op in config.serial_operands}
-    params = {"k": k, **{f"p{op}": p for op, p in prec.items()}}
-    if config.scale != "none":
-        params["g"] = 1
-
-    def expected(inputs):
-        from lowbit.hw.bitserial import stream_layouts
-        from lowbit.models.bitserial import bitserial_golden
-        from lowbit.hw.payload import pack_lanes, unpack_lanes
-
-        lay = stream_layouts(config)
-        L, C = config.lanes, config.cols
-        a = config.a.decode(unpack_lanes(lay["a"], inputs["a"])).reshape(tiles, slices * L)
-        w = config.w.decode(unpack_lanes(lay["w"], inputs["w"])).reshape(tiles, slices * L, C)
-        s = (unpack_lanes(lay["s"], inputs["s"]).reshape(tiles, slices, C)
-             if config.scale != "none" else [None] * tiles)
-        rows = [bitserial_golden(config, a[t, None, :k], w[t, :k], pa=prec.get("a"),
-                                 pw=prec.get("w"), scales=s[t], group=L)[0] for t in range(tiles)]
-        return {"result": pack_lanes(lay["result"], config.accumulator.encode(rows))}
-
-    return SelfTest(params=params, beats=tiles * slices, expected=expected)
+def selftest(config: BitserialConfig) -> SelfTestPlan:
+    """Eight rows of two column blocks, K = 2·lanes, the serial operands at half precision,
+    one group per slice when scaled."""
+    runtime = {f"p{op}": max(1, config.max_bits(op) // 2) for op in config.serial_operands}
+    return SelfTestPlan(GemmShape(8, 2 * config.cols, min(2 * config.lanes, config.k_max)),
+                        runtime)
 
 
-register(CoreKind(
+KIND = CoreKind(
     name="bitserial",
     summary="bit-serial dot-product array, run-time precision 1..max, MSB/LSB-first, "
             "w-, a- or both-serial, per-group scaling",
-    config=BitserialConfig,
-    generator="lowbit.hw.bitserial:BitSerialArray",
-    golden="lowbit.models.bitserial:bitserial_golden",
-    perf="lowbit.models.bitserial:BitserialPerf",
-    testbench="lowbit.sim.tb_bitserial",
-    selftest="lowbit.kinds.bitserial:board_selftest",
-))
+    config=BitserialConfig, golden=bitserial_golden, perf=BitserialPerf, tiler=BitserialTiler,
+    selftest=selftest)

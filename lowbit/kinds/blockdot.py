@@ -8,7 +8,10 @@ from typing import ClassVar
 from lowbit.config import CoreConfig, option
 from lowbit.models.block_formats import MXFP8_E4M3, BlockFormat
 from lowbit.models.kulisch import kulisch_bits, operand_format
-from lowbit.registry import CoreKind, register
+from lowbit.errors import ConfigError
+from lowbit.kinds.kind import CoreKind, SelfTestPlan
+from lowbit.models.blockdot import BlockdotPerf, BlockdotTiler, blockdot_golden
+from lowbit.models.perf import GemmShape
 
 
 #: what a result is: qgemm's FP32 output, or one block's exact scaled sum
@@ -108,8 +111,6 @@ class BlockdotConfig(CoreConfig):
         return 1 + self.mul_reg + (2 + self.tensor_scaled if self.fp32 else 0)
 
     def check_gemm(self, shape) -> None:
-        from lowbit.errors import ConfigError
-
         if self.fp32 and -(-shape.k // self.block) > self.blocks_max:
             raise ConfigError("gemm", str(shape), f"K must be at most {self.blocks_max} blocks "
                               f"of {self.block} with blocks_bits={self.blocks_bits}",
@@ -125,39 +126,19 @@ class BlockdotConfig(CoreConfig):
 SELFTEST_TENSOR_SCALES = (1.5, 0.25)
 
 
-def board_selftest(config: BlockdotConfig):
-    """The board self-test (fp32 output): 16 results of two blocks each over the board's
-    pseudo-random element and scale codes (NVFP4: tensor scales 1.5 and 0.25), checked against
-    :func:`~lowbit.models.blockdot.blockdot_golden`, i.e. qgemm."""
-    from lowbit.boards.selftest import SelfTest
-    from lowbit.errors import ConfigError
-    from lowbit.models.blockdot import blockdot_golden, fp32_bits
-
+def selftest(config: BlockdotConfig) -> SelfTestPlan:
+    """16 FP32 results of two blocks each (NVFP4: tensor scales 1.5 and 0.25), checked
+    against qgemm; the self-test checks FP32 results, so it needs ``output = fp32``."""
     if not config.fp32:
         raise ConfigError("output", config.output, "fp32 for a board self-test (it checks FP32 "
                           "results against qgemm)", context=config.KIND)
-    count = min(2, config.blocks_max)
-    params = {"blocks": count, "clear": 0}
     ta, tw = SELFTEST_TENSOR_SCALES if config.tensor_scaled else (1.0, 1.0)
-    if config.tensor_scaled:
-        params.update(ta=int(fp32_bits(ta)), tw=int(fp32_bits(tw)))
-
-    def expected(inputs):
-        from lowbit.sim.tb_blockdot import blocks_of_beats
-
-        codes = blocks_of_beats(config, inputs["operands"])
-        return {"result": [int(x) for x in blockdot_golden(config, *codes, count, ta, tw)]}
-
-    return SelfTest(params=params, beats=16 * count * config.beats, expected=expected)
+    return SelfTestPlan(GemmShape(4, 4, min(2, config.blocks_max) * config.block),
+                        {"ta": ta, "tw": tw})
 
 
-register(CoreKind(
+KIND = CoreKind(
     name="blockdot",
     summary="MX (32-element, E8M0 scale) / NVFP4 (16-element, E4M3 scale) block dot product",
-    config=BlockdotConfig,
-    generator="lowbit.hw.blockdot:BlockDot",
-    golden="lowbit.models.blockdot:blockdot_golden",
-    perf="lowbit.models.blockdot:BlockdotPerf",
-    testbench="lowbit.sim.tb_blockdot",
-    selftest="lowbit.kinds.blockdot:board_selftest",
-))
+    config=BlockdotConfig, golden=blockdot_golden, perf=BlockdotPerf, tiler=BlockdotTiler,
+    selftest=selftest)

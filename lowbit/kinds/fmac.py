@@ -11,7 +11,9 @@ from lowbit.models import lmul
 from lowbit.models.kulisch import (MAX_KULISCH_BITS, OperandFormats, kulisch_bits,
                                    operand_formats, register_bits)
 from lowbit.models.minifloat import FloatFormat
-from lowbit.registry import CoreKind, register
+from lowbit.kinds.kind import CoreKind, SelfTestPlan
+from lowbit.models.fmac import FmacPerf, FmacTiler, fmac_golden
+from lowbit.models.perf import GemmShape
 
 
 @dataclass(frozen=True)
@@ -122,47 +124,18 @@ class FmacConfig(RuntimeK, CoreConfig):
         return f"fmac_{a}_{w}{mul}_{acc}_k{self.k_bits}{'_mr' if self.mul_reg else ''}"
 
 
-def board_selftest(config: FmacConfig):
-    """The board self-test: dot products of K = 16 (or the largest K the config allows) over
-    the board's pseudo-random codes, checked against :func:`~lowbit.models.fmac.fmac_golden`.
-
-    With several formats on a side, ``a_sel``/``w_sel`` hold the one whose values span the
-    most units (the first listed on a tie): it drives the most bits of the product and the
-    register. Random codes include the formats' inf and NaN codes (E4M3: 2 of 256, E5M2: 8 of
-    256), so some results carry a special code; the golden model says which, and its sum
-    (inf and NaN elements counting as 0, as the register adds them) is checked too.
-    """
-    from lowbit.boards.selftest import dot_selftest
-    from lowbit.hw.fmac import operand_layout, result_layout
-    from lowbit.models.fmac import fmac_golden
-
-    sides = {"a": config.a_set, "w": config.w_set}
-    sel = {side: max(range(len(fmts.formats)),
-                     key=lambda i: (fmts.formats[i].max_units << fmts.offset(fmts.formats[i]), -i))
-           for side, fmts in sides.items()}
-    out = result_layout(config)
-
-    def results(fields, k):
-        # the decoder of a narrower format reads the low bits of its field
-        a, w = (fields[side] & ((1 << fmts.formats[sel[side]].bits) - 1)
-                for side, fmts in sides.items())
-        acc, special = fmac_golden(config, a, w, k, sel["a"], sel["w"])
-        mask = (1 << out["acc"].width) - 1   # the register's two's complement, wider than 64 bits
-        return [(int(s) << out["special"].offset) | ((int(v) & mask) << out["acc"].offset)
-                for v, s in zip(acc, special)]
-
-    return dot_selftest(config, operand_layout(config), results,
-                        **{f"{side}_sel": sel[side] for side, fmts in sides.items()
-                           if fmts.select_bits})
+def selftest(config: FmacConfig) -> SelfTestPlan:
+    """32 dot products of K = 16 (or the largest K the config allows) in the formats whose
+    values span the most units on each side (the first listed on a tie): they drive the most
+    bits of the product and the register. Random codes include inf and NaN codes, so some
+    results carry a special code, and their sums are checked too."""
+    sel = {f"{side}_sel": max(range(len(fmts.formats)), key=lambda i: (
+        fmts.formats[i].max_units << fmts.offset(fmts.formats[i]), -i))
+        for side, fmts in (("a", config.a_set), ("w", config.w_set))}
+    return SelfTestPlan(GemmShape(4, 8, min(16, config.k_max)), sel)
 
 
-register(CoreKind(
+KIND = CoreKind(
     name="fmac",
     summary="minifloat/integer MAC (FP8/FP6/FP4/int) with exact Kulisch accumulation",
-    config=FmacConfig,
-    generator="lowbit.hw.fmac:FMAC",
-    golden="lowbit.models.fmac:fmac_golden",
-    perf="lowbit.models.fmac:FmacPerf",
-    testbench="lowbit.sim.tb_fmac",
-    selftest="lowbit.kinds.fmac:board_selftest",
-))
+    config=FmacConfig, golden=fmac_golden, perf=FmacPerf, tiler=FmacTiler, selftest=selftest)

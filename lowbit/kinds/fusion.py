@@ -8,8 +8,9 @@ from typing import ClassVar, Literal
 from lowbit.config import CoreConfig, option
 from lowbit.kinds.int_datapath import RuntimeK
 from lowbit.models.accumulator import MAX_ACC_BITS, OVERFLOW_MODES, Accumulator
-from lowbit.models.fusion import PRECISIONS
-from lowbit.registry import CoreKind, register
+from lowbit.models.fusion import FusionPerf, FusionTiler, fusion_golden
+from lowbit.models.perf import GemmShape
+from lowbit.kinds.kind import CoreKind, SelfTestPlan
 
 
 
@@ -42,42 +43,16 @@ class FusionConfig(RuntimeK, CoreConfig):
         return f"fusion_acc{self.acc}{sat}_k{self.k_bits}{'_mr' if self.mul_reg else ''}"
 
 
-#: the board self-test's mode: (A bits, W bits, a signed, w signed)
-SELFTEST_MODE = (8, 8, True, False)
+def selftest(config: FusionConfig) -> SelfTestPlan:
+    """32 dot products of 16 beats (or the largest K the config allows) in 8×8 mode, int8 by
+    uint8: all 16 BitBricks make one product, with every shift from 0 to 12 and the widest
+    adder tree, and a signed by an unsigned operand exercises both top-digit rules."""
+    return SelfTestPlan(GemmShape(4, 8, min(16, config.k_max)),
+                        {"a_bits": 8, "w_bits": 8, "a_signed": True, "w_signed": False})
 
 
-def board_selftest(config: FusionConfig):
-    """The board self-test: dot products of K = 16 beats (or the largest K the config allows)
-    in 8×8 mode, int8 activations by uint8 weights, checked against
-    :func:`~lowbit.models.fusion.fusion_golden`.
-
-    8×8 is the mode in which fusion does the most: all 16 BitBricks make one product, with
-    every shift from 0 to 12 and the widest adder tree; a signed by an unsigned operand
-    exercises both top-digit rules (sign- and zero-extended). The lanes the mode does not read
-    (bits 8..31 of each word) carry random bits too, which the unit must ignore.
-    """
-    from lowbit.boards.selftest import dot_selftest
-    from lowbit.hw.fusion import OPERANDS
-    from lowbit.models.fusion import fusion_golden
-
-    a_bits, w_bits, a_signed, w_signed = SELFTEST_MODE
-
-    def results(words, k):
-        return config.accumulator.encode(
-            fusion_golden(config, words["a"], words["w"], k, *SELFTEST_MODE))
-
-    return dot_selftest(config, OPERANDS, results, a_prec=PRECISIONS.index(a_bits),
-                        w_prec=PRECISIONS.index(w_bits), a_signed=int(a_signed),
-                        w_signed=int(w_signed))
-
-
-register(CoreKind(
+KIND = CoreKind(
     name="fusion",
     summary="precision-scalable integer MAC (Bit Fusion): 1×8b·8b ... 16×2b·2b per cycle",
-    config=FusionConfig,
-    generator="lowbit.hw.fusion:Fusion",
-    golden="lowbit.models.fusion:fusion_golden",
-    perf="lowbit.models.fusion:FusionPerf",
-    testbench="lowbit.sim.tb_fusion",
-    selftest="lowbit.kinds.fusion:board_selftest",
-))
+    config=FusionConfig, golden=fusion_golden, perf=FusionPerf, tiler=FusionTiler,
+    selftest=selftest)

@@ -16,8 +16,9 @@ from lowbit.config import CoreConfig, int_format, option
 from lowbit.kinds.int_datapath import RuntimeK
 from lowbit.models.accumulator import MAX_ACC_BITS, Accumulator
 from lowbit.models.formats import IntFormat
-from lowbit.models.lut import WEIGHT_MODES
-from lowbit.registry import CoreKind, register
+from lowbit.models.lut import LutPerf, LutTiler, lut_golden
+from lowbit.kinds.kind import CoreKind, SelfTestPlan
+from lowbit.models.perf import GemmShape
 
 MAX_W_BITS = 8
 MAX_G = 6
@@ -74,44 +75,14 @@ class LutConfig(RuntimeK, CoreConfig):
                 f"_acc{self.acc}_k{self.k_bits}")
 
 
-def board_selftest(config: LutConfig):
-    """The board self-test: tiles of K = 4 activation beats at one weight plane, signed.
-
-    The board offers every input stream the same number of beats, and only at one plane does
-    each activation beat meet exactly one weight beat; the results come from
-    :func:`lowbit.models.lut.lut_golden` on the tiles the stimulus makes.
-    """
-    from lowbit.boards.selftest import SelfTest
-
-    k = min(4 * config.group, config.k_max)
-    groups = -(-k // config.group)
-
-    def expected(inputs):
-        import numpy as np
-
-        from lowbit.hw.lut_core import stream_layouts
-        from lowbit.models.lut import WeightCode, lut_golden, tiles_from_beats
-        from lowbit.hw.payload import pack_lanes, unpack_lanes
-
-        layouts, code = stream_layouts(config), WeightCode(1, "signed")
-        a_rows, w_codes = tiles_from_beats(config, unpack_lanes(layouts["a"], inputs["a"]),
-                                           unpack_lanes(layouts["w"], inputs["w"]), k, 1)
-        rows = np.concatenate([lut_golden(config, config.a.decode(a[None]), code.decode(w), 1)
-                               for a, w in zip(a_rows, w_codes)])
-        return {"result": pack_lanes(layouts["result"], config.accumulator.encode(rows))}
-
-    return SelfTest(params={"k": k, "wbits": 1, "wmode": WEIGHT_MODES.index("signed")},
-                    beats=24 * groups, expected=expected)
+def selftest(config: LutConfig) -> SelfTestPlan:
+    """Four rows of two column blocks, K = 4 groups, full precision, two's-complement weights."""
+    return SelfTestPlan(GemmShape(4, 2 * config.cols, min(4 * config.group, config.k_max)),
+                        {"wbits": config.w_bits, "mode": "signed"})
 
 
-register(CoreKind(
+KIND = CoreKind(
     name="lut",
     summary="LUT tensor core: table lookup on weight bit-planes (run-time 1..w_bits, "
             "signed/unsigned/offset weights, optional symmetrized tables)",
-    config=LutConfig,
-    generator="lowbit.hw.lut_core:LutCore",
-    golden="lowbit.models.lut:lut_golden",
-    perf="lowbit.models.lut:LutPerf",
-    testbench="lowbit.sim.tb_lut",
-    selftest="lowbit.kinds.lut:board_selftest",
-))
+    config=LutConfig, golden=lut_golden, perf=LutPerf, tiler=LutTiler, selftest=selftest)

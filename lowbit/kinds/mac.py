@@ -7,7 +7,9 @@ from typing import ClassVar
 
 from lowbit.config import option
 from lowbit.kinds.int_datapath import IntDatapathConfig
-from lowbit.registry import CoreKind, register
+from lowbit.kinds.kind import CoreKind, SelfTestPlan
+from lowbit.models.mac import MacPerf, MacTiler, mac_golden
+from lowbit.models.perf import GemmShape
 
 
 @dataclass(frozen=True)
@@ -30,27 +32,12 @@ class MacConfig(IntDatapathConfig):
         return f"mac_{self.a}_{self.w}_acc{self.acc}_{self.overflow}{regs}_k{self.k_bits}"
 
 
-def board_selftest(config: MacConfig):
-    """The board self-test: dot products of K=16 (or the largest K the config allows) over the
-    board's pseudo-random operands, checked against :func:`~lowbit.models.mac.mac_golden`."""
-    from lowbit.boards.selftest import dot_selftest
-    from lowbit.hw.mac import operand_layout
-    from lowbit.models.mac import mac_golden
-
-    def results(fields, k):
-        a, w = config.a.decode(fields["a"]), config.w.decode(fields["w"])
-        return config.accumulator.encode(mac_golden(config, a, w, k))
-
-    return dot_selftest(config, operand_layout(config), results)
+def selftest(config: MacConfig) -> SelfTestPlan:
+    """32 dot products of K = 16 (or the largest K the config allows)."""
+    return SelfTestPlan(GemmShape(4, 8, min(16, config.k_max)))
 
 
-register(CoreKind(
+KIND = CoreKind(
     name="mac",
     summary="integer multiply-accumulate unit (any int/uint width 1-16, wrap or saturate)",
-    config=MacConfig,
-    generator="lowbit.hw.mac:MAC",
-    golden="lowbit.models.mac:mac_golden",
-    perf="lowbit.models.mac:MacPerf",
-    testbench="lowbit.sim.tb_mac",
-    selftest="lowbit.kinds.mac:board_selftest",
-))
+    config=MacConfig, golden=mac_golden, perf=MacPerf, tiler=MacTiler, selftest=selftest)

@@ -9,7 +9,9 @@ from lowbit.config import option
 from lowbit.kinds.int_datapath import INT8, IntDatapathConfig
 from lowbit.models.formats import IntFormat, NumberFormat
 from lowbit.models.kulisch import kulisch_bits, operand_format
-from lowbit.registry import CoreKind, register
+from lowbit.kinds.kind import CoreKind, SelfTestPlan
+from lowbit.models.perf import GemmShape
+from lowbit.models.systolic import SystolicPerf, SystolicTiler, systolic_golden
 
 MAX_DIM = 64
 DATAFLOWS = ("ws", "os")
@@ -61,51 +63,18 @@ class SystolicConfig(IntDatapathConfig):
                 f"{self.overflow}{regs}_k{self.k_bits}{extra}")
 
 
-def board_selftest(config: SystolicConfig):
-    """The board self-test: GEMM tiles of the board's pseudo-random operands, checked against
-    :func:`~lowbit.models.systolic.systolic_golden`.
-
-    Both input streams carry the same number of beats, so each block uses as many ``a`` beats
-    as ``w`` beats: os tiles of K = min(16, K max); ws passes of K = M = min(R, depth, K max),
-    one K-tile each (M activation beats, K weight rows).
-    """
-    from lowbit.boards.selftest import SelfTest
-
-    R = config.rows
+def selftest(config: SystolicConfig) -> SelfTestPlan:
+    """Four tiles (os: 2R×2C, K = 16) or two passes of up to 2R rows (ws: 2C columns, K = 2R),
+    within the run-time registers."""
+    R, C = config.rows, config.cols
     if config.dataflow == "os":
-        k = m = min(16, config.k_max)
-        params = {"k": k}
-    else:
-        k = m = min(R, config.depth, config.k_max)
-        params = {"k": k, "m": m}
-    blocks = max(4, -(-64 // k))
-
-    def expected(inputs):
-        import numpy as np
-
-        from lowbit.hw.systolic import stream_layouts
-        from lowbit.models.systolic import systolic_golden
-        from lowbit.hw.payload import pack_lanes, unpack_lanes
-
-        layouts = stream_layouts(config)
-        a = config.a.decode(unpack_lanes(layouts["a"], inputs["a"])).reshape(blocks, k, R)
-        w = config.w.decode(unpack_lanes(layouts["w"], inputs["w"])).reshape(blocks, k, -1)
-        # os: beat k is column k of the tile's X; ws: beat i is row i of X (lanes past K unused)
-        x = a.transpose(0, 2, 1) if config.dataflow == "os" else a[:, :m, :k]
-        y = np.concatenate([systolic_golden(config, x[b], w[b]) for b in range(blocks)])
-        return {"result": pack_lanes(layouts["result"], config.accumulator.encode(y))}
-
-    return SelfTest(params=params, beats=blocks * k, expected=expected)
+        return SelfTestPlan(GemmShape(2 * R, 2 * C, min(16, config.k_max)))
+    return SelfTestPlan(GemmShape(min(2 * R, config.depth), 2 * C, min(2 * R, config.k_max)))
 
 
-register(CoreKind(
+KIND = CoreKind(
     name="systolic",
     summary="R×C systolic array, weight- or output-stationary (int/uint 1-16, wrap or saturate; "
             "or minifloats, exact)",
-    config=SystolicConfig,
-    generator="lowbit.hw.systolic:Systolic",
-    golden="lowbit.models.systolic:systolic_golden",
-    perf="lowbit.models.systolic:SystolicPerf",
-    testbench="lowbit.sim.tb_systolic",
-    selftest="lowbit.kinds.systolic:board_selftest",
-))
+    config=SystolicConfig, golden=systolic_golden, perf=SystolicPerf, tiler=SystolicTiler,
+    selftest=selftest)

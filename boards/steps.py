@@ -1,9 +1,10 @@
-"""The FPGA flow: a core config to an out-of-context implementation or a board bitstream.
+"""The FPGA flow's tool steps: where a core goes, and Yosys, nextpnr and the packers on it.
 
-Steps (each timed, each with its own log in the run directory)::
+Each step runs in a run's working directory with its own log (:class:`Steps`); a failed step
+raises :class:`FlowError` naming the step, the key lines of the tool's log and where the whole
+log is. The pipeline that strings them together, caches and publishes a run is
+:mod:`lowbit.flow`::
 
-    generate  config → Verilog (lowbit.generate, cached)
-    selftest  board builds: the golden checksum, and the board top simulated to reach it
     wrap      out of context: the core inside the register harness (lowbit.boards.harness);
               board builds: the board top through the amaranth-boards platform (pins, clock)
     synth     Yosys synth_<family>; cell counts from ``stat -json``
@@ -11,24 +12,16 @@ Steps (each timed, each with its own log in the run directory)::
     pnr       nextpnr-<family>, report JSON (utilization, Fmax, critical paths)
     timing    an enforced target (``--freq``, or a board's clock) missed is a failure
     pack      board builds: icepack / ecppack, and a check of the bitstream's preamble
-
-A run is cached by the content hash of the config, the core's Verilog, the flow's sources,
-the tools and every option; it is built in a temporary directory and renamed into place when
-complete. A failed step raises :class:`FlowError` naming the step, the key lines of the tool's
-log and where the whole log is; no report is written for it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -37,19 +30,22 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from amaranth.back import rtlil
+
 from lowbit.boards import report as rpt
+from lowbit.boards.board_top import TOP, board_files
 from lowbit.boards.devices import RESOURCE_NAMES, Device, get_device
-from lowbit.hw.interface import CLOCK_PORTS, CoreInterface, port_bits
+from lowbit.boards.engine_top import engine_board_files
+from lowbit.boards.harness import Harness
 from lowbit.boards.platforms import Board, get_board
-from lowbit.cache import atomic_write, cache_root, cached_dir, digest, source_digest
+from lowbit.boards.selftest import Expectation
 from lowbit.config import CoreConfig
 from lowbit.errors import LowbitError, UsageError
-from lowbit.hw.verilog import GeneratedCore, generate, generator_versions
-from lowbit.registry import get_kind
+from lowbit.hw.interface import CoreInterface
+from lowbit.hw.verilog import GeneratedCore
 from lowbit.tools import PREFERENCES, Preference, Tool, require_tool, tool_version
 
 Progress = Callable[[str], None]
-CACHE_CATEGORY = "impl"
 KEY_LINE = re.compile(r"error|fail|unable|not enough|too many|exceed|abort|terminat|assert",
                       re.IGNORECASE)
 
@@ -148,21 +144,7 @@ class FlowOptions:
 
 
 @dataclass
-class Implementation:
-    """A finished run: its report and the directory holding it with every file of the run."""
-
-    report: dict[str, Any]
-    path: Path
-    cached: bool
-
-    @property
-    def bitstream(self) -> Path | None:
-        name = (self.report.get("bitstream") or {}).get("file")
-        return self.path / name if name else None
-
-
-@dataclass
-class _Run:
+class Steps:
     """One run in progress: its working directory, the tools it uses, the step timings."""
 
     work: Path
@@ -203,14 +185,15 @@ def _find_tools(names: tuple[str, ...], prefer: str) -> tuple[tuple[str, Tool], 
     return tuple((name, require_tool(name, prefer)) for name in names)
 
 
-def _tools(target: Target, prefer: str) -> dict[str, Tool]:
+def tools_for(target: Target, prefer: str) -> dict[str, Tool]:
+    """The tools a run on ``target`` needs (a ToolError names a missing one)."""
     family = target.device.family
     names = ("yosys", family.nextpnr) + ((family.packer,) if target.board else ())
     return dict(_find_tools(names, prefer))
 
 
 @cache
-def _tool_identity(tool: Tool) -> str:
+def tool_identity(tool: Tool) -> str:
     """What decides a tool's output, cheaply: a PyPI tool's distribution version; a native
     tool's version line and file stamp."""
     if tool.source.startswith("PyPI"):
@@ -219,173 +202,8 @@ def _tool_identity(tool: Tool) -> str:
     return f"{tool.source} {tool_version(tool)} {stat.st_size} {stat.st_mtime_ns}"
 
 
-@cache
-def _flow_sources() -> str:
-    return source_digest("lowbit.boards")
-
-
-def run_key(config: CoreConfig, core: GeneratedCore, target: Target, options: FlowOptions,
-            tools: dict[str, Tool]) -> str:
-    """The cache key of a run: everything its results depend on."""
-    return digest("impl", target.mode, config.to_dict(), core.manifest["verilog"]["sha256"],
-                  target.to_dict(), target.device.totals(),
-                  target.board.name if target.board else None,
-                  options.seed, options.freq_mhz, {n: _tool_identity(t) for n, t in tools.items()},
-                  options.engine and (dataclasses.asdict(options.engine),
-                                      source_digest("lowbit.hw", "lowbit.host")),
-                  _flow_sources(), generator_versions())
-
-
-def _prepare(config: CoreConfig, target: Target, options: FlowOptions):
-    """The tools, the generated core and the cache key of a run."""
-    if target.board and options.freq_mhz is not None:
-        raise UsageError(f"freq={options.freq_mhz:g} is not allowed for a board build; the "
-                         f"board's clock ({target.board.clock_mhz:g} MHz) is its timing target")
-    if target.board and options.engine is None:
-        from lowbit.boards.selftest import selftest_of
-
-        selftest_of(config)   # a kind without a board self-test fails here, cached or not
-    tools = _tools(target, options.tools)
-    core = generate(config)
-    return tools, core, run_key(config, core, target, options, tools)
-
-
-def lookup(config: CoreConfig, target: Target,
-           options: FlowOptions = FlowOptions()) -> Implementation | None:
-    """The cached implementation of a run, or None when it has not run (nothing is built)."""
-    _, _, key = _prepare(config, target, options)
-    path = cache_root() / CACHE_CATEGORY / key
-    return Implementation(rpt.load(path), path, True) if path.is_dir() else None
-
-
-def implement(config: CoreConfig, target: Target, options: FlowOptions = FlowOptions(), *,
-              out: Path | None = None, failed_out: Path | None = None,
-              progress: Progress = lambda message: None) -> Implementation:
-    """Implement ``config`` on ``target`` (cached), copying the run's files to ``out`` if given.
-
-    A failed run's files (logs included, no report) go to ``out``, else ``failed_out``, else a
-    new temporary directory, and the :class:`FlowError` raised points at its log there.
-    """
-    started = time.monotonic()
-    progress(f"generating Verilog for {config.name}")
-    tools, core, key = _prepare(config, target, options)
-    generate_seconds = time.monotonic() - started
-
-    def build(tmp: Path) -> None:
-        run = _Run(tmp, tools, progress)
-        run.steps["generate"] = {"seconds": round(generate_seconds, 3)}
-        try:
-            report = _implement(run, config, core, target, options)
-        except FlowError as e:
-            failed = out or failed_out or Path(tempfile.mkdtemp(prefix=f"lowbit-{config.name}-"))
-            publish(tmp, failed)
-            raise e.moved(_moved(e.log, tmp, Path(failed))) from None
-        atomic_write(tmp / rpt.REPORT_FILE, json.dumps(report, indent=2) + "\n")
-
-    path, hit = cached_dir(CACHE_CATEGORY, key, build)
-    if out is not None:
-        publish(path, out)
-    return Implementation(rpt.load(path), Path(out or path), hit)
-
-
-def _moved(log: Path | None, old: Path, new: Path) -> Path | None:
-    """Where ``log`` is after directory ``old`` was copied to ``new``."""
-    if log is None:
-        return None
-    try:
-        return new / Path(log).resolve().relative_to(old.resolve())
-    except ValueError:
-        return log
-
-
-def publish(src: Path, dest: Path) -> None:
-    """Replace directory ``dest`` with a copy of ``src`` (copied aside, then renamed in)."""
-    dest = Path(dest).absolute()
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-    try:
-        shutil.copytree(src, staging, dirs_exist_ok=True)
-        if dest.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old.", dir=dest.parent))
-            os.rename(dest, old / "d")
-            os.rename(staging, dest)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(staging, dest)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-
-
-def _implement(run: _Run, config: CoreConfig, core: GeneratedCore, target: Target,
-               options: FlowOptions) -> dict[str, Any]:
-    """Every step of one run in ``run.work``; returns the report."""
-    iface = CoreInterface.from_manifest(core.manifest)
-    (run.work / f"{core.name}.v").write_text(core.verilog)
-    selftest = None
-    if target.board and options.engine is None:
-        with run.step("selftest", "computing the self-test's golden checksum and simulating "
-                                  "the board top"):
-            from lowbit.boards.board_top import checked_selftest
-
-            selftest = checked_selftest(config, core, iface, run.work / "selftest-sim")
-    with run.step("wrap", "wrapping the core in its board top" if target.board
-                  else "wrapping the core in the out-of-context harness"):
-        top, sources, constraints = _wrap(run.work, config, core, iface, target, selftest,
-                                          options.engine)
-    with run.step("synth", f"synthesizing with Yosys ({target.device.synth_command})"):
-        cells = _synth(run, core.name, top, sources, target.device)
-    resources = target.device.family.count(cells)
-    with run.step("fit", "checking the core fits the device"):
-        _fit(run, core.name, resources, target.device)
-    enforced = options.freq_mhz is not None or target.board is not None
-    freq = target.board.clock_mhz if target.board else options.freq_mhz or \
-        target.device.default_mhz
-    with run.step("pnr", f"placing and routing with {target.device.family.nextpnr}"):
-        nextpnr, log = _pnr(run, target, constraints, options.seed,
-                            None if target.board else freq)   # a board's clock is constrained
-    clocks = rpt.clocks(nextpnr)
-    with run.step("timing", "checking timing"):
-        _timing(clocks, enforced, f"{core.name} on {target.name}", log)
-    bitstream = None
-    if target.board:
-        with run.step("pack", f"packing the bitstream with {target.device.family.packer}"):
-            bitstream = _pack(run, top, target)
-
-    util = rpt.placed(target.device.family, nextpnr)
-    return {
-        "schema": rpt.SCHEMA,
-        "status": "ok",
-        "mode": target.mode,
-        "kind": config.KIND,
-        "name": core.name,
-        "config": config.to_dict(),
-        "config_hash": config.hash,
-        "verilog_sha256": core.manifest["verilog"]["sha256"],
-        "device": target.to_dict(),
-        "board": target.board.name if target.board else None,
-        "top": top,
-        "seed": options.seed,
-        "target_mhz": freq,
-        "target_enforced": enforced,
-        "resources": {**resources, "io": util["io"]["used"] if target.board else
-                      port_bits(iface.ports) + len(CLOCK_PORTS), "cells": cells},
-        "device_totals": {res: u["available"] for res, u in util.items()},
-        "utilization": util,
-        "clocks": clocks,
-        "perf": {"peak_macs_per_cycle":
-                 get_kind(config.KIND).perf_model(config).peak_macs_per_cycle},
-        "selftest": selftest.to_dict() if selftest else None,
-        "engine": options.engine and dataclasses.asdict(options.engine),
-        "bitstream": bitstream,
-        "tools": {**{n: tool_version(t) for n, t in run.tools.items()}, **generator_versions()},
-        "tool_sources": {n: t.source for n, t in run.tools.items()},
-        "steps": run.steps,
-        "files": sorted(p.name for p in run.work.iterdir() if p.is_file()),
-    }
-
-
-def _synth(run: _Run, core: str, top: str, sources: list[str], device: Device) -> dict[str, int]:
+def synth(run: Steps, core: str, top: str, sources: list[str],
+          device: Device) -> dict[str, int]:
     """Yosys on ``sources`` with the core kept as its own module; the core's cells by type."""
     script = [*(f"read_verilog {s}" for s in sources if s.endswith(".v")),
               *(f"read_rtlil {s}" for s in sources if s.endswith(".il")),
@@ -403,7 +221,8 @@ def _synth(run: _Run, core: str, top: str, sources: list[str], device: Device) -
     return rpt.module_cells(json.loads((run.work / "stat.json").read_text()), core)
 
 
-def _fit(run: _Run, core: str, resources: dict[str, int], device: Device) -> None:
+def fit(run: Steps, core: str, resources: dict[str, int], device: Device) -> None:
+    """A core with more cells of a kind than the device has fails here, before nextpnr."""
     totals = device.totals()
     over = [f"{resources[r]:,} {RESOURCE_NAMES[r]} where {device.name} has {totals[r]:,}"
             for r in totals if resources[r] > totals[r]]
@@ -412,8 +231,8 @@ def _fit(run: _Run, core: str, resources: dict[str, int], device: Device) -> Non
                         run.work / "yosys.log")
 
 
-def _pnr(run: _Run, target: Target, constraints: list[str], seed: int,
-         freq: float | None) -> tuple[dict[str, Any], Path]:
+def pnr(run: Steps, target: Target, constraints: list[str], seed: int,
+        freq: float | None) -> tuple[dict[str, Any], Path]:
     """nextpnr on the netlist; its report JSON and its log."""
     args = [*target.device.nextpnr_args, "--package", target.package,
             *(["--speed", target.speed] if target.speed else []),
@@ -423,7 +242,8 @@ def _pnr(run: _Run, target: Target, constraints: list[str], seed: int,
     return json.loads((run.work / "nextpnr.json").read_text()), log
 
 
-def _timing(clocks: dict[str, Any], enforced: bool, what: str, log: Path) -> None:
+def timing(clocks: dict[str, Any], enforced: bool, what: str, log: Path) -> None:
+    """An enforced target missed on any clock is a FlowError naming its critical path."""
     if not clocks:
         raise FlowError("timing", "nextpnr reported no clock: no register is clocked from the "
                         "clock input", log, key_lines(log))
@@ -436,7 +256,8 @@ def _timing(clocks: dict[str, Any], enforced: bool, what: str, log: Path) -> Non
         raise FlowError("timing", f"{what} misses its timing target", log, missed)
 
 
-def _pack(run: _Run, top: str, target: Target) -> dict[str, Any]:
+def pack(run: Steps, top: str, target: Target) -> dict[str, Any]:
+    """The board's packer on the placed design; the bitstream's file, size, hash, preamble."""
     family = target.device.family
     name = f"{target.board.name}{family.bitstream_suffix}"
     placed = top + family.placed[1]
@@ -445,14 +266,11 @@ def _pack(run: _Run, top: str, target: Target) -> dict[str, Any]:
     return check_bitstream(run.work / name, family.preamble)
 
 
-def _wrap(work: Path, config: CoreConfig, core: GeneratedCore, iface: CoreInterface,
-          target: Target, selftest, engine):
+def wrap(work: Path, config: CoreConfig, core: GeneratedCore, iface: CoreInterface,
+         target: Target, selftest: Expectation | None, engine):
     """The top module, the source files Yosys reads and nextpnr's arguments for the top."""
     core_file = f"{core.name}.v"
     if target.board:
-        from lowbit.boards.board_top import TOP, board_files
-        from lowbit.boards.engine_top import engine_board_files
-
         files = (engine_board_files(target.board, config, core, engine, core_file) if engine
                  else board_files(target.board, iface, selftest, core_file, core.verilog))
         for name, text in files.items():
@@ -461,10 +279,6 @@ def _wrap(work: Path, config: CoreConfig, core: GeneratedCore, iface: CoreInterf
         return TOP, [core_file, f"{TOP}.il"], [
             family.constraints[0], TOP + family.constraints[1],
             family.placed[0], TOP + family.placed[1]]
-    from amaranth.back import rtlil
-
-    from lowbit.boards.harness import Harness
-
     harness = Harness(iface)
     (work / "harness.il").write_text(rtlil.convert(harness, name="harness",
                                                    ports=harness.ports()))
