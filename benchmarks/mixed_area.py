@@ -61,7 +61,8 @@ UNITS = [
                                                     "w": "mxfp4", "lanes": 8}),
     ("NVFP4 blockdot, 8 lanes, FP32 + tensor scales", {"kind": "blockdot", "a": "nvfp4",
                                                        "w": "nvfp4", "lanes": 8}),
-    ("fusion, run-time 8×8…2×2 (figures at 8×8: 1 MAC/cycle)", {"kind": "fusion", "acc": 32, "k_bits": 12}),
+    ("fusion, run-time 8×8…2×2 (figures at 8×8: 1 MAC/cycle)",
+     {"kind": "fusion", "acc": 32, "k_bits": 12}),
 ]
 
 
@@ -80,8 +81,8 @@ def implement(points: list[Point], out: Path, workers: int, console: Console) ->
             status.update(f"implemented {done}/{len(points)} ({point.config['kind']} on "
                           f"{point.device}: {result['status']})")
 
-        results = dict((p.id, r) for p, r in run_sweep(Sweep("mixed_area", tuple(points)), out,
-                                                       workers=workers, on_result=progress))
+        results = {p.id: r for p, r in run_sweep(Sweep("mixed_area", tuple(points)), out,
+                                                 workers=workers, on_result=progress)}
     return results
 
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 from amaranth.hdl import Elaboratable, Module
 from amaranth.lib import io
 
-from lowbit.hw.interface import CoreInterface
 from lowbit.boards.platforms import Board
 from lowbit.boards.selftest import Expectation, SelfTestTop
+from lowbit.hw.interface import CoreInterface
 
 SIM_TOP = "selftest_top"
 TOP = "top"

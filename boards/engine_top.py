@@ -9,8 +9,10 @@ from amaranth.hdl import Elaboratable, Module
 from amaranth.lib import io
 
 from lowbit.boards.platforms import Board
-from lowbit.hw.verilog import GeneratedCore
+from lowbit.hw.engine import Engine
+from lowbit.hw.interface import CoreInterface
 from lowbit.hw.protocol import EngineLayout, EngineOptions
+from lowbit.hw.verilog import GeneratedCore
 
 TOP = "top"
 
@@ -39,8 +41,6 @@ class EngineBoardTop(Elaboratable):
 def engine_board_files(board: Board, config, core: GeneratedCore, options: EngineOptions,
                        core_file: str) -> dict[str, str]:
     """``top.il`` and the pin and clock constraints of the engine around ``core`` on ``board``."""
-    from lowbit.hw.interface import CoreInterface
-    from lowbit.hw.engine import Engine
 
     iface = CoreInterface.from_manifest(core.manifest)
     layout = EngineLayout.build(config, iface, options.depth, options.multiplier_bits)

@@ -9,7 +9,7 @@ lane 0 in the low bits)::
     s       In   cols lanes of the scale format               scale != none: one beat per group
     result  Out  cols lanes of the accumulator                one row segment C[m, n0:n0+cols]
     k       In   k_bits                 run-time K ≥ 1
-    pw, pa  In   bits used by the serial operand(s), 1..max (pw: w- and both-serial; pa: a- and both)
+    pw, pa  In   bits the serial operand(s) use, 1..max (pw: w-/both-serial; pa: a-/both-serial)
     g       In   g_bits                 scale != none: slices per group, ≥ 1
 
 Change the run-time inputs only while the core is idle. A *tile* is one output row segment: its
@@ -48,8 +48,8 @@ from amaranth.lib.wiring import In
 from lowbit.hw.accumulate import accumulate
 from lowbit.hw.shapes import shape_of
 from lowbit.hw.streams import array_ports
-from lowbit.hw.trees import balanced
 from lowbit.hw.systolic import lanes
+from lowbit.hw.trees import balanced
 from lowbit.kinds.bitserial import BitserialConfig
 from lowbit.models.bitserial import Widths
 
@@ -94,7 +94,7 @@ def _control_layout(config: BitserialConfig, inner: str) -> data.StructLayout:
 
 
 class BitSerialArray(wiring.Component):
-    """Bit-serial dot-product array built from a :class:`~lowbit.kinds.bitserial.BitserialConfig`."""
+    """Bit-serial dot-product array of a :class:`~lowbit.kinds.bitserial.BitserialConfig`."""
 
     def __init__(self, config: BitserialConfig):
         self.config = config
@@ -158,7 +158,8 @@ class BitSerialArray(wiring.Component):
             m.d.sync += [busy.eq(1), jc.index.eq(jc.start), w_act.eq(self.w.payload),
                          job.group_first.eq(group_first), job.group_last.eq(group_last),
                          job.tile_last.eq(tile_last), k0.eq(Mux(tile_last, 0, k0 + L))]
-            m.d.sync += [a_act[l].eq(Mux(self.k > k0 + l, self.a.payload[l], 0)) for l in range(L)]
+            m.d.sync += [a_act[i].eq(Mux(self.k > k0 + i, self.a.payload[i], 0))
+                         for i in range(L)]
             if both:
                 m.d.sync += ic.index.eq(ic.start)
             if scaled:
@@ -227,8 +228,8 @@ class BitSerialArray(wiring.Component):
         1, else 0 (both-serial: the AND of one bit of each)."""
         cfg = self.config
         out = []
-        for l in range(cfg.lanes):
-            a, w = Value.cast(a_act[l]), Value.cast(w_act[l * cfg.cols + c])
+        for lane in range(cfg.lanes):
+            a, w = Value.cast(a_act[lane]), Value.cast(w_act[lane * cfg.cols + c])
             if cfg.serial == "w":
                 out.append(Mux(w.bit_select(jc.index, 1), a, 0))
             elif cfg.serial == "a":

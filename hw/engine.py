@@ -15,7 +15,8 @@ arrived. The host arranges the beats in the order the kind expects and tiles lar
                          core streams ───► core ┘       registers ─► core parameters
 
 The requantizer sits on the READ path (one shift-and-add multiplier working at serial speed,
-so it costs no DSP block and the result buffer keeps exact accumulators): with ``rq_enable`` each result lane goes out as
+so it costs no DSP block and the result buffer keeps exact accumulators): with ``rq_enable``
+each result lane goes out as
 ``clip(round_shift(acc · rq_multiplier, rq_shift) + rq_zero_point, rq_min, rq_max)`` in
 ``rq_bytes`` bytes, ``round_shift`` rounding half up as in :mod:`lowbit.models.requant`.
 RESET aborts a run and resets the core; a frame that stalls is dropped after a timeout, so
@@ -29,8 +30,8 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from lowbit.hw.interface import CoreInterface
 from lowbit.hw.frames import FrameReceiver, ResponseSender
+from lowbit.hw.interface import CoreInterface
 from lowbit.hw.protocol import MAGIC, Cmd, EngineLayout, EngineOptions, State, Status
 from lowbit.hw.uart import UARTRx, UARTTx
 from lowbit.hw.verilog import generate
@@ -83,7 +84,8 @@ class Engine(wiring.Component):
             m.submodules[f"buf_{b.name}"] = mem
             host_writes.append(mem.write_port())
             rd = mem.read_port()
-            addr, valid = Signal(range(lay.depth + 1), name=f"{b.name}_addr"), Signal(name=f"{b.name}_valid")
+            addr = Signal(range(lay.depth + 1), name=f"{b.name}_addr")
+            valid = Signal(name=f"{b.name}_valid")
             ready = Signal(name=f"{b.name}_ready")
             count = reg[f"beats_{b.name}"]
             more = addr < count
@@ -193,7 +195,7 @@ class Engine(wiring.Component):
                             reply(Status.OK, 4)
                         with m.Else():
                             reply(Status.BAD_ARGUMENT)
-                    with m.Elif((cmd > Cmd.RESET)):
+                    with m.Elif(cmd > Cmd.RESET):
                         reply(Status.BAD_COMMAND)
                     with m.Elif(is_busy):
                         reply(Status.BUSY)

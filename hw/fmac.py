@@ -26,8 +26,13 @@ from amaranth.hdl import Const, Module, Mux, Signal, Value, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In
 
-from lowbit.hw.minifloat import (Specials, decode_set, exact_product, lmul_product,
-                                 normalise_set)
+from lowbit.hw.minifloat import (
+    Specials,
+    decode_set,
+    exact_product,
+    lmul_product,
+    normalise_set,
+)
 from lowbit.hw.reduce import ports, reduction
 from lowbit.kinds.fmac import FmacConfig
 from lowbit.models.lmul import pair_offset

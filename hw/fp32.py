@@ -92,7 +92,7 @@ def _msb(m: Module, mag: Value, name: str) -> Signal:
         hi_any, hi_pos = tree(bits[half:])
         lo_any, lo_pos = tree(bits[:half])
         hi_pos += [Const(0, 1)] * (len(lo_pos) - len(hi_pos))
-        return hi_any | lo_any, [Mux(hi_any, h, l) for h, l in zip(hi_pos, lo_pos)] + [hi_any]
+        return hi_any | lo_any, [Mux(hi_any, h, lo) for h, lo in zip(hi_pos, lo_pos)] + [hi_any]
 
     top = Signal(range(max(2, len(mag))), name=f"{name}_top")
     m.d.comb += top.eq(Cat(*tree([mag[i] for i in range(len(mag))])[1]))

@@ -78,8 +78,8 @@ class FrameReceiver(wiring.Component):
             with m.State("HEADER"):
                 m.d.comb += crc.valid.eq(got)
                 with m.If(got):
-                    m.d.sync += [header.eq(header.shift_right(8) | (byte << 8 * (HEADER_BYTES - 1))),
-                                 index.eq(index + 1)]
+                    top = byte << 8 * (HEADER_BYTES - 1)
+                    m.d.sync += [header.eq(header.shift_right(8) | top), index.eq(index + 1)]
                     with m.If(index == HEADER_BYTES - 1):
                         m.d.sync += index.eq(0)
                         m.next = "LENGTH"
@@ -164,7 +164,8 @@ class ResponseSender(wiring.Component):
                     with m.If(left == 0):
                         m.next = "CRC_HI"
             with m.State("DATA"):
-                m.d.comb += [self.tx.valid.eq(self.data.valid), self.tx.payload.eq(self.data.payload),
+                m.d.comb += [self.tx.valid.eq(self.data.valid),
+                             self.tx.payload.eq(self.data.payload),
                              self.data.ready.eq(self.tx.ready), crc.valid.eq(sent)]
                 with m.If(sent):
                     m.d.sync += left.eq(left - 1)

@@ -7,7 +7,7 @@ Ports::
     k         In   k_bits                      beats per result (hold while in flight)
     a_prec    In   2                           A: 0 → 8, 1 → 4, 2 (and 3) → 2 bits; w_prec likewise
     a_signed  In   1                           operand lanes are two's complement; w_signed likewise
-    clear     In   1                           drop the partial sum, the pipeline and a pending result
+    clear     In   1                           drop the partial sum, pipeline and pending result
 
 For each of the 9 precision pairs a fixed wiring says which digit of each word brick b
 multiplies and by how much its product shifts (:func:`brick_wiring`); the run-time mode picks
@@ -28,8 +28,7 @@ from lowbit.hw.reduce import ports, reduction
 from lowbit.hw.shapes import shape_of
 from lowbit.hw.trees import balanced
 from lowbit.kinds.fusion import FusionConfig
-from lowbit.models.fusion import BRICKS, PRECISIONS, WORD_BITS
-from lowbit.models.fusion import beat_sum_bits, modes
+from lowbit.models.fusion import BRICKS, PRECISIONS, WORD_BITS, beat_sum_bits, modes
 
 OPERANDS = data.StructLayout({"a": WORD_BITS, "w": WORD_BITS})
 

@@ -5,8 +5,8 @@ array is built by wiring neighbours together; every register moves only while ``
 (the whole array stalls as one). The product is exact and the sum follows
 :func:`lowbit.hw.accumulate.accumulate`, the same rule as the golden models. With ``mul_reg``
 the product is registered first, which shortens the critical path and adds one cycle to every
-PE's add, uniformly, so the array's timing only shifts by one cycle. The multiplier is :func:`multiply`: integer
-operands multiply as they are, minifloat operands through the decoders of
+PE's add, uniformly, so the array's timing only shifts by one cycle. The multiplier is
+:func:`multiply`: integer operands multiply as they are, minifloat operands through the decoders of
 :mod:`lowbit.hw.minifloat` (the accumulator then is wide enough never to overflow).
 
 * :class:`WeightStationaryPE` holds a weight (plus a shadow weight being loaded for the next
@@ -65,7 +65,8 @@ class _PE(wiring.Component):
         product = multiply(m, self.a_fmt, self.w_fmt, a, w)
         if not self.mul_reg:
             return (product, *flags)
-        regs = [Signal.like(product, name="product"), *(Signal(1, name=f"flag{i}") for i in range(len(flags)))]
+        regs = [Signal.like(product, name="product"),
+                *(Signal(1, name=f"flag{i}") for i in range(len(flags)))]
         with m.If(self.en):
             m.d.sync += [r.eq(v) for r, v in zip(regs, (product, *flags))]
         return tuple(regs)
@@ -85,7 +86,8 @@ class WeightStationaryPE(_PE):
         weight = Mux(self.west.swap, shadow, active)
         (product,) = self.product(m, self.west.a, weight)
         with m.If(self.en):
-            m.d.sync += [self.east.eq(self.west), self.south.eq(accumulate(self.north, product, self.acc_spec))]
+            m.d.sync += [self.east.eq(self.west),
+                         self.south.eq(accumulate(self.north, product, self.acc_spec))]
             with m.If(self.west.swap):
                 m.d.sync += active.eq(shadow)
             with m.If(self.load):
@@ -103,10 +105,12 @@ class OutputStationaryPE(_PE):
     def elaborate(self, platform):
         m = Module()
         acc = Signal(shape_of(self.acc_spec))
-        product, valid, last = self.product(m, self.west.a, self.north, self.west.valid, self.west.last)
+        product, valid, last = self.product(m, self.west.a, self.north, self.west.valid,
+                                            self.west.last)
         base = Mux(self.done, 0, acc)  # a finished sum is shown for one cycle, then dropped
         with m.If(self.en):
-            m.d.sync += [self.east.eq(self.west), self.south.eq(self.north), self.done.eq(valid & last)]
+            m.d.sync += [self.east.eq(self.west), self.south.eq(self.north),
+                         self.done.eq(valid & last)]
             with m.If(valid):
                 m.d.sync += acc.eq(accumulate(base, product, self.acc_spec))
             with m.Elif(self.done):

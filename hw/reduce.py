@@ -47,7 +47,8 @@ class Reduction:
             m.d.sync += count.eq(0)
         return step, last
 
-    def finish(self, m: Module, valid: Value, k: Value, clear: Value, result) -> tuple[Value, Value]:
+    def finish(self, m: Module, valid: Value, k: Value, clear: Value,
+               result) -> tuple[Value, Value]:
         """``(step, last)``: a beat reaches the accumulator; it is the K-th of its result.
         Call it after every :meth:`stage`, whose valid bits ``clear`` drops here."""
         step, last = self.count(m, valid, k, clear)

@@ -59,7 +59,12 @@ from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In
 
-from lowbit.hw.pe import OutputStationaryPE, WeightStationaryPE, os_west_layout, ws_west_layout
+from lowbit.hw.pe import (
+    OutputStationaryPE,
+    WeightStationaryPE,
+    os_west_layout,
+    ws_west_layout,
+)
 from lowbit.hw.shapes import shape_of
 from lowbit.hw.skew import Skew, delayed
 from lowbit.hw.streams import array_ports

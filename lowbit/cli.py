@@ -11,6 +11,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from lowbit.commands.common import console, error_console, insert_kind_from_config
 from lowbit.errors import LowbitError, UsageError
 
 #: verb modules in :mod:`lowbit.commands`, in the order ``lowbit -h`` lists them
@@ -39,7 +40,6 @@ def build_parser() -> Parser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from lowbit.commands.common import console, error_console, insert_kind_from_config
 
     argv = list(sys.argv[1:] if argv is None else argv)
     try:

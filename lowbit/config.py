@@ -179,7 +179,8 @@ class CoreConfig:
                 group.add_argument(flag, dest=f.name, default=None, metavar=metavar, help=help_text)
 
     @classmethod
-    def from_args(cls, args: argparse.Namespace, base: Mapping[str, Any] | None = None) -> CoreConfig:
+    def from_args(cls, args: argparse.Namespace,
+                  base: Mapping[str, Any] | None = None) -> CoreConfig:
         """Merge CLI flags over ``base`` (e.g. a config file's values) and build the config."""
         values = dict(base or {})
         for f in dataclasses.fields(cls):

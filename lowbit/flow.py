@@ -31,15 +31,28 @@ from amaranth.back import verilog
 from lowbit.boards import report as rpt
 from lowbit.boards.board_top import SIM_TOP
 from lowbit.boards.selftest import Expectation, SelfTestTop, expectation
-from lowbit.boards.steps import (FlowError, FlowOptions, Progress, Steps, Target, fit, pack,
-                                 pnr, synth, timing, tool_identity, tools_for, wrap)
+from lowbit.boards.steps import (
+    FlowError,
+    FlowOptions,
+    Progress,
+    Steps,
+    Target,
+    fit,
+    pack,
+    pnr,
+    synth,
+    timing,
+    tool_identity,
+    tools_for,
+    wrap,
+)
 from lowbit.cache import atomic_write, cache_root, cached_dir, digest, source_digest
 from lowbit.config import CoreConfig
+from lowbit.errors import UsageError
 from lowbit.hw.interface import CLOCK_PORTS, CoreInterface, port_bits
 from lowbit.hw.verilog import GeneratedCore, generate, generator_versions
 from lowbit.registry import get_kind
 from lowbit.sim import bench, runner
-from lowbit.errors import UsageError
 from lowbit.tools import Tool, tool_version
 
 CACHE_CATEGORY = "impl"

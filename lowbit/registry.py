@@ -26,7 +26,7 @@ def get_kind(name: str) -> CoreKind:
 
 
 def config_from_dict(values: dict[str, Any], kind: str | None = None) -> CoreConfig:
-    """A validated config from file/CLI values; ``kind`` comes from ``values['kind']`` if not given."""
+    """A validated config from file/CLI values; ``kind`` is ``values['kind']`` unless given."""
     kind = kind or values.get("kind")
     if not kind:
         raise ConfigError("kind", None, f"say which core kind: {', '.join(sorted(KINDS))}")

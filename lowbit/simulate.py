@@ -43,5 +43,6 @@ def simulate(config: CoreConfig, *, simulator: str = "verilator", waves: bool = 
     progress(f"running the {config.KIND} testbench")
     run_dir = Path(run_dir or Path("lowbit-out") / core.name / f"sim-{simulator}")
     env = bench.environment(config, {"seed": seed, **(options or {})})
-    run = runner.run(sim_build, TESTBENCHES[config.KIND], run_dir, env=env, seed=seed, testcase=testcase)
+    run = runner.run(sim_build, TESTBENCHES[config.KIND], run_dir, env=env, seed=seed,
+                     testcase=testcase)
     return Simulation(core, sim_build, run, generated)

@@ -33,10 +33,10 @@ from pathlib import Path
 from typing import Any
 
 from lowbit.boards.steps import FlowError, FlowOptions, Target
-from lowbit.flow import implement, lookup
 from lowbit.cache import atomic_write, digest
 from lowbit.config import read_config_file
 from lowbit.errors import ConfigError, LowbitError, UsageError
+from lowbit.flow import implement, lookup
 from lowbit.registry import config_from_dict
 
 KEYS = ("kind", "devices", "boards", "seeds", "freq", "tools", "base", "grid")

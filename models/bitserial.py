@@ -55,7 +55,7 @@ def precision_format(fmt: IntFormat, bits: int) -> IntFormat:
 
 
 def at_precision(values: np.ndarray, fmt: IntFormat, bits: int) -> np.ndarray:
-    """What the core computes with: the low ``bits`` bits of each code, as a ``bits``-bit integer."""
+    """What the core computes with: the low ``bits`` bits of each code, a ``bits``-bit integer."""
     return precision_format(fmt, bits).decode(fmt.encode(values))
 
 

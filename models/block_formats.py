@@ -26,10 +26,25 @@ from dataclasses import dataclass
 import numpy as np
 
 from lowbit.models.formats import FixedFormat, Format, IntFormat, NumberFormat
-from lowbit.models.minifloat import (E8M0, FP4_E2M1, FP6_E2M3, FP6_E3M2, FP8_E4M3, FP8_E5M2, FP32,
-                                     FloatFormat)
-from lowbit.models.qtensor import SCALE_FORMATS, QTensor, check_group, check_k_axis, \
-    from_groups, orient, to_groups
+from lowbit.models.minifloat import (
+    E8M0,
+    FP4_E2M1,
+    FP6_E2M3,
+    FP6_E3M2,
+    FP8_E4M3,
+    FP8_E5M2,
+    FP32,
+    FloatFormat,
+)
+from lowbit.models.qtensor import (
+    SCALE_FORMATS,
+    QTensor,
+    check_group,
+    check_k_axis,
+    from_groups,
+    orient,
+    to_groups,
+)
 from lowbit.models.quantize import as_input, floor_log2, fp32
 
 #: the smallest FP32 normal: the amax an all-zero MX block is given

@@ -22,8 +22,8 @@ import numpy as np
 
 from lowbit.models.lmul import lmul_sums
 from lowbit.models.mac import MacPerf
-from lowbit.models.tiling import DotTiler
 from lowbit.models.qgemm import exact_dots
+from lowbit.models.tiling import DotTiler
 
 FINITE, POS_INF, NEG_INF, NAN = 0, 1, 2, 3
 

@@ -284,7 +284,7 @@ class LevelFormat(NumberFormat):
             bad = v[~self.valid(v)].flat[0]
             raise FormatError(f"value {bad} is not a {self.name} level; allowed "
                               f"{self.describe_values()}")
-        lut = dict((val, code) for code, val in self.table)
+        lut = {val: code for code, val in self.table}
         out = np.zeros(v.shape, dtype=np.uint64)
         for val, code in lut.items():
             out[v == val] = code

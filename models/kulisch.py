@@ -20,8 +20,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lowbit.models.formats import (FixedFormat, Format, FormatError, IntFormat, NumberFormat,
-                                   parse_format)
+from lowbit.models.formats import (
+    FixedFormat,
+    Format,
+    FormatError,
+    IntFormat,
+    NumberFormat,
+    parse_format,
+)
 from lowbit.models.minifloat import FloatFormat
 
 #: the widest floats a decoder takes (their special codes are listed from the format object)
@@ -32,7 +38,8 @@ MAX_INT_BITS = 16
 MAX_KULISCH_BITS = 96
 
 ALLOWED_OPERANDS = (
-    f"allowed: minifloats of at most {MAX_FLOAT_BITS} bits with a zero (fp8_e4m3, fp8_e5m2, fp6_e3m2, "
+    f"allowed: minifloats of at most {MAX_FLOAT_BITS} bits with a zero (fp8_e4m3, fp8_e5m2, "
+    f"fp6_e3m2, "
     f"fp6_e2m3, fp4_e2m1, fp8_e3m4, fp8_e4m3fnuz, fp8_e5m2fnuz) or int1..int{MAX_INT_BITS} / "
     f"uint1..uint{MAX_INT_BITS}")
 #: the same for a list of formats picked among at run time

@@ -14,11 +14,12 @@ from lowbit.models.tiling import DotTiler
 
 
 def mac_golden(config, a: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
-    """Results of a MAC fed ``a``, ``w`` (1-D, equal length, a multiple of ``k``) with run-time K."""
+    """Results of a MAC fed ``a``, ``w`` (1-D, equal length, a multiple of ``k``), run-time K."""
     a = np.asarray(a, dtype=np.int64)
     w = np.asarray(w, dtype=np.int64)
     if a.shape != w.shape or a.ndim != 1 or a.size % k:
-        raise ValueError(f"operand streams of {a.size} and {w.size} beats do not make groups of K={k}")
+        raise ValueError(f"operand streams of {a.size} and {w.size} beats do not make groups "
+                         f"of K={k}")
     return int_dot(a.reshape(-1, k), w.reshape(-1, k), config.a, config.w, config.accumulator)
 
 

@@ -167,7 +167,8 @@ class FloatFormat(NumberFormat):
         c = np.asarray(codes).astype(np.int64)
         mag = c & self._mag_mask
         if self.specials == "ieee":
-            return (mag >> self.man_bits == self._field_top) & (mag & ((1 << self.man_bits) - 1) != 0)
+            mantissa = mag & ((1 << self.man_bits) - 1)
+            return (mag >> self.man_bits == self._field_top) & (mantissa != 0)
         if self.specials == "fn":
             return mag == self._mag_mask
         if self.specials == "fnuz":

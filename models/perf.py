@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from lowbit.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class GemmShape:
@@ -17,7 +19,6 @@ class GemmShape:
     @classmethod
     def parse(cls, text: str) -> GemmShape:
         """``"64x48x100"`` → GemmShape(64, 48, 100); every dimension at least 1."""
-        from lowbit.errors import ConfigError
 
         parts = str(text).lower().replace("×", "x").split("x")
         try:

@@ -14,9 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
+from lowbit.models.formats import parse_format
+from lowbit.models.lmul import lmul_products, pair_offset
+from lowbit.models.minifloat import FloatFormat
+from lowbit.models.qgemm import exact_dots
 from lowbit.models.quantize import parse_quantizer
 
 OUTLIER_FRACTION = 1 / 128
@@ -97,13 +102,14 @@ class MulErrorRow:
     to the ``m`` mantissa bits L-Mul works at (what an m-bit float multiplier gives).
 
     ``mean``/``max`` are relative errors ``|p - exact| / |exact|`` over every finite, nonzero
-    code pair, ``lmul_bias`` the mean of ``(p - exact) / exact`` (negative: magnitudes come out too small); ``dot`` is the normwise relative error ``‖d - d_exact‖ / ‖d_exact‖`` of dot
+    code pair, ``lmul_bias`` the mean of ``(p - exact) / exact`` (negative: magnitudes come out
+    too small); ``dot`` is the normwise relative error ``‖d - d_exact‖ / ‖d_exact‖`` of dot
     products of Gaussian data quantized per tensor to the two formats."""
 
     a: str
     w: str
     m: int
-    l: int
+    l_m: int
     pairs: int
     lmul_mean: float
     lmul_max: float
@@ -117,8 +123,6 @@ class MulErrorRow:
 def round_to_bits(values: np.ndarray, man_bits: int) -> np.ndarray:
     """Round to nearest even with ``man_bits`` mantissa bits and an unbounded exponent (a
     float64-range minifloat), so only the significand's precision is compared."""
-    from lowbit.models.minifloat import FloatFormat
-
     wide = FloatFormat(f"e10m{man_bits}", 10, man_bits, 511)
     return wide.decode(wide.encode(values))
 
@@ -128,14 +132,16 @@ def _relative(approx: np.ndarray, exact: np.ndarray) -> np.ndarray:
     return (approx - exact) / exact
 
 
+def _lmul_values(fa, fw, l_m: int, ca: np.ndarray, cw: np.ndarray) -> np.ndarray:
+    """L-Mul products of code pairs as float64 values."""
+    unit = 2.0 ** (fa.lsb + fw.lsb - l_m)
+    return np.array(lmul_products(fa, ca, fw, cw, -l_m).tolist(), float) * unit
+
+
 def mul_error(formats: Iterable[str] = DEFAULT_MUL_FORMATS, shape: tuple[int, int] = (256, 1024),
               seed: int = 0, progress: Callable[[str], None] = lambda text: None
               ) -> list[MulErrorRow]:
     """One row per unordered pair of ``formats`` (each with itself included)."""
-    from lowbit.models.formats import parse_format
-    from lowbit.models.lmul import lmul_products, pair_offset
-    from lowbit.models.qgemm import exact_dots
-
     fmts = [parse_format(f) for f in formats]
     rng = np.random.default_rng(seed)
     x, y = gaussian(rng, shape), gaussian(rng, shape)
@@ -143,12 +149,8 @@ def mul_error(formats: Iterable[str] = DEFAULT_MUL_FORMATS, shape: tuple[int, in
     for i, fa in enumerate(fmts):
         for fw in fmts[i:]:
             progress(f"L-Mul {fa.name} × {fw.name}")
-            m, l = max(fa.man_bits, fw.man_bits), pair_offset(fa, fw)
-            unit = 2.0 ** (fa.lsb + fw.lsb - l)
-
-            def lmul(ca, cw):
-                return np.array(lmul_products(fa, ca, fw, cw, -l).tolist(), float) * unit
-
+            m, l_m = max(fa.man_bits, fw.man_bits), pair_offset(fa, fw)
+            lmul = partial(_lmul_values, fa, fw, l_m)
             ca, cw = (g.reshape(-1) for g in np.meshgrid(fa.codes(), fw.codes(), indexing="ij"))
             with np.errstate(invalid="ignore"):  # inf × 0: not a live pair
                 exact = fa.decode(ca) * fw.decode(cw)
@@ -166,7 +168,7 @@ def mul_error(formats: Iterable[str] = DEFAULT_MUL_FORMATS, shape: tuple[int, in
             round_dots = round_to_bits(products, m).sum(axis=1)
             norm = np.linalg.norm(dots)
             rows.append(MulErrorRow(
-                fa.name, fw.name, m, l, int(live.sum()), float(np.abs(err).mean()),
+                fa.name, fw.name, m, l_m, int(live.sum()), float(np.abs(err).mean()),
                 float(np.abs(err).max()), float(err.mean()), float(np.abs(rounded).mean()),
                 float(np.abs(rounded).max()),
                 float(np.linalg.norm(lmul_dots - dots) / norm),

@@ -35,11 +35,27 @@ from dataclasses import dataclass
 import numpy as np
 
 from lowbit.errors import UsageError
-from lowbit.models.formats import (BINARY, TERNARY, FixedFormat, FormatError, IntFormat,
-                                   LevelFormat, NumberFormat, parse_format)
+from lowbit.models.formats import (
+    BINARY,
+    TERNARY,
+    FixedFormat,
+    FormatError,
+    IntFormat,
+    LevelFormat,
+    NumberFormat,
+    parse_format,
+)
 from lowbit.models.minifloat import FloatFormat
-from lowbit.models.qtensor import (GRANULARITIES, SCALE_FORMATS, QTensor, check_group,
-                                   check_k_axis, from_groups, orient, to_groups)
+from lowbit.models.qtensor import (
+    GRANULARITIES,
+    SCALE_FORMATS,
+    QTensor,
+    check_group,
+    check_k_axis,
+    from_groups,
+    orient,
+    to_groups,
+)
 
 SCALE_TYPES: tuple[str, ...] = ("float32", "pow2", "e8m0")
 #: the widest integer format that FP32 scales quantize exactly (see the module docstring)

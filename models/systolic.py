@@ -14,15 +14,14 @@ exactly these beats and the performance model counts their cycles, so none can d
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from lowbit.models.accumulator import product_bits
-from lowbit.models.kulisch import kulisch_bits
 from lowbit.models.int_gemm import int_gemm
+from lowbit.models.kulisch import kulisch_bits
+from lowbit.models.perf import GemmShape
 from lowbit.models.qgemm import qgemm
 from lowbit.models.qtensor import QTensor
-from lowbit.models.perf import GemmShape
 from lowbit.models.tiling import Operands, Run, Tiler, block_index, ceil_div
 
 

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+
 from lowbit.config import CoreConfig
 from lowbit.registry import config_from_dict
 
@@ -57,9 +58,9 @@ def record(**fields: Any) -> None:
 
 async def start(dut, cycles: int = 2) -> None:
     """Start the clock and hold the synchronous reset for ``cycles`` cycles."""
+    import cocotb
     from cocotb.clock import Clock
     from cocotb.triggers import ClockCycles
-    import cocotb
 
     dut.rst.value = 1
     cocotb.start_soon(Clock(dut.clk, CLOCK_PERIOD_NS, unit="ns").start())

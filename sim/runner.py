@@ -3,7 +3,8 @@
 A build is keyed by the hash of the Verilog, the top module, the simulator and its version, the
 cocotb version and the folder of its VPI libraries (a Verilator model links to them by path, so
 a build made from another virtual environment would not load), the build flags and whether
-waves are traced; an unchanged design is never rebuilt. Each run happens in its own directory (log, results, waves), so runs never collide.
+waves are traced; an unchanged design is never rebuilt. Each run happens in its own directory
+(log, results, waves), so runs never collide.
 """
 
 from __future__ import annotations
@@ -191,20 +192,20 @@ def run(sim_build: SimBuild, test_module: str, run_dir: Path, *,
     extra_env = {**(env or {}), "LOWBIT_REPORT": str(records)}
     started = time.monotonic()
     with _environ(tool):
-        try:
+        # the results file (or its absence) says what happened
+        with contextlib.suppress(RuntimeError, SystemExit):
             _runner(sim_build.simulator).test(
                 test_module=test_module, hdl_toplevel=sim_build.top, hdl_toplevel_lang="verilog",
                 build_dir=sim_build.path, test_dir=run_dir, results_xml=str(results),
                 extra_env=extra_env, seed=seed, testcase=testcase, waves=sim_build.waves,
                 plusargs=plusargs, timescale=TIMESCALE, log_file=log)
-        except (RuntimeError, SystemExit):
-            pass  # the results file (or its absence) says what happened
     seconds = time.monotonic() - started
     outcomes = _read_results(results)
     if not outcomes:
         raise SimulationError(f"the simulation of {sim_build.top} produced no test results; "
                               f"last lines of {log}:\n{_tail(log)}")
-    recs = [json.loads(line) for line in records.read_text().splitlines()] if records.exists() else []
+    recs = ([json.loads(line) for line in records.read_text().splitlines()]
+            if records.exists() else [])
     return SimRun(sim_build, outcomes, recs, run_dir, log,
                   waves_file if waves_file and waves_file.exists() else None, seconds,
                   [f"{o.name}: {o.message}" for o in outcomes if not o.passed])

@@ -17,8 +17,8 @@ import cocotb
 import numpy as np
 from cocotb.triggers import RisingEdge
 
-from lowbit.hw.payload import pack, signed_values, unpack
 from lowbit.hw.blockdot import operand_layout, result_layout
+from lowbit.hw.payload import pack, signed_values, unpack
 from lowbit.models.blockdot import blockdot_golden, fp32_accumulate, fp32_bits
 from lowbit.models.perf import GemmShape
 from lowbit.models.qgemm import qgemm
@@ -32,7 +32,8 @@ def beats_of(config, a, w, sa, sw) -> list[int]:
     lanes, beats = config.lanes, config.beats
     a = a.reshape(-1, lanes)
     w = w.reshape(-1, lanes)
-    fields = {**{f"a{i}": a[:, i] for i in range(lanes)}, **{f"w{i}": w[:, i] for i in range(lanes)},
+    fields = {**{f"a{i}": a[:, i] for i in range(lanes)},
+              **{f"w{i}": w[:, i] for i in range(lanes)},
               "sa": np.repeat(sa, beats), "sw": np.repeat(sw, beats)}
     return pack(operand_layout(config), fields)
 
@@ -290,7 +291,7 @@ async def tensor_scales(dut):
         return
     gen = bench.rng(options, 5)
     seen = {}
-    for i, (ta, tw) in enumerate(TENSOR_SCALES):
+    for ta, tw in TENSOR_SCALES:
         a, w, sa, sw = random_blocks(config, gen, 40)
         sa[:] = sw[:] = config.a.scale.encode(gen.choice([0.5, 1.0, 448.0], 40))
         got, _ = await blocks(dut, config, a, w, sa, sw, count=2, ta=ta, tw=tw,

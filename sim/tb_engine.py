@@ -4,9 +4,9 @@ core → requantizer → UART → driver, checked bit-exactly against the golden
 The simulated top is :func:`lowbit.hw.engine.engine_verilog` (module ``engine_top``) around
 the config's core; :class:`lowbit.host.driver.Engine` runs unchanged in a bridge thread over
 :class:`lowbit.sim.engine_transport.SimTransport`. Options (``LOWBIT_OPTIONS``): ``engine``
-(EngineOptions fields), ``shapes`` (GEMMs, most larger than the buffers), ``requant_shape`` (a small GEMM for
-the requantizer, extreme-value and checker tests),
-``seed``. Run by ``tests/test_engine_sim.py``.
+(EngineOptions fields), ``shapes`` (GEMMs, most larger than the buffers), ``requant_shape``
+(a small GEMM for the requantizer, extreme-value and checker tests), ``seed``. Run by
+``tests/test_engine_sim.py``.
 """
 
 import dataclasses
@@ -16,13 +16,21 @@ import numpy as np
 from cocotb.task import bridge
 from cocotb.triggers import ClockCycles, RisingEdge
 
-from lowbit.host.driver import Engine, Mismatch, NoAnswer, Rejected, Requant, ResetDuringRun
+from lowbit.host.driver import (
+    Engine,
+    Mismatch,
+    NoAnswer,
+    Rejected,
+    Requant,
+    ResetDuringRun,
+)
 from lowbit.hw.protocol import Cmd, EngineOptions, State, Status, command_frame
 from lowbit.models.formats import IntFormat
 from lowbit.models.int_gemm import int_gemm
 from lowbit.models.perf import GemmShape
 from lowbit.models.requant import Dyadic
 from lowbit.sim import bench
+from lowbit.sim.engine_transport import SimTransport
 
 TIMEOUT_S = 200e-6          # simulated: well above the engine's frame timeout
 
@@ -32,7 +40,6 @@ async def _setup(dut):
     engine_options = EngineOptions(**options["engine"])
     dut.rx.value = 1
     await bench.start(dut)
-    from lowbit.sim.engine_transport import SimTransport
 
     baud = 1e9 / (options["divisor"] * bench.CLOCK_PERIOD_NS)
     engine = Engine(SimTransport(dut, baud), config, engine_options, timeout=TIMEOUT_S)

@@ -10,8 +10,8 @@ import cocotb
 import numpy as np
 from cocotb.triggers import RisingEdge
 
-from lowbit.hw.payload import pack, unpack
 from lowbit.hw.fmac import operand_layout, result_layout
+from lowbit.hw.payload import pack, unpack
 from lowbit.models.fmac import fmac_golden
 from lowbit.models.minifloat import FloatFormat
 from lowbit.sim import bench

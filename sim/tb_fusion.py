@@ -9,11 +9,17 @@ import cocotb
 import numpy as np
 from cocotb.triggers import RisingEdge
 
-from lowbit.hw.payload import pack
 from lowbit.hw.fusion import OPERANDS
-from lowbit.models.fusion import PRECISIONS, WORD_BITS
+from lowbit.hw.payload import pack
 from lowbit.models.formats import IntFormat
-from lowbit.models.fusion import fusion_golden, modes, products_per_beat, words
+from lowbit.models.fusion import (
+    PRECISIONS,
+    WORD_BITS,
+    fusion_golden,
+    modes,
+    products_per_beat,
+    words,
+)
 from lowbit.sim import bench
 from lowbit.sim.gemm_bench import gemm_full_rate_test
 

@@ -10,8 +10,8 @@ import cocotb
 import numpy as np
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 
-from lowbit.hw.payload import pack
 from lowbit.hw.mac import operand_layout
+from lowbit.hw.payload import pack
 from lowbit.models.mac import mac_golden
 from lowbit.sim import bench
 from lowbit.sim.gemm_bench import gemm_full_rate_test
@@ -22,7 +22,7 @@ def _beats(config, a, w) -> list[int]:
 
 
 async def _dots(dut, config, a, w, k, *, rng=None, idle=0.0, stall=0.0):
-    """Stream ``a``/``w`` (1-D) with run-time K=k; returns (results, cycles), checked bit-exactly."""
+    """Stream ``a``/``w`` (1-D) with run-time K=k; (results, cycles), checked bit-exactly."""
     dut.k.value = k
     values, cycles = await bench.through(dut, _beats(config, a, w), len(a) // k, rng=rng,
                                          idle=idle, stall=stall)

@@ -6,8 +6,13 @@ import pytest
 from lowbit.errors import ConfigError
 from lowbit.kinds.bitserial import BitserialConfig
 from lowbit.models.accumulator import Accumulator
-from lowbit.models.bitserial import (BitserialPerf, GroupScale, at_precision, bit_serial_dot,
-                                     bitserial_golden)
+from lowbit.models.bitserial import (
+    BitserialPerf,
+    GroupScale,
+    at_precision,
+    bit_serial_dot,
+    bitserial_golden,
+)
 from lowbit.models.formats import IntFormat, parse_format
 from lowbit.models.int_gemm import int_gemm
 from lowbit.models.perf import GemmShape

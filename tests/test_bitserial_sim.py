@@ -12,8 +12,8 @@ inputs and stalled results.
 """
 
 import pytest
-
 from array_checks import simulate_checked
+
 from lowbit.kinds.bitserial import BitserialConfig
 from lowbit.models.perf import GemmShape
 from lowbit.sim.tb_bitserial import BitserialBench

@@ -4,6 +4,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -38,7 +39,8 @@ def test_generate_from_config_file(cli, tmp_path):
     (["generate", "mac", "--a", "int17"], "a='int17' is not allowed; allowed: int1..int16"),
     (["generate", "mac", "--w", "int0"], "w='int0' is not allowed"),
     (["generate", "mac", "--a", "int-2"], "a='int-2' is not allowed"),
-    (["generate", "mac", "--a", "int8", "--w", "int4", "--acc", "8"], "acc=8 is not allowed; at least 12"),
+    (["generate", "mac", "--a", "int8", "--w", "int4", "--acc", "8"],
+     "acc=8 is not allowed; at least 12"),
     (["generate", "mac", "--overflow", "clamp"], "overflow='clamp'"),
     (["generate", "--config", "/nonexistent/core.toml"], "cannot read config file"),
     (["generate"], "needs a core kind"),
@@ -87,6 +89,6 @@ def test_doctor_reports_a_missing_tool(cli, monkeypatch):
 
 
 def test_console_script_installed():
-    exe = shutil.which("lowbit") or str(__import__("pathlib").Path(sys.executable).parent / "lowbit")
+    exe = shutil.which("lowbit") or str(Path(sys.executable).parent / "lowbit")
     result = subprocess.run([exe, "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.startswith("lowbit ")

@@ -7,7 +7,13 @@ import pytest
 from lowbit.errors import ConfigError, UsageError
 from lowbit.host.driver import BadFrame, Engine, NoAnswer, Rejected, Requant
 from lowbit.hw.protocol import (
-    CMD_SYNC, Cmd, EngineOptions, Status, command_frame, crc16, response_frame,
+    CMD_SYNC,
+    Cmd,
+    EngineOptions,
+    Status,
+    command_frame,
+    crc16,
+    response_frame,
 )
 from lowbit.models.formats import IntFormat
 from lowbit.models.requant import Dyadic

@@ -17,7 +17,7 @@ MAC = ["mac", "--a", "int8", "--w", "int4", "--acc", "24"]
 def _error_log(err: str):
     from pathlib import Path
 
-    line = next(l for l in err.splitlines() if l.startswith("full log: "))
+    line = next(x for x in err.splitlines() if x.startswith("full log: "))
     return Path(line.removeprefix("full log: "))
 
 

@@ -124,6 +124,8 @@ def test_harness_of_a_core_with_more_output_than_input_bits():
 
     config = SystolicConfig(rows=4, cols=4, dataflow="os", a="int8", w="int1", acc=32)
     iface = CoreInterface.from_manifest(generate(config).manifest)
-    assert sum(p.width for p in iface.ports if not p.input) > sum(p.width for p in iface.ports if p.input)
+    widths = {direction: sum(p.width for p in iface.ports if p.input == direction)
+              for direction in (True, False)}
+    assert widths[False] > widths[True]
     harness = Harness(iface)
     assert "rst" in rtlil.convert(harness, name="harness", ports=harness.ports())

@@ -4,9 +4,15 @@ import numpy as np
 import pytest
 
 from lowbit.models.block_formats import BLOCK_FORMATS, MXINT8, NVFP4, BlockFormat
-from lowbit.models.formats import (BINARY, TERNARY, FixedFormat, FormatError, IntFormat,
-                                   parse_format)
-from lowbit.models.minifloat import E8M0, FP4_E2M1, FP8_E4M3, FLOAT_FORMATS, FloatFormat
+from lowbit.models.formats import (
+    BINARY,
+    TERNARY,
+    FixedFormat,
+    FormatError,
+    IntFormat,
+    parse_format,
+)
+from lowbit.models.minifloat import E8M0, FLOAT_FORMATS, FP4_E2M1, FP8_E4M3, FloatFormat
 
 
 @pytest.mark.parametrize("name", ["int8", "uint5", "int8_f6", "ternary", "binary", "fp8_e4m3",

@@ -2,7 +2,8 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lowbit.models.accumulator import Accumulator
 from lowbit.models.formats import IntFormat
@@ -32,8 +33,8 @@ formats = st.builds(IntFormat, st.integers(1, 16), st.booleans())
 
 
 @settings(max_examples=150, deadline=None)
-@given(formats, formats, st.integers(1, 12), st.integers(1, 40), st.sampled_from(["wrap", "saturate"]),
-       st.integers(0, 2**32 - 1))
+@given(formats, formats, st.integers(1, 12), st.integers(1, 40),
+       st.sampled_from(["wrap", "saturate"]), st.integers(0, 2**32 - 1))
 def test_gemm_matches_reference(fa, fw, extra_bits, k, overflow, seed):
     bits = min(fa.bits + fw.bits + extra_bits - 6, 64)
     bits = max(bits, fa.bits + fw.bits)

@@ -11,9 +11,19 @@ from lowbit.errors import ConfigError
 from lowbit.kinds.lut import LutConfig
 from lowbit.models.accumulator import Accumulator
 from lowbit.models.formats import IntFormat
-from lowbit.models.lut import (WEIGHT_MODES, LutPerf, LutTiler, WeightCode, correction_factor,
-                               correction_weight, entry_range, lookup, lut_gemm, lut_golden,
-                               table)
+from lowbit.models.lut import (
+    WEIGHT_MODES,
+    LutPerf,
+    LutTiler,
+    WeightCode,
+    correction_factor,
+    correction_weight,
+    entry_range,
+    lookup,
+    lut_gemm,
+    lut_golden,
+    table,
+)
 from lowbit.models.perf import GemmShape
 
 WIDE = Accumulator(60, True, "wrap")

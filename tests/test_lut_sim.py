@@ -7,12 +7,13 @@ activations; weight precision up to 2, 3, 4 and 5 bits. Each build runs every co
 ``lowbit.sim.tb_lut`` in one simulator call (the GEMM skeleton of :mod:`lowbit.sim.gemm_bench`):
 the tiled GEMM, every run-time precision 1..w_bits in every weight mode (signed, unsigned,
 offset), edge shapes through run-time K, extreme activations against all-ones / all-zero
-weight planes in every mode, long runs that wrap the accumulator, back-pressure. Accumulators are narrow enough for the long runs to wrap them.
+weight planes in every mode, long runs that wrap the accumulator, back-pressure. Accumulators
+are narrow enough for the long runs to wrap them.
 """
 
 import pytest
-
 from array_checks import simulate_checked
+
 from lowbit.kinds.lut import LutConfig
 from lowbit.models.lut import WEIGHT_MODES
 from lowbit.models.perf import GemmShape

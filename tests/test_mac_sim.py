@@ -12,8 +12,8 @@ import pytest
 from lowbit.kinds.mac import MacConfig
 from lowbit.models.mac import MacPerf
 from lowbit.models.perf import GemmShape
-from lowbit.simulate import simulate
 from lowbit.sim import runner
+from lowbit.simulate import simulate
 
 CONFIGS = [
     MacConfig(a="int8", w="int4", acc=24),
@@ -30,7 +30,8 @@ EXPECTED_TESTS = {"gemm_full_rate", "random_with_backpressure", "corner_values",
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda c: c.name)
 def test_mac_bit_exact(config, tmp_path):
     shape = GemmShape(3, 5, min(21, (1 << config.k_bits) - 1))
-    result = simulate(config, run_dir=tmp_path, seed=7, options={"gemm": [shape.m, shape.n, shape.k]})
+    result = simulate(config, run_dir=tmp_path, seed=7,
+                      options={"gemm": [shape.m, shape.n, shape.k]})
     assert {o.name for o in result.run.outcomes} == EXPECTED_TESTS
     assert result.passed, "\n".join(result.run.failures) + f"\nlog: {result.run.log}"
     records = {r["test"]: r for r in result.run.records}
@@ -73,7 +74,8 @@ def test_objcache_passes_design_compiles_through():
     assert _runtime_source(["c++", "-E", "x.cpp"]) is None
 
 
-@pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus is optional: apt-get install iverilog")
+@pytest.mark.skipif(shutil.which("iverilog") is None,
+                    reason="Icarus is optional: apt-get install iverilog")
 def test_icarus_agrees(tmp_path):
     result = simulate(CONFIGS[1], simulator="icarus", run_dir=tmp_path)
     assert result.passed, "\n".join(result.run.failures)

@@ -5,12 +5,26 @@ import math
 import ml_dtypes
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lowbit.models.formats import FormatError
-from lowbit.models.minifloat import (BF16, E8M0, FLOAT_FORMATS, FP4_E2M1, FP6_E2M3, FP6_E3M2,
-                                     FP8_E3M4, FP8_E4M3, FP8_E4M3FNUZ, FP8_E5M2, FP8_E5M2FNUZ,
-                                     FP16, FP32, FloatFormat)
+from lowbit.models.minifloat import (
+    BF16,
+    E8M0,
+    FLOAT_FORMATS,
+    FP4_E2M1,
+    FP6_E2M3,
+    FP6_E3M2,
+    FP8_E3M4,
+    FP8_E4M3,
+    FP8_E4M3FNUZ,
+    FP8_E5M2,
+    FP8_E5M2FNUZ,
+    FP16,
+    FP32,
+    FloatFormat,
+)
 
 #: the references cast out-of-range values and NaNs through ml_dtypes/numpy on purpose
 pytestmark = [pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning"),

@@ -44,7 +44,8 @@ def operands(rng, qa, qw, m=3, k=64, n=4, spread=4):
     return quantize(x, qa, 1), quantize(y, qw, 0)
 
 
-INTEGER_CASES = [("int8", "int4"), ("int8:channel", "int4:g16"), ("uint8:asym", "int8:channel:asym"),
+INTEGER_CASES = [("int8", "int4"), ("int8:channel", "int4:g16"),
+                 ("uint8:asym", "int8:channel:asym"),
                  ("int4:g32:asym:pow2", "uint4:g16:asym"), ("ternary:g32", "int8:channel"),
                  ("binary", "int3:g8:e8m0"), ("uint2", "binary:g16")]
 

@@ -69,7 +69,7 @@ def test_lmul_errors_follow_the_papers_analysis():
 
     rows = {(r.a, r.w): r for r in mul_error(["fp8_e4m3", "fp8_e5m2", "fp4_e2m1"], (16, 128))}
     e4, e5, e2 = (rows[(f, f)] for f in ("fp8_e4m3", "fp8_e5m2", "fp4_e2m1"))
-    assert (e4.l, e5.l, e2.l) == (3, 2, 1)
+    assert (e4.l_m, e5.l_m, e2.l_m) == (3, 2, 1)
     assert e4.lmul_mean < e5.lmul_mean < e2.lmul_mean
     assert e2.lmul_max == 0.5  # 1 × 1 → 1.5
     assert e5.lmul_max == 0.25 and e4.lmul_max < 0.25

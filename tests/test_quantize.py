@@ -7,7 +7,8 @@ from fractions import Fraction
 import ml_dtypes
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lowbit.errors import UsageError
 from lowbit.models.block_formats import BLOCK_FORMATS, MXINT8, NVFP4

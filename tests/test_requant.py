@@ -4,7 +4,8 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lowbit.errors import UsageError
 from lowbit.models.formats import IntFormat
@@ -46,7 +47,8 @@ def test_fit_is_nearest_and_precise(m, bits):
     exact = Fraction(m) * Fraction(2) ** c
     assert abs(exact - b) <= Fraction(1, 2)  # b is m·2**c rounded
     if c < 62:
-        assert abs(Fraction(b, 1) / Fraction(2) ** c - Fraction(m)) <= Fraction(m) / (1 << (bits - 2))
+        error = abs(Fraction(b, 1) / Fraction(2) ** c - Fraction(m))
+        assert error <= Fraction(m) / (1 << (bits - 2))
 
 
 def test_requantize_per_channel_against_reference():

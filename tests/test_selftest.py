@@ -5,13 +5,13 @@ wrong expectation must fail."""
 import dataclasses
 
 import pytest
+from selftest_sim import simulate_top
 
 from lowbit.boards.selftest import checksum, expectation, fold32, rotl
 from lowbit.errors import ConfigError
 from lowbit.hw.interface import CoreInterface
 from lowbit.hw.verilog import generate
 from lowbit.registry import config_from_dict, get_kind, kinds
-from selftest_sim import simulate_top
 
 CONFIGS = {
     "mac": {"kind": "mac", "a": "int8", "w": "int4", "acc": 24},

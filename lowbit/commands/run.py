@@ -12,9 +12,13 @@ import time
 
 import numpy as np
 
+from lowbit.cache import atomic_write
 from lowbit.commands.common import add_core_verb, config_from_args, console, seed
 from lowbit.errors import UsageError
+from lowbit.host.driver import Engine
+from lowbit.host.transport import SerialTransport
 from lowbit.hw.protocol import EngineOptions
+from lowbit.models.perf import GemmShape
 
 _DEFAULTS = EngineOptions()
 
@@ -29,7 +33,8 @@ def add_engine_options(p: argparse.ArgumentParser) -> None:
 
 
 def engine_options(args: argparse.Namespace) -> EngineOptions:
-    return EngineOptions(depth=args.buffer_depth, baud=args.baud, multiplier_bits=args.multiplier_bits)
+    return EngineOptions(depth=args.buffer_depth, baud=args.baud,
+                         multiplier_bits=args.multiplier_bits)
 
 
 def register(verbs) -> None:
@@ -51,7 +56,6 @@ def register(verbs) -> None:
 
 
 def _operands(args, config):
-    from lowbit.models.perf import GemmShape
 
     if bool(args.a_file) != bool(args.w_file):
         raise UsageError("give both --a-file and --w-file, or neither (random operands)")
@@ -66,9 +70,6 @@ def _operands(args, config):
 
 
 def run(args: argparse.Namespace) -> int:
-    from lowbit.cache import atomic_write
-    from lowbit.host.driver import Engine
-    from lowbit.host.transport import SerialTransport
 
     config = config_from_args(args)
     options = engine_options(args)

@@ -27,7 +27,8 @@ def register(verbs) -> None:
         p.add_argument("--seed", type=seed, default=1, help="random seed (default: 1)")
         p.add_argument("--test", metavar="NAME", help="run only the testbench tests matching NAME")
         p.add_argument("--run-dir", metavar="DIR",
-                       help="where the log, results and waves go (default: lowbit-out/<name>/sim-<sim>)")
+                       help="where the log, results and waves go "
+                            "(default: lowbit-out/<name>/sim-<sim>)")
     add_core_verb(verbs, "simulate", "simulate a core against its golden model", run, extra)
 
 
@@ -62,7 +63,8 @@ def report(result: Simulation) -> None:
     if build.cached:
         out.print(f"build: cached {build.simulator} model, not rebuilt ({build.path})")
     else:
-        out.print(f"build: compiled {build.simulator} model in {build.seconds:.1f} s ({build.path})")
+        out.print(f"build: compiled {build.simulator} model in {build.seconds:.1f} s "
+                  f"({build.path})")
     table = Table(title=f"{result.core.name} on {build.simulator}")
     for col in ("test", "result", "cycles", "wall s", "cycles/s"):
         table.add_column(col, justify="left" if col in ("test", "result") else "right")

@@ -12,8 +12,9 @@ from rich.table import Table
 
 from lowbit.boards.devices import DEVICES, RESOURCES
 from lowbit.boards.steps import FlowOptions, Target
-from lowbit.flow import Implementation, implement
 from lowbit.commands.common import add_core_verb, config_from_args, console, seed
+from lowbit.commands.run import engine_options
+from lowbit.flow import Implementation, implement
 from lowbit.tools import PREFERENCES
 
 
@@ -46,7 +47,6 @@ def run_flow(args: argparse.Namespace, target: Target, verb: str) -> int:
     config = config_from_args(args)
     engine = None
     if getattr(args, "engine", False):
-        from lowbit.commands.run import engine_options
 
         engine = engine_options(args)
     options = FlowOptions(seed=args.seed, freq_mhz=getattr(args, "freq", None), tools=args.tools,

@@ -16,15 +16,23 @@ from dataclasses import dataclass
 import numpy as np
 
 from lowbit.errors import LowbitError, UsageError
+from lowbit.host.transport import Transport
 from lowbit.hw.engine import engine_layout
 from lowbit.hw.generators import build
 from lowbit.hw.interface import payload_layouts
 from lowbit.hw.payload import pack_beats
 from lowbit.hw.protocol import (
-    MAGIC, MAX_DATA, RSP_SYNC, Cmd, EngineLayout, EngineOptions, State, Status, command_frame,
+    MAGIC,
+    MAX_DATA,
+    RSP_SYNC,
+    Cmd,
+    EngineLayout,
+    EngineOptions,
+    State,
+    Status,
+    command_frame,
     crc16,
 )
-from lowbit.host.transport import Transport
 from lowbit.models.formats import IntFormat
 from lowbit.models.perf import GemmShape
 from lowbit.models.requant import Dyadic, requantize
@@ -254,7 +262,7 @@ class Engine:
         K = a_codes.shape[1]
         k_max = self.tiler.max_k()
         acc = self.config.accumulator
-        if K > k_max and (acc.overflow != "wrap" or requant is not None):
+        if k_max < K and (acc.overflow != "wrap" or requant is not None):
             raise UsageError(
                 f"K={K} is longer than one run of this engine ({k_max}); it can be split only "
                 "for a wrapping accumulator without requantization (a saturating or requantized "

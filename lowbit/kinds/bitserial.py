@@ -13,9 +13,9 @@ from typing import ClassVar, Literal
 
 from lowbit.config import int_format, option
 from lowbit.kinds.int_datapath import IntDatapathConfig
-from lowbit.models.formats import IntFormat
 from lowbit.kinds.kind import CoreKind, SelfTestPlan
 from lowbit.models.bitserial import BitserialPerf, BitserialTiler, bitserial_golden
+from lowbit.models.formats import IntFormat
 from lowbit.models.perf import GemmShape
 
 MAX_LANES = 64
@@ -52,8 +52,8 @@ class BitserialConfig(IntDatapathConfig):
     scale_fmt: IntFormat = option(IntFormat(4, signed=False),
                                   "scale code format: pow2 exponent (unsigned) or int multiplier",
                                   check=int_format(1, 16))
-    g_bits: int = option(8, "width of the run-time group size (slices per group, up to 2**g_bits-1)",
-                         lo=1, hi=16)
+    g_bits: int = option(8, "width of the run-time group size (slices per group, up to "
+                            "2**g_bits-1)", lo=1, hi=16)
 
     def check(self) -> None:
         super().check()
@@ -61,7 +61,8 @@ class BitserialConfig(IntDatapathConfig):
             self.fail("overflow", "wrap only: a bit-serial core adds bit planes of many products "
                                   "at once, so a per-product saturation order does not exist")
         if self.scale == "pow2" and (self.scale_fmt.signed or self.scale_fmt.bits > MAX_POW2_BITS):
-            self.fail("scale_fmt", f"a pow2 scale's exponent is unsigned: uint1..uint{MAX_POW2_BITS}")
+            self.fail("scale_fmt",
+                      f"a pow2 scale's exponent is unsigned: uint1..uint{MAX_POW2_BITS}")
 
     @property
     def serial_operands(self) -> tuple[str, ...]:

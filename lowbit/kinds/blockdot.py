@@ -6,13 +6,12 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from lowbit.config import CoreConfig, option
-from lowbit.models.block_formats import MXFP8_E4M3, BlockFormat
-from lowbit.models.kulisch import kulisch_bits, operand_format
 from lowbit.errors import ConfigError
 from lowbit.kinds.kind import CoreKind, SelfTestPlan
+from lowbit.models.block_formats import MXFP8_E4M3, BlockFormat
 from lowbit.models.blockdot import BlockdotPerf, BlockdotTiler, blockdot_golden
+from lowbit.models.kulisch import kulisch_bits, operand_format
 from lowbit.models.perf import GemmShape
-
 
 #: what a result is: qgemm's FP32 output, or one block's exact scaled sum
 OUTPUTS = ("fp32", "block")

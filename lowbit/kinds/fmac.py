@@ -7,12 +7,17 @@ from typing import ClassVar
 
 from lowbit.config import CoreConfig, option
 from lowbit.kinds.int_datapath import RuntimeK
-from lowbit.models import lmul
-from lowbit.models.kulisch import (MAX_KULISCH_BITS, OperandFormats, kulisch_bits,
-                                   operand_formats, register_bits)
-from lowbit.models.minifloat import FloatFormat
 from lowbit.kinds.kind import CoreKind, SelfTestPlan
+from lowbit.models import lmul
 from lowbit.models.fmac import FmacPerf, FmacTiler, fmac_golden
+from lowbit.models.kulisch import (
+    MAX_KULISCH_BITS,
+    OperandFormats,
+    kulisch_bits,
+    operand_formats,
+    register_bits,
+)
+from lowbit.models.minifloat import FloatFormat
 from lowbit.models.perf import GemmShape
 
 

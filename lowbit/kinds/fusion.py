@@ -7,11 +7,10 @@ from typing import ClassVar, Literal
 
 from lowbit.config import CoreConfig, option
 from lowbit.kinds.int_datapath import RuntimeK
+from lowbit.kinds.kind import CoreKind, SelfTestPlan
 from lowbit.models.accumulator import MAX_ACC_BITS, OVERFLOW_MODES, Accumulator
 from lowbit.models.fusion import FusionPerf, FusionTiler, fusion_golden
 from lowbit.models.perf import GemmShape
-from lowbit.kinds.kind import CoreKind, SelfTestPlan
-
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,12 @@ from typing import Literal
 
 from lowbit.config import CoreConfig, int_format, option
 from lowbit.errors import ConfigError
-from lowbit.models.accumulator import MAX_ACC_BITS, OVERFLOW_MODES, Accumulator, product_bits
+from lowbit.models.accumulator import (
+    MAX_ACC_BITS,
+    OVERFLOW_MODES,
+    Accumulator,
+    product_bits,
+)
 from lowbit.models.formats import IntFormat
 
 INT8 = IntFormat(8)
@@ -45,7 +50,8 @@ class IntDatapathConfig(RuntimeK, CoreConfig):
     acc: int = option(32, "accumulator width in bits", lo=1, hi=MAX_ACC_BITS)
     overflow: Literal["wrap", "saturate"] = option(
         "wrap", "accumulator overflow rule, applied at every step", choices=OVERFLOW_MODES)
-    k_bits: int = option(16, "width of the run-time K register (K up to 2**k_bits - 1)", lo=2, hi=32)
+    k_bits: int = option(16, "width of the run-time K register (K up to 2**k_bits - 1)",
+                         lo=2, hi=32)
 
     def check(self) -> None:
         need = product_bits(self.a, self.w)

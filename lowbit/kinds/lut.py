@@ -14,10 +14,10 @@ from typing import ClassVar
 
 from lowbit.config import CoreConfig, int_format, option
 from lowbit.kinds.int_datapath import RuntimeK
+from lowbit.kinds.kind import CoreKind, SelfTestPlan
 from lowbit.models.accumulator import MAX_ACC_BITS, Accumulator
 from lowbit.models.formats import IntFormat
 from lowbit.models.lut import LutPerf, LutTiler, lut_golden
-from lowbit.kinds.kind import CoreKind, SelfTestPlan
 from lowbit.models.perf import GemmShape
 
 MAX_W_BITS = 8

@@ -1,4 +1,5 @@
-"""The ``systolic`` core kind: an R×C array of multiply-accumulate PEs, weight- or output-stationary."""
+"""The ``systolic`` core kind: an R×C array of multiply-accumulate PEs, weight- or
+output-stationary."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from typing import ClassVar, Literal
 
 from lowbit.config import option
 from lowbit.kinds.int_datapath import INT8, IntDatapathConfig
+from lowbit.kinds.kind import CoreKind, SelfTestPlan
 from lowbit.models.formats import IntFormat, NumberFormat
 from lowbit.models.kulisch import kulisch_bits, operand_format
-from lowbit.kinds.kind import CoreKind, SelfTestPlan
 from lowbit.models.perf import GemmShape
 from lowbit.models.systolic import SystolicPerf, SystolicTiler, systolic_golden
 

@@ -20,7 +20,8 @@ CONFIGS = [
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda c: c.name)
 def test_minifloat_systolic_bit_exact(config, tmp_path):
     shape = GemmShape(9, 7, 13)
-    result = simulate(config, run_dir=tmp_path, seed=4, options={"gemm": [shape.m, shape.n, shape.k]})
+    result = simulate(config, run_dir=tmp_path, seed=4,
+                      options={"gemm": [shape.m, shape.n, shape.k]})
     assert result.passed, "\n".join(result.run.failures) + f"\nlog: {result.run.log}"
     tiled = next(r for r in result.run.records if r["test"] == "gemm_tiled")
     assert tiled["cycles"] == tiled["model_cycles"]
