@@ -36,7 +36,7 @@ from lowbit.models.accumulator import Accumulator
 from lowbit.models.formats import IntFormat
 from lowbit.models.int_gemm import int_gemm
 from lowbit.models.perf import GemmShape
-from lowbit.models.tiling import Operands, Run, Tiler, block_index, ceil_div
+from lowbit.models.tiling import Operands, Run, TiledPerf, Tiler, block_index, ceil_div
 
 #: exact group sums and scaled sums are taken modulo 2**64 (the accumulator is at most 64 bits)
 _MOD64 = Accumulator(64, True, "wrap")
@@ -238,7 +238,7 @@ class BitserialTiler(Tiler):
             pw=p.get("w"), scales=operands.get("s"), group=self.g * c.lanes))
 
 
-class BitserialPerf:
+class BitserialPerf(TiledPerf):
     """Cycles, peak rate and storage at run-time precisions ``pa``/``pw`` (default: maximum).
 
     Cycles count from the first input handshake to the last result handshake, inputs always
@@ -264,14 +264,6 @@ class BitserialPerf:
     def run_cycles(self, run: Run) -> int:
         slices = len(run.blocks) * ceil_div(run.k, self.config.lanes)
         return slices * self.cycles_per_slice + self.latency
-
-    def gemm_cycles(self, shape: GemmShape) -> int:
-        return sum(self.run_cycles(run) for run in self.tiler.runs(shape))
-
-    def utilization(self, shape: GemmShape, cycles: int | None = None) -> float:
-        """Useful MACs over the MAC slots at this precision during ``cycles``."""
-        cycles = self.gemm_cycles(shape) if cycles is None else cycles
-        return shape.macs / (cycles * self.peak_macs_per_cycle)
 
     @property
     def peak_macs_per_cycle(self) -> float:

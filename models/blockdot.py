@@ -29,7 +29,7 @@ from lowbit.models.minifloat import FP32
 from lowbit.models.perf import GemmShape
 from lowbit.models.qgemm import exact_dots, qgemm
 from lowbit.models.qtensor import QTensor
-from lowbit.models.tiling import DotTiler
+from lowbit.models.tiling import DotPerf, DotTiler
 
 
 def blockdot_golden(config, a_codes: np.ndarray, w_codes: np.ndarray, sa_codes: np.ndarray,
@@ -193,15 +193,12 @@ class BlockdotTiler(DotTiler):
                 "special": np.asarray(special).reshape(m, n * nb)}
 
 
-class BlockdotPerf:
+class BlockdotPerf(DotPerf):
     """``lanes`` MACs per cycle; an M×N×K GEMM streams K/lanes beats per output element."""
 
     def __init__(self, config, ta: float = 1.0, tw: float = 1.0):
         self.config = config
         self.tiler = BlockdotTiler(config, ta, tw)
-
-    def gemm_cycles(self, shape: GemmShape) -> int:
-        return self.tiler.cycles(shape, self.config.latency)
 
     @property
     def peak_macs_per_cycle(self) -> float:

@@ -29,8 +29,7 @@ import numpy as np
 
 from lowbit.models.accumulator import product_range
 from lowbit.models.formats import IntFormat
-from lowbit.models.perf import GemmShape
-from lowbit.models.tiling import DotTiler
+from lowbit.models.tiling import DotPerf, DotTiler
 
 #: operand precisions a run can pick (bits), by their run-time code 0, 1, 2
 PRECISIONS = (8, 4, 2)
@@ -122,7 +121,7 @@ class FusionTiler(DotTiler):
             fusion_golden(self.config, got["a"], got["w"], params["k"], *self.mode))
 
 
-class FusionPerf:
+class FusionPerf(DotPerf):
     """Cycles of a GEMM in one mode (default 8×8): ⌈K/P⌉ beats per output element."""
 
     def __init__(self, config, a_bits: int = 8, w_bits: int = 8, a_signed: bool = True,
@@ -133,9 +132,6 @@ class FusionPerf:
     @property
     def products_per_beat(self) -> int:
         return self.tiler.per_beat
-
-    def gemm_cycles(self, shape: GemmShape) -> int:
-        return self.tiler.cycles(shape, self.config.latency)
 
     @property
     def peak_macs_per_cycle(self) -> float:

@@ -39,7 +39,7 @@ import numpy as np
 from lowbit.models.formats import IntFormat
 from lowbit.models.int_gemm import int_gemm
 from lowbit.models.perf import GemmShape
-from lowbit.models.tiling import Operands, Run, Tiler, block_index
+from lowbit.models.tiling import Operands, Run, TiledPerf, Tiler, block_index
 
 WEIGHT_MODES: tuple[str, ...] = ("signed", "unsigned", "offset")
 
@@ -250,7 +250,7 @@ PRECOMPUTE_CYCLES = 1
 DRAIN_CYCLES = 2
 
 
-class LutPerf:
+class LutPerf(TiledPerf):
     """Cycles, peak rate and storage of a LUT core at run-time weight precision ``wbits``.
 
     One weight beat (one bit-plane of ``g·tables`` weights for every column) is taken per
@@ -267,13 +267,6 @@ class LutPerf:
     def run_cycles(self, run: Run) -> int:
         return (PRECOMPUTE_CYCLES + len(run.blocks) * -(-run.k // self.config.group) * self.wbits
                 + DRAIN_CYCLES)
-
-    def gemm_cycles(self, shape: GemmShape) -> int:
-        return sum(self.run_cycles(run) for run in self.tiler.runs(shape))
-
-    def utilization(self, shape: GemmShape, cycles: int | None = None) -> float:
-        cycles = self.gemm_cycles(shape) if cycles is None else cycles
-        return shape.macs / (cycles * self.peak_macs_per_cycle)
 
     @property
     def peak_macs_per_cycle(self) -> float:

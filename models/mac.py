@@ -9,8 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from lowbit.models.int_gemm import int_dot
-from lowbit.models.perf import GemmShape
-from lowbit.models.tiling import DotTiler
+from lowbit.models.tiling import DotPerf, DotTiler
 
 
 def mac_golden(config, a: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
@@ -36,15 +35,12 @@ class MacTiler(DotTiler):
                                                c.w.decode(w).reshape(-1), params["k"]))
 
 
-class MacPerf:
+class MacPerf(DotPerf):
     """One MAC per cycle; a GEMM is M·N dot products of length K fed back to back."""
 
     def __init__(self, config):
         self.config = config
         self.tiler = MacTiler(config)
-
-    def gemm_cycles(self, shape: GemmShape) -> int:
-        return self.tiler.cycles(shape, self.config.latency)
 
     @property
     def peak_macs_per_cycle(self) -> float:

@@ -22,7 +22,7 @@ from lowbit.models.kulisch import kulisch_bits
 from lowbit.models.perf import GemmShape
 from lowbit.models.qgemm import qgemm
 from lowbit.models.qtensor import QTensor
-from lowbit.models.tiling import Operands, Run, Tiler, block_index, ceil_div
+from lowbit.models.tiling import Operands, Run, TiledPerf, Tiler, block_index, ceil_div
 
 
 def systolic_golden(config, a: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -98,7 +98,7 @@ class SystolicTiler(Tiler):
                                                     c.w.decode(operands["w"])))
 
 
-class SystolicPerf:
+class SystolicPerf(TiledPerf):
     """Cycles, peak rate and storage of an R×C array (formulas in the README).
 
     Cycles count from the first input handshake to the last result handshake with inputs always
@@ -107,6 +107,7 @@ class SystolicPerf:
 
     def __init__(self, config):
         self.config = config
+        self.tiler = SystolicTiler(config)
 
     def run_cycles(self, run: Run) -> int:
         c = self.config
@@ -123,14 +124,6 @@ class SystolicPerf:
         between = max(M, first_load)     # first K-tile of the next pass: M rows, weights loaded
         return (first_load + blocks * (T - 1) * within + (blocks - 1) * between
                 + M + latency + 1)
-
-    def gemm_cycles(self, shape: GemmShape) -> int:
-        return sum(self.run_cycles(run) for run in SystolicTiler(self.config).runs(shape))
-
-    def utilization(self, shape: GemmShape, cycles: int | None = None) -> float:
-        """Useful MACs over the array's MAC slots during ``cycles`` (default: the model's)."""
-        cycles = self.gemm_cycles(shape) if cycles is None else cycles
-        return shape.macs / (cycles * self.peak_macs_per_cycle)
 
     @property
     def peak_macs_per_cycle(self) -> float:

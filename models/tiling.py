@@ -175,6 +175,35 @@ class Tiler:
         return [items[i:i + size] for i in range(0, len(items), size)]
 
 
+class TiledPerf:
+    """A performance model that counts a GEMM run by run, over the same runs the tiler gives
+    the testbench and the host (the core drains between runs). Subclasses set ``tiler`` and
+    define :meth:`run_cycles` and ``peak_macs_per_cycle``."""
+
+    tiler: Tiler
+    peak_macs_per_cycle: float
+
+    def run_cycles(self, run: Run) -> int:
+        """Cycles from a run's first input handshake to its last result handshake."""
+        raise NotImplementedError
+
+    def gemm_cycles(self, shape: GemmShape) -> int:
+        return sum(self.run_cycles(run) for run in self.tiler.runs(shape))
+
+    def utilization(self, shape: GemmShape, cycles: int | None = None) -> float:
+        """Useful MACs over the core's MAC slots during ``cycles`` (default: the model's)."""
+        cycles = self.gemm_cycles(shape) if cycles is None else cycles
+        return shape.macs / (cycles * self.peak_macs_per_cycle)
+
+
+class DotPerf(TiledPerf):
+    """A reduction unit: each run streams its dot products back to back, then drains its
+    pipeline (``config.latency`` cycles)."""
+
+    def run_cycles(self, run: Run) -> int:
+        return len(run.blocks) * self.tiler.beats_per_result(run.k) + self.config.latency
+
+
 def block_index(blocks, rows: int, lanes: int) -> tuple[np.ndarray, np.ndarray]:
     """(rows, cols) of result beats that are ``rows`` rows of ``lanes`` columns per block
     ``(m0, n0)``, block after block: beat ``b·rows + i`` holds row ``m0 + i``, lane ``j``
@@ -213,12 +242,6 @@ class DotTiler(Tiler):
         blocks = [(i, j) for i in range(shape.m) for j in range(shape.n)]
         return [Run(self.run_params(shape.k), tuple(part), 1, shape.k)
                 for part in self.chunks(blocks, self.beats_per_result(shape.k))]
-
-    def cycles(self, shape: GemmShape, latency: int) -> int:
-        """Cycles of a GEMM when each run streams its beats back to back and drains: the
-        performance model of every reduction unit."""
-        return sum(len(run.blocks) * self.beats_per_result(run.k) + latency
-                   for run in self.runs(shape))
 
     def pairs(self, run: Run, operands: Operands) -> tuple[np.ndarray, np.ndarray]:
         """Rows of A and columns of W (results × K') of the run's results."""

@@ -204,6 +204,23 @@ async def through(dut, beats: Sequence[int], results: int, *, rng=None, idle: fl
     return sink.values, cycles
 
 
+async def pulse_clear(dut) -> None:
+    """Hold a reduction unit's ``clear`` high for one clock edge."""
+    from cocotb.triggers import RisingEdge
+
+    dut.clear.value = 1
+    await RisingEdge(dut.clk)
+    dut.clear.value = 0
+
+
+async def send_then_clear(dut, beats: Sequence[int]) -> None:
+    """Stream ``beats`` into ``operands`` with no result taken, then pulse ``clear``: the
+    partial sums, flags and pipeline those beats left must be dropped."""
+    if beats:
+        await transfer(dut.clk, [Source(dut, "operands", beats)], [])
+    await pulse_clear(dut)
+
+
 def assert_equal(got: np.ndarray, want: np.ndarray, what: str) -> None:
     """Bit-exact comparison with a message naming the first mismatches."""
     got, want = np.asarray(got), np.asarray(want)

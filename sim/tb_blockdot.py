@@ -15,7 +15,6 @@ import dataclasses
 
 import cocotb
 import numpy as np
-from cocotb.triggers import RisingEdge
 
 from lowbit.hw.blockdot import operand_layout, result_layout
 from lowbit.hw.payload import pack, signed_values, unpack
@@ -347,11 +346,7 @@ async def clear_drops_partial_blocks(dut):
     part = beats_of(config, *(random_codes(gen, f.element, count * config.block).reshape(count, -1)
                               for f in (config.a, config.w)), np.repeat(one, count),
                     np.repeat(one, count))[:count * config.beats - 1]
-    if part:
-        await bench.transfer(dut.clk, [bench.Source(dut, "operands", part)], [])
-    dut.clear.value = 1
-    await RisingEdge(dut.clk)
-    dut.clear.value = 0
+    await bench.send_then_clear(dut, part)
     n = 4 * count
     a = random_codes(gen, config.a.element, n * config.block).reshape(n, -1)
     w = random_codes(gen, config.w.element, n * config.block).reshape(n, -1)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import cocotb
 import numpy as np
-from cocotb.triggers import RisingEdge
 
 from lowbit.hw.fmac import operand_layout, result_layout
 from lowbit.hw.payload import pack, unpack
@@ -182,10 +181,7 @@ async def clear_drops_partial_sums(dut):
     if nan.size:
         part[0] = nan[0]  # a NaN the clear must forget
     beats = pack(operand_layout(config), {"a": part, "w": random_codes(gen, fw, part.size)})
-    await bench.transfer(dut.clk, [bench.Source(dut, "operands", beats)], [])
-    dut.clear.value = 1
-    await RisingEdge(dut.clk)
-    dut.clear.value = 0
+    await bench.send_then_clear(dut, beats)
     a, w = (fmt.encode(fmt.random(gen, 3 * k)) for fmt in (fa, fw))
     _, special, _ = await dots(dut, config, pair, a, w, k, what="after clear")
     assert not special.any(), "clear must drop the sticky flags"

@@ -7,7 +7,6 @@ from dataclasses import replace
 
 import cocotb
 import numpy as np
-from cocotb.triggers import RisingEdge
 
 from lowbit.hw.fusion import OPERANDS
 from lowbit.hw.payload import pack
@@ -157,10 +156,7 @@ async def clear_drops_partial_sums(dut):
     k = min(4, config.k_max)
     dut.k.value = k
     beats = pack(OPERANDS, {"a": random_words(gen, k - 1), "w": random_words(gen, k - 1)})
-    await bench.transfer(dut.clk, [bench.Source(dut, "operands", beats)], [])
-    dut.clear.value = 1
-    await RisingEdge(dut.clk)
-    dut.clear.value = 0
+    await bench.send_then_clear(dut, beats)
     await run(dut, config, (2, 4, True, False), random_words(gen, 2 * k), random_words(gen, 2 * k),
               k)
     bench.record(test="clear_drops_partial_sums")

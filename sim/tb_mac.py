@@ -97,8 +97,7 @@ async def clear_and_restart(dut):
     # a partial dot product, then clear while its beats are still in the pipeline
     dut.k.value = k
     partial = _beats(config, config.a.random(gen, k - 1), config.w.random(gen, k - 1))
-    await bench.transfer(dut.clk, [bench.Source(dut, "operands", partial)], [])
-    await _pulse_clear(dut)
+    await bench.send_then_clear(dut, partial)
     await _dots(dut, config, config.a.random(gen, 2 * k), config.w.random(gen, 2 * k), k)
 
     # a finished result that nobody takes, then clear: it must not come out afterwards
@@ -108,15 +107,9 @@ async def clear_and_restart(dut):
     await ReadOnly()
     assert dut.result__valid.value == 1, "a finished dot product should be waiting"
     await RisingEdge(dut.clk)
-    await _pulse_clear(dut)
+    await bench.pulse_clear(dut)
     await ReadOnly()
     assert dut.result__valid.value == 0, "clear must drop the waiting result"
     await RisingEdge(dut.clk)
     await _dots(dut, config, config.a.random(gen, 3 * k), config.w.random(gen, 3 * k), k)
     bench.record(test="clear_and_restart", k=k)
-
-
-async def _pulse_clear(dut):
-    dut.clear.value = 1
-    await RisingEdge(dut.clk)
-    dut.clear.value = 0
