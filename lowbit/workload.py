@@ -11,7 +11,7 @@ Time is ``cycles / Fmax`` (Fmax of a given report or a fresh out-of-context impl
 
 **Bytes and roofline.** Each operand crosses the memory once per GEMM (the compulsory traffic,
 a lower bound: a tiling that re-reads operands moves more), at its quantizer's bits per element
-including shared scales: weights (W of role ``weight``), activations in (A, and W when it is an
+including shared scales (block formats padded with zeros to whole blocks along K): weights (W of role ``weight``), activations in (A, and W when it is an
 activation or the KV cache) and results out (at the result format's width). Against a board
 memory of bandwidth BW, a layer takes ``max(cycles / Fmax, bytes / BW)`` (transfers overlap
 computation) and is *compute-bound* when its compute time is the larger, else
@@ -58,7 +58,8 @@ from lowbit.models.formats import Format, IntFormat, LevelFormat
 from lowbit.models.kulisch import OperandFormats
 from lowbit.models.perf import GemmShape
 from lowbit.models.precision import (FLOAT, Precision, PrecisionRules, bits_per_element,
-                                     element_format, quantizer, single_block)
+                                     element_format, quantizer)
+from lowbit.models.qtensor import check_group
 from lowbit.models.qlinear import CoreLinear, LayerRun, output_scale
 from lowbit.models.workload import Gemm, Workload, from_hf_config, from_onnx, from_toml
 from lowbit.registry import get_kind
@@ -222,15 +223,12 @@ def rules_for(config: CoreConfig, rules: Sequence[tuple[str, Precision]] = (),
 
 # ---- speed and roofline -------------------------------------------------------------------
 
-def _block(precision: Precision, k: int) -> int:
-    """The K-extent over which both operands' scales are constant (gcd of the groups)."""
-    def extent(text: str) -> int:
-        q = quantizer(text)
-        if isinstance(q, BlockFormat):
-            return q.block
-        return q.group if q is not None and q.granularity == "group" else k
-
-    return math.gcd(extent(precision.a), extent(precision.w), k)
+def _group(text: str) -> int | None:
+    """The K-extent one scale covers under quantizer ``text`` (None: all of K)."""
+    q = quantizer(text)
+    if isinstance(q, BlockFormat):
+        return q.block
+    return q.group if q is not None and q.granularity == "group" else None
 
 
 def k_chunk(config: CoreConfig, gemm: Gemm, block: int | None = None) -> int:
@@ -420,20 +418,31 @@ def map_layer(config: CoreConfig, gemm: Gemm, precision: Precision, perf, memory
     integer = accumulator_of(config) is not None
     precision = precision.resolved(integer)
     check_precision(config, gemm.name, precision, gemm.w_role)
-    grouped = integer and not (single_block(precision.a) and single_block(precision.w))
-    chunk = k_chunk(config, gemm, _block(precision, gemm.k) if grouped else None)
+    texts = (precision.a, precision.operand(gemm.w_role))
+    groups = [g for g in map(_group, texts) if g is not None]
+    k = gemm.k          # the K the operands are stored with: block formats pad to whole blocks
+    for text, group in zip(texts, map(_group, texts)):
+        if isinstance(quantizer(text), BlockFormat):
+            k = max(k, -(-gemm.k // group) * group)
+        elif group is not None:
+            try:
+                check_group(group, gemm.k)
+            except UsageError as e:
+                raise UsageError(f"layer {gemm.name}: {text}: {e}") from None
+    # an integer core sums one scale group per chunk; block-format cores handle blocks
+    chunk = k_chunk(config, gemm, math.gcd(*groups) if integer and groups else None)
     full, rest = divmod(gemm.k, chunk)
     chunks = full + (rest > 0)
     cycles = full * perf.gemm_cycles(GemmShape(gemm.m, gemm.n, chunk))
     if rest:
         cycles += perf.gemm_cycles(GemmShape(gemm.m, gemm.n, rest))
     cycles *= gemm.count
-    a_bits = bits_per_element(precision.a, gemm.k)
-    w_bits = bits_per_element(precision.operand(gemm.w_role), gemm.k)
+    a_bits = bits_per_element(precision.a, k)
+    w_bits = bits_per_element(precision.operand(gemm.w_role), k)
     out_bits = precision.out_bits if chunks == 1 else chunks * partial_bits(config)
     n = gemm.count
-    a_bytes = n * gemm.m * gemm.k * a_bits / 8
-    w_bytes = n * gemm.k * gemm.n * w_bits / 8
+    a_bytes = n * gemm.m * k * a_bits / 8
+    w_bytes = n * k * gemm.n * w_bits / 8
     out_bytes = n * gemm.m * gemm.n * out_bits / 8
     weights = w_bytes if gemm.w_role == "weight" else 0.0
     acts = a_bytes + (w_bytes - weights)
@@ -665,7 +674,7 @@ def _db(signal: float, noise: float) -> float:
 OPERANDS_OPTION = "operands"
 
 
-def testbench_takes_operands(config: CoreConfig) -> bool:
+def operands_supported(config: CoreConfig) -> bool:
     """Whether the kind's testbench reads the ``operands`` option yet (it names it)."""
     spec = importlib.util.find_spec(get_kind(config.KIND).testbench)
     return spec is not None and spec.origin is not None and \
@@ -741,7 +750,7 @@ def simulate_layer(config: CoreConfig, operands: LayerOperands, run_dir: Path, *
     if model > MAX_CYCLES:
         raise UsageError(f"layer {operands.layer}: {shape} takes {model:,} cycles; a simulated "
                          f"GEMM may take at most {MAX_CYCLES:,}")
-    if not testbench_takes_operands(config):
+    if not operands_supported(config):
         raise UsageError(f"the {config.KIND} testbench does not take given operands yet (the "
                          f"'{OPERANDS_OPTION}' option of gemm_tiled); --simulate needs it")
     run_dir = Path(run_dir)

@@ -18,7 +18,7 @@ from lowbit.workload import (fmax_of_report, k_chunk, map_workload, pick_board, 
 
 SYSTOLIC = {"kind": "systolic", "rows": 8, "cols": 8, "a": "int8", "w": "int4", "acc": 24,
             "k_bits": 12, "depth": 256}
-BERT = {"model_type": "bert", "hidden_size": 64, "num_attention_heads": 4,
+BERT = {"model_type": "bert", "hidden_size": 128, "num_attention_heads": 4,
         "num_hidden_layers": 2, "intermediate_size": 256}
 
 
@@ -154,3 +154,14 @@ def test_board_memory_figures():
     for board in ("ulx3s-85f", "ulx3s-25f", "icebreaker", "orangecrab-25f"):
         for memory in get_board(board).memories:
             assert memory.source and memory.part
+
+
+def test_block_formats_pad_k_to_whole_blocks():
+    values = {"kind": "blockdot", "a": "mxfp8_e4m3", "w": "mxfp4", "lanes": 8}
+    _, m = _map(Workload("w", (Gemm("ctx", 4, 8, 40, 1, "activation"),)), values)
+    (x,) = m.layers
+    # K = 40 is stored as 64: two blocks of 32, each with an 8-bit E8M0 scale; the W operand is
+    # an activation in the weight port's format (kv = mxfp4)
+    assert x.precision.operand("activation") == "mxfp4"
+    assert x.act_bytes == 4 * 64 * (8 + 8 / 32) / 8 + 64 * 8 * (4 + 8 / 32) / 8
+    assert x.weight_bytes == 0 and x.out_bytes == 4 * 8 * 4
