@@ -675,10 +675,12 @@ OPERANDS_OPTION = "operands"
 
 
 def operands_supported(config: CoreConfig) -> bool:
-    """Whether the kind's testbench reads the ``operands`` option yet (it names it)."""
+    """Whether the kind's testbench reads the ``operands`` option yet (its source names it)."""
     spec = importlib.util.find_spec(get_kind(config.KIND).testbench)
-    return spec is not None and spec.origin is not None and \
-        f'"{OPERANDS_OPTION}"' in Path(spec.origin).read_text()
+    if spec is None or spec.origin is None:
+        return False
+    source = Path(spec.origin).read_text()
+    return any(f"{q}{OPERANDS_OPTION}{q}" in source for q in "\"'")
 
 
 @dataclass(frozen=True)
@@ -740,7 +742,8 @@ def simulate_layer(config: CoreConfig, operands: LayerOperands, run_dir: Path, *
                    simulator: str = "verilator",
                    progress: Progress = lambda m: None) -> LayerSimulation:
     """Run ``operands`` through the core's testbench (``gemm_tiled`` with the ``operands``
-    option), which checks the RTL against the kind's golden model bit for bit."""
+    option), which checks the RTL against the kind's golden model bit for bit. The operands
+    go to ``<run_dir>-<layer>.npz`` beside the run directory."""
     from lowbit.sim.bench import MAX_CYCLES
     from lowbit.simulate import simulate
 
@@ -754,8 +757,8 @@ def simulate_layer(config: CoreConfig, operands: LayerOperands, run_dir: Path, *
         raise UsageError(f"the {config.KIND} testbench does not take given operands yet (the "
                          f"'{OPERANDS_OPTION}' option of gemm_tiled); --simulate needs it")
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    npz = run_dir / f"{operands.layer}.npz"
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    npz = run_dir.parent / f"{run_dir.name}-{operands.layer}.npz"   # the runner clears run_dir
     with open(npz, "wb") as f:
         np.savez(f, a=operands.a, w=operands.w)
     sim = simulate(config, simulator=simulator, run_dir=run_dir,

@@ -164,9 +164,10 @@ def run(args: argparse.Namespace) -> int:
             with out.status(f"simulating {args.simulate} on {c.name}") as status:
                 sim = wl.simulate_layer(c, operands, out_dir / "simulate" / c.name,
                                         progress=status.update)
-            verdict = "[green]bit-exact[/]" if sim.passed else "[red]MISMATCH[/]"
+            verdict = "[green]bit-exact[/]" if sim.passed else "[red]FAILED[/]"
+            cycles = f"{sim.cycles:,}" if sim.cycles is not None else "no"
             out.print(f"{args.simulate} ({operands.shape}, sentence {operands.sentence!r}) on "
-                      f"{c.name}: {verdict} against the golden model; cycles {sim.cycles:,} "
+                      f"{c.name}: {verdict} against the golden model; {cycles} cycles "
                       f"measured, {sim.model_cycles:,} modelled; log {sim.simulation.run.log}")
             data.setdefault("simulate", []).append({
                 "layer": args.simulate, "config": c.name, "gemm": str(operands.shape),
@@ -180,8 +181,8 @@ def run(args: argparse.Namespace) -> int:
         atomic_write(path, content)
     out.print(f"results: {', '.join(str(p) for p in files)}")
     if failed:
-        raise SimulationError(f"the RTL differs from the golden model on {args.simulate}: "
-                              + "; ".join(failed))
+        raise SimulationError(f"the simulation of {args.simulate} failed (see the log for "
+                              "the first differing results): " + "; ".join(failed))
     return 0
 
 
@@ -203,6 +204,7 @@ def _model(args, source, out):
 def _perf(args, configs, rules, workload, out):
     """Each config's Fmax (report or fresh implementation) and its mapping."""
     from lowbit import workload as wl
+    from lowbit.boards.devices import get_device
     from lowbit.boards.report import load
 
     reports = {}
@@ -226,6 +228,8 @@ def _perf(args, configs, rules, workload, out):
         board = wl.pick_board(args.board or (board_names.pop() if len(board_names) == 1
                                              else None), device)
     else:
+        if args.device:
+            get_device(args.device)     # an unknown name lists the known devices
         board = wl.pick_board(args.board, args.device)
         device = args.device or board.device.name
     if board.device.name != device:
@@ -263,7 +267,8 @@ def _shape(x) -> str:
 
 
 def _kib(value: float) -> str:
-    return f"{value / 1024:,.1f}"
+    kib = value / 1024
+    return f"{kib:,.0f}" if kib >= 100 else f"{kib:.1f}"
 
 
 def _prefix(names: list[str]) -> str:
@@ -293,23 +298,26 @@ def _layer_table(mapping) -> Table:
                     f"{m.peak_gmacs:.3f} GMAC/s; {m.board.name} {m.memory.name} "
                     f"{m.bandwidth / 1e6:,.1f} MB/s; ridge {m.ridge:.1f} MAC/B",
               caption=(f"layers {prefix}*; " if prefix else "")
-              + "formats W × A → result: " + "; ".join(f"{k} = {f}" for f, k in legend.items())
+              + "formats W × A → result: " + "; ".join(
+                  f"{k} = {f}" if len(legend) > 1 else f for f, k in legend.items())
               + f"; {counts['compute']} compute-, {counts['bandwidth']} bandwidth-bound layers; "
               "KiB moved: weights / activations in / results out; K/n: K in n chunks",
-              box=box.SIMPLE_HEAD, padding=(0, 1))
-    for col in ("layer", "M×N×K", "fmt", "cycles", "ms", "util", "KiB w/in/out", "MAC/B",
-                "GMAC/s", "bound"):
+              box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
+    several = len(legend) > 1
+    for col in ("layer", "M×N×K", *(["fmt"] if several else []), "cycles", "ms", "util",
+                "KiB w/in/out", "MAC/B", "GMAC/s", "bound"):
         t.add_column(col, justify="left" if col in ("layer", "M×N×K", "fmt", "bound")
-                     else "right", no_wrap=col in ("layer", "M×N×K", "KiB w/in/out"))
+                     else "right", no_wrap=True)
     for x in m.layers:
         intensity = "∞" if math.isinf(x.intensity) else f"{x.intensity:,.1f}"
-        t.add_row(x.gemm.name[len(prefix):], _shape(x), legend[_formats(x)], f"{x.cycles:,}",
-                  f"{x.time_s * 1e3:,.3f}", f"{x.utilization:.1%}",
+        t.add_row(x.gemm.name[len(prefix):], _shape(x),
+                  *([legend[_formats(x)]] if several else []), f"{x.cycles:,}",
+                  f"{x.time_s * 1e3:,.3f}", f"{x.utilization:.0%}",
                   f"{_kib(x.weight_bytes)}/{_kib(x.act_bytes)}/{_kib(x.out_bytes)}", intensity,
                   f"{x.gmacs:.3f}", x.bound, style=None if x.bound == "compute" else "yellow")
-    t.add_row("total", "", "", f"{m.cycles:,}", f"{m.latency_s * 1e3:,.3f}",
-              f"{m.utilization:.1%}", "", "", f"{m.macs / m.latency_s / 1e9:.3f}", "",
-              style="bold")
+    t.add_row("total", "", *([""] if several else []), f"{m.cycles:,}",
+              f"{m.latency_s * 1e3:,.3f}", f"{m.utilization:.0%}", "", "",
+              f"{m.macs / m.latency_s / 1e9:.3f}", "", style="bold")
     return t
 
 
@@ -322,18 +330,20 @@ def _totals(m) -> str:
 
 
 def _summary(mappings) -> Table:
-    t = Table(title="cores side by side", box=box.SIMPLE_HEAD, padding=(0, 1))
-    for col in ("config", "Fmax MHz", "peak GMAC/s", "memory MB/s", "latency ms", "rate",
-                "util", "compute-bound", "bandwidth-bound"):
+    t = Table(title="cores side by side", box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False,
+              caption="MHz: Fmax; GMAC/s: peak; MB/s: the memory's peak; layers compute- "
+                      "and bandwidth-bound")
+    for col in ("config", "MHz", "GMAC/s", "MB/s", "ms", "rate", "util", "compute",
+                "bandwidth"):
         t.add_column(col, justify="left" if col == "config" else "right",
-                     no_wrap=col in ("config", "rate"))
+                     no_wrap=col != "config", overflow="fold")
     for m in mappings:
         rate = (f"{m.tokens_per_s:,.1f} tok/s" if m.tokens_per_s is not None
                 else f"{m.inferences_per_s:,.2f} inf/s")
         counts = m.bound_counts()
         t.add_row(m.config.name, f"{m.fmax_mhz:.1f}", f"{m.peak_gmacs:.3f}",
                   f"{m.bandwidth / 1e6:,.1f}", f"{m.latency_s * 1e3:,.3f}", rate,
-                  f"{m.utilization:.1%}", str(counts["compute"]), str(counts["bandwidth"]))
+                  f"{m.utilization:.0%}", str(counts["compute"]), str(counts["bandwidth"]))
     return t
 
 
@@ -377,6 +387,14 @@ def _roofline_png(mappings) -> bytes:
             sel = [x for x in points if x.bound == bound]
             ax.scatter([x.intensity for x in sel], [x.gmacs for x in sel], color=colour,
                        marker=marker, s=18, alpha=0.75)
+        labels: dict[tuple[float, float], set[str]] = {}
+        for x in points:   # layers that land on one point (repeated blocks) share a label
+            key = (round(x.intensity, 6), round(x.gmacs, 6))
+            labels.setdefault(key, set()).add(x.gemm.name.rsplit(".", 1)[-1])
+        for (ix, gy), names in labels.items():
+            text = "/".join(sorted(names)[:3]) + ("/..." if len(names) > 3 else "")
+            ax.annotate(text, (ix, gy), fontsize=6, color=colour, xytext=(3, -8),
+                        textcoords="offset points")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("arithmetic intensity (MAC per byte of memory traffic)")
