@@ -724,7 +724,7 @@ def layer_operands(model, config: CoreConfig, rules: PrecisionRules, ref: Refere
     return LayerOperands(layer, sentence, a, w, np.asarray(run.result.acc[0], dtype=np.int64))
 
 
-@dataclass
+@dataclass(frozen=True)
 class LayerSimulation:
     """A layer's GEMM through the RTL: the operands, the simulation, measured vs model cycles."""
 

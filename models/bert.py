@@ -81,10 +81,6 @@ class BertConfig:
                              f"num_attention_heads={out.heads}")
         return out
 
-    @property
-    def head_dim(self) -> int:
-        return self.hidden // self.heads
-
     def linear_layers(self) -> list[str]:
         """Names of every linear layer, in forward order (as :func:`lowbit.models.workload`
         names them)."""

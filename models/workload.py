@@ -41,7 +41,6 @@ from pathlib import Path
 from typing import Any
 
 from lowbit.errors import UsageError
-from lowbit.models.perf import GemmShape
 
 #: where the W operand's bytes come from
 W_ROLES: tuple[str, ...] = ("weight", "activation", "kv_cache")
@@ -67,10 +66,6 @@ class Gemm:
         if self.w_role not in W_ROLES:
             raise UsageError(f"GEMM {self.name}: w_role {self.w_role!r} is not allowed; one of "
                              f"{', '.join(W_ROLES)}")
-
-    @property
-    def shape(self) -> GemmShape:
-        return GemmShape(self.m, self.n, self.k)
 
     @property
     def macs(self) -> int:
@@ -102,15 +97,6 @@ class Workload:
     @property
     def macs(self) -> int:
         return sum(g.macs for g in self.gemms)
-
-    def gemm(self, name: str) -> Gemm:
-        """The GEMM called ``name``, or a UsageError listing some that exist."""
-        for g in self.gemms:
-            if g.name == name:
-                return g
-        names = [g.name for g in self.gemms]
-        shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
-        raise UsageError(f"workload {self.name} has no layer {name!r}; its layers: {shown}")
 
 
 # ---- TOML -------------------------------------------------------------------------------
