@@ -12,8 +12,13 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from lowbit.boards.devices import Device, device_of_part
-from lowbit.boards.memory import (ICE40UP_SPRAM, ICEBREAKER_FLASH, ORANGECRAB_DDR3, ULX3S_SDRAM,
-                                  Memory)
+from lowbit.boards.memory import (
+    ICE40UP_SPRAM,
+    ICEBREAKER_FLASH,
+    ORANGECRAB_DDR3,
+    ULX3S_SDRAM,
+    Memory,
+)
 from lowbit.errors import ConfigError
 
 #: an LED resource: (name, number) or (name, number, subsignal) as the platform defines it

@@ -9,15 +9,16 @@ accumulator width (FP32 for float cores) and are summed on the host — exact mo
 a wrapping accumulator; a saturating one may saturate differently than one long sum would.
 Time is ``cycles / Fmax`` (Fmax of a given report or a fresh out-of-context implementation).
 
-**Bytes and roofline.** Each operand crosses the memory once per GEMM (the compulsory traffic,
-a lower bound: a tiling that re-reads operands moves more), at its quantizer's bits per element
-including shared scales (block formats padded with zeros to whole blocks along K): weights (W of role ``weight``), activations in (A, and W when it is an
-activation or the KV cache) and results out (at the result format's width). Against a board
-memory of bandwidth BW, a layer takes ``max(cycles / Fmax, bytes / BW)`` (transfers overlap
-computation) and is *compute-bound* when its compute time is the larger, else
-*bandwidth-bound*; its arithmetic intensity is MACs per byte and the roofline's attainable rate
-``min(peak, intensity · BW)``. A read-only memory (a configuration flash) carries the weights
-only; activations and results stay in on-chip RAM and are not counted against it.
+**Bytes and roofline.** Each operand crosses the memory once per GEMM (the compulsory traffic, a
+lower bound: a tiling that re-reads operands moves more), at its quantizer's bits per element
+including shared scales (block formats padded with zeros to whole blocks along K): weights (W of
+role ``weight``), activations in (A, and W when it is an activation or the KV cache) and results
+out (at the result format's width). Against a board memory of bandwidth BW, a layer takes
+``max(cycles / Fmax, bytes / BW)`` (transfers overlap computation) and is *compute-bound* when
+its compute time is the larger, else *bandwidth-bound*; its arithmetic intensity is MACs per
+byte and the roofline's attainable rate ``min(peak, intensity · BW)``. A read-only memory (a
+configuration flash) carries the weights only; activations and results stay in on-chip RAM and
+are not counted against it.
 
 **Accuracy.** :func:`accuracy` runs the BERT forward pass of :mod:`lowbit.models.bert` with
 every linear layer computed by :class:`lowbit.models.qlinear.CoreLinear` in the layer's formats
@@ -34,7 +35,6 @@ bit-exactly against the kind's golden model.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import tempfile
@@ -45,24 +45,35 @@ from typing import Any
 
 import numpy as np
 
-from lowbit.boards.flow import FlowError, Target
 from lowbit.boards.memory import Memory
 from lowbit.boards.platforms import BOARDS, Board, get_board
 from lowbit.boards.report import fmax_mhz
+from lowbit.boards.steps import FlowError, Target
 from lowbit.config import CoreConfig
 from lowbit.errors import ConfigError, SimulationError, UsageError
 from lowbit.hw.protocol import EngineOptions
 from lowbit.models.accumulator import Accumulator
+from lowbit.models.bert import cosine, float_linear
 from lowbit.models.block_formats import BlockFormat
 from lowbit.models.formats import Format, IntFormat, LevelFormat
 from lowbit.models.kulisch import OperandFormats
 from lowbit.models.perf import GemmShape
-from lowbit.models.precision import (FLOAT, Precision, PrecisionRules, bits_per_element,
-                                     element_format, quantizer)
-from lowbit.models.qtensor import check_group
+from lowbit.models.precision import (
+    FLOAT,
+    Precision,
+    PrecisionRules,
+    bits_per_element,
+    element_format,
+    quantizer,
+)
 from lowbit.models.qlinear import CoreLinear, LayerRun, output_scale
+from lowbit.models.qtensor import check_group
 from lowbit.models.workload import Gemm, Workload, from_hf_config, from_onnx, from_toml
 from lowbit.registry import get_kind
+from lowbit.sim.bench import MAX_CYCLES
+from lowbit.sim.testbenches import OPERAND_TESTS, OPERANDS_OPTION
+from lowbit.simulate import simulate
+from lowbit.sweep import Point, Sweep, run_sweep
 
 Progress = Callable[[str], None]
 
@@ -106,7 +117,8 @@ def load_workload(text: str, *, batch: int = 1, seq: int = 128, phase: str = "pr
             raise UsageError(f"workload {text} does not exist; give minilm, a model directory, "
                              "a config.json, an .onnx or a .toml file")
     if dims and path.suffix.lower() != ".onnx":
-        raise UsageError("--dim sets symbolic dimensions of an ONNX graph; this workload is not one")
+        raise UsageError("--dim sets symbolic dimensions of an ONNX graph; this workload is "
+                         "not one")
     if path.suffix.lower() == ".onnx":
         return Source(from_onnx(path, dims or {}))
     if path.suffix.lower() == ".toml":
@@ -530,7 +542,6 @@ def implement_all(configs: Sequence[CoreConfig], device: str, *, workers: int = 
     sweep machinery: cached runs cost nothing; the others run in ``workers`` local processes
     or on a Dask cluster. Returns each config's report by config hash; a failed
     implementation raises its FlowError."""
-    from lowbit.sweep import Point, Sweep, run_sweep
 
     target = Target.parse(device=device)
     points = [Point(c.to_dict(), target.device.name, None, 1, None, "pypi") for c in configs]
@@ -539,7 +550,7 @@ def implement_all(configs: Sequence[CoreConfig], device: str, *, workers: int = 
                             scheduler=scheduler,
                             on_result=lambda point, result: on_result(result))
     reports = {}
-    for point, result in results:
+    for _, result in results:
         if result["status"] != "ok":
             e = result["error"]
             raise FlowError(e["step"], e["message"], Path(e["log"]) if e.get("log") else None,
@@ -563,7 +574,6 @@ class Reference:
 
 
 def reference(model, sentences: Sequence[str], progress: Progress = lambda m: None) -> Reference:
-    from lowbit.models.bert import float_linear
 
     outputs, amax = {}, {}
     embeddings = []
@@ -638,7 +648,6 @@ def core_linear(model, config: CoreConfig, rules: PrecisionRules, ref: Reference
 def accuracy(model, config: CoreConfig, rules: PrecisionRules, ref: Reference, *,
              label: str | None = None, progress: Progress = lambda m: None) -> Accuracy:
     """The forward pass with ``config``'s numerics against the FP32 ``ref``."""
-    from lowbit.models.bert import cosine, float_linear
 
     sums: dict[str, list[float]] = {}
     sentence = [0]
@@ -670,17 +679,9 @@ def _db(signal: float, noise: float) -> float:
 
 # ---- one layer through the RTL ------------------------------------------------------------
 
-#: the testbench option that feeds given operands (see :func:`simulate_layer`)
-OPERANDS_OPTION = "operands"
-
-
 def operands_supported(config: CoreConfig) -> bool:
-    """Whether the kind's testbench reads the ``operands`` option yet (its source names it)."""
-    spec = importlib.util.find_spec(get_kind(config.KIND).testbench)
-    if spec is None or spec.origin is None:
-        return False
-    source = Path(spec.origin).read_text()
-    return any(f"{q}{OPERANDS_OPTION}{q}" in source for q in "\"'")
+    """Whether the kind's testbench has a GEMM test that takes given operands."""
+    return config.KIND in OPERAND_TESTS
 
 
 @dataclass(frozen=True)
@@ -741,11 +742,10 @@ class LayerSimulation:
 def simulate_layer(config: CoreConfig, operands: LayerOperands, run_dir: Path, *,
                    simulator: str = "verilator",
                    progress: Progress = lambda m: None) -> LayerSimulation:
-    """Run ``operands`` through the core's testbench (``gemm_tiled`` with the ``operands``
-    option), which checks the RTL against the kind's golden model bit for bit. The operands
+    """Run ``operands`` through the core's testbench (its GEMM test with the ``operands``
+    option, :data:`lowbit.sim.testbenches.OPERAND_TESTS`), which checks the RTL against the
+    kind's golden model bit for bit. The operands
     go to ``<run_dir>-<layer>.npz`` beside the run directory."""
-    from lowbit.sim.bench import MAX_CYCLES
-    from lowbit.simulate import simulate
 
     shape = operands.shape
     config.check_gemm(shape)
@@ -754,17 +754,18 @@ def simulate_layer(config: CoreConfig, operands: LayerOperands, run_dir: Path, *
         raise UsageError(f"layer {operands.layer}: {shape} takes {model:,} cycles; a simulated "
                          f"GEMM may take at most {MAX_CYCLES:,}")
     if not operands_supported(config):
-        raise UsageError(f"the {config.KIND} testbench does not take given operands yet (the "
-                         f"'{OPERANDS_OPTION}' option of gemm_tiled); --simulate needs it")
+        raise UsageError(f"the {config.KIND} testbench takes no given operands; --simulate runs "
+                         f"on {', '.join(OPERAND_TESTS)}")
+    test = OPERAND_TESTS[config.KIND]
     run_dir = Path(run_dir)
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     npz = run_dir.parent / f"{run_dir.name}-{operands.layer}.npz"   # the runner clears run_dir
     with open(npz, "wb") as f:
         np.savez(f, a=operands.a, w=operands.w)
     sim = simulate(config, simulator=simulator, run_dir=run_dir,
-                   options={OPERANDS_OPTION: str(npz.absolute())}, testcase="gemm_tiled",
+                   options={OPERANDS_OPTION: str(npz.absolute())}, testcase=test,
                    progress=progress)
-    records = [r for r in sim.run.records if r.get("test") == "gemm_tiled"]
+    records = [r for r in sim.run.records if r.get("test") == test]
     if sim.passed and not any(r.get("gemm") == str(shape) for r in records):
         raise SimulationError(f"the testbench ran {[r.get('gemm') for r in records]}, not the "
                               f"layer's {shape}: it ignored the operands; log: {sim.run.log}")

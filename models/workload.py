@@ -117,7 +117,8 @@ def from_toml(path: str | Path) -> Workload:
         k = 256
         count = 1               # optional
         w_role = "weight"       # optional: weight, activation or kv_cache
-        [[precision]]           # optional layer formats, first match wins (see lowbit.models.precision)
+        [[precision]]           # optional layer formats, first match wins
+                                # (see lowbit.models.precision)
         layers = "fc*"
         w = "int4:g128"
         a = "int8"

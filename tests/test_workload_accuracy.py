@@ -18,8 +18,14 @@ from lowbit.models.precision import Precision
 from lowbit.models.requant import Dyadic, requantize
 from lowbit.models.systolic import systolic_golden
 from lowbit.registry import config_from_dict
-from lowbit.workload import (accuracy, check_precision, core_linear, layer_operands, reference,
-                             rules_for)
+from lowbit.workload import (
+    accuracy,
+    check_precision,
+    core_linear,
+    layer_operands,
+    reference,
+    rules_for,
+)
 
 SENTENCES = ("The cat sat on the warm mat.", "Fresh bread is baked every morning.",
              "Quantization maps real numbers to integers.")

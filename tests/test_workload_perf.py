@@ -13,8 +13,14 @@ from lowbit.models.perf import GemmShape
 from lowbit.models.precision import Precision
 from lowbit.models.workload import Gemm, Workload, from_hf_config
 from lowbit.registry import config_from_dict, get_kind
-from lowbit.workload import (fmax_of_report, k_chunk, map_workload, pick_board, pick_memory,
-                             rules_for)
+from lowbit.workload import (
+    fmax_of_report,
+    k_chunk,
+    map_workload,
+    pick_board,
+    pick_memory,
+    rules_for,
+)
 
 SYSTOLIC = {"kind": "systolic", "rows": 8, "cols": 8, "a": "int8", "w": "int4", "acc": 24,
             "k_bits": 12, "depth": 256}

@@ -1,9 +1,9 @@
 """``lowbit workload ... --simulate LAYER``: one real layer's GEMM through the RTL, bit-exact.
 
 The testbench side is ``simulate(config, options={"operands": NPZ}, testcase="gemm_tiled")``
-with ``a`` (M×K) and ``w`` (K×N) as integer values of the config's formats. Until the systolic
-testbench takes that option, the end-to-end test is skipped; the Lowbit side (the .npz, the
-options, the checks on the run) is tested against a stand-in simulator here.
+with ``a`` (M×K) and ``w`` (K×N) as integer values of the config's formats. The Lowbit side (the
+.npz, the options, the checks on the run) is tested against a stand-in simulator, and one layer
+end to end through the RTL.
 """
 
 import json
@@ -13,12 +13,11 @@ import numpy as np
 import pytest
 from tiny_bert import write_tiny_bert
 
-import lowbit.simulate
+import lowbit.workload
 from lowbit.errors import SimulationError, UsageError
 from lowbit.models.bert import Bert
 from lowbit.registry import config_from_dict
-from lowbit.workload import (layer_operands, reference, rules_for, simulate_layer,
-                             operands_supported)
+from lowbit.workload import layer_operands, reference, rules_for, simulate_layer
 
 CORE = {"kind": "systolic", "rows": 4, "cols": 4, "a": "int8", "w": "int4", "acc": 24,
         "k_bits": 10, "depth": 64}
@@ -52,7 +51,7 @@ def _fake_simulate(calls, gemm=None, passed=True):
 def test_operands_reach_the_testbench_as_stated(operands, tmp_path, monkeypatch):
     config = config_from_dict(CORE)
     calls = []
-    monkeypatch.setattr(lowbit.simulate, "simulate", _fake_simulate(calls))
+    monkeypatch.setattr(lowbit.workload, "simulate", _fake_simulate(calls))
     monkeypatch.setattr("lowbit.workload.operands_supported", lambda c: True)
     result = simulate_layer(config, operands, tmp_path)
     ((cfg, kw),) = calls
@@ -65,14 +64,14 @@ def test_operands_reach_the_testbench_as_stated(operands, tmp_path, monkeypatch)
     np.testing.assert_array_equal(a, operands.a)
     assert result.passed and result.cycles == 123 and result.model_cycles > 0
     # a testbench that ran some other GEMM did not use the operands
-    monkeypatch.setattr(lowbit.simulate, "simulate", _fake_simulate([], gemm="1x1x1"))
+    monkeypatch.setattr(lowbit.workload, "simulate", _fake_simulate([], gemm="1x1x1"))
     with pytest.raises(SimulationError, match="ignored the operands"):
         simulate_layer(config, operands, tmp_path)
 
 
 def test_refusals(operands, model_dir, tmp_path, monkeypatch):
     monkeypatch.setattr("lowbit.workload.operands_supported", lambda c: False)
-    with pytest.raises(UsageError, match="does not take given operands yet"):
+    with pytest.raises(UsageError, match="takes no given operands"):
         simulate_layer(config_from_dict(CORE), operands, tmp_path)
     with pytest.raises(UsageError, match="K must be at most 31"):
         simulate_layer(config_from_dict({**CORE, "k_bits": 5}), operands, tmp_path)
@@ -84,9 +83,6 @@ def test_refusals(operands, model_dir, tmp_path, monkeypatch):
     assert not list(tmp_path.iterdir())   # nothing written
 
 
-@pytest.mark.skipif(not operands_supported(config_from_dict(CORE)),
-                    reason="the systolic testbench does not take given operands yet "
-                           "(simulate option 'operands' of gemm_tiled, being added on main)")
 def test_simulate_one_layer_bit_exact(cli, model_dir, tmp_path):
     core = tmp_path / "core.toml"
     core.write_text("".join(f"{k} = {json.dumps(v)}\n" for k, v in CORE.items()))

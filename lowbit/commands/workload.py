@@ -249,7 +249,7 @@ def _perf(args, configs, rules, workload, out):
 
             reports = wl.implement_all(configs, device, workers=args.workers,
                                        scheduler=args.scheduler, on_result=on_result)
-        sources = {h: f"out of context on {device}, seed 1" for h in reports}
+        sources = dict.fromkeys(reports, f"out of context on {device}, seed 1")
     else:
         sources = {h: f"report {r['path']}" for h, r in reports.items()}
     out.print(f"memory: {board.name} {memory.name}, {memory.part}; source: {memory.source}",
