@@ -53,9 +53,10 @@ class Mult18x18d(Multiplier):
             i_SIGNEDA=Const(self.a_format.signed), i_SIGNEDB=Const(self.w_format.signed),
             i_SOURCEA=zero, i_SOURCEB=zero,
             i_CLK0=ClockSignal(), i_CE0=self.en, i_RST0=ResetSignal(),
-            **{f"i_{s}{n}": zero for s in ("CLK", "CE", "RST") for n in (1, 2, 3)},
+            # the shift-register inputs and the other clocks stay open, as in Yosys's own
+            # mapping: tied to the constant net, nextpnr-ecp5 finds no route to them
             **{f"i_{p}{i}": wide[p][i] for p in ("A", "B") for i in range(PORT_BITS)},
-            **{f"i_{p}{i}": zero for p in ("C", "SRIA", "SRIB") for i in range(PORT_BITS)},
+            **{f"i_C{i}": zero for i in range(PORT_BITS)},
             **{f"o_P{i}": product[i] for i in range(2 * PORT_BITS)})
         m.d.comb += self.p.eq(product)
         return m
