@@ -125,7 +125,7 @@ class GemmBench:
     def default_shape(self) -> GemmShape:
         tm, tn, tk = self.tiler(self.full()).tile()
         side = 4 * max(tm, tn, tk)
-        return GemmShape(side + 3, side + 1, side + 5)
+        return GemmShape(side + 3, side + 1, min(side + 5, self.config.k_max))
 
     def edge_shapes(self) -> list[GemmShape]:
         """Shapes around every edge of the tiling: 1s, K below/at/above one tile, partial
