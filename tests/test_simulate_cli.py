@@ -5,7 +5,6 @@ import re
 import pytest
 
 from lowbit.commands.simulate import CYCLES_LEGEND
-
 from lowbit.registry import kinds
 
 #: per kind: config flags and the GEMM test with its shape
