@@ -31,11 +31,29 @@ def digest(*parts: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def cached_dir(category: str, key: str, build: Callable[[Path], None]) -> tuple[Path, bool]:
-    """The entry for ``key``, building it with ``build(tmpdir)`` if absent; returns (path, hit)."""
+def discard(entry: Path) -> None:
+    """Remove a cache entry: renamed aside first (one atomic step), so no reader ever sees it
+    half-deleted, then deleted."""
+    aside = entry.with_name(f".{entry.name[:16]}.{os.getpid()}.discarded")
+    try:
+        os.rename(entry, aside)
+    except FileNotFoundError:
+        return   # another process discarded it first
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def cached_dir(category: str, key: str, build: Callable[[Path], None],
+               valid: Callable[[Path], bool] | None = None) -> tuple[Path, bool]:
+    """The entry for ``key``, building it with ``build(tmpdir)`` if absent; returns (path, hit).
+
+    An entry that ``valid`` rejects (damaged after it was written: a truncated file, a deleted
+    one) is discarded and built again.
+    """
     final = cache_root() / category / key
     if final.is_dir():
-        return final, True
+        if valid is None or valid(final):
+            return final, True
+        discard(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{key[:16]}.", suffix=".tmp", dir=final.parent))
     try:
