@@ -2,15 +2,19 @@
 
 A cache entry is a directory ``<root>/<category>/<key>``. It is built in a temporary sibling
 and renamed into place only when complete, so an interrupted build leaves nothing that looks
-finished, and two processes building the same key both end with one good entry.
+finished, and two processes building the same key both end with one good entry. A temporary
+directory names its host and process; one whose process is gone (killed) is deleted by the next
+build of the same key.
 """
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -55,7 +59,9 @@ def cached_dir(category: str, key: str, build: Callable[[Path], None],
             return final, True
         discard(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{key[:16]}.", suffix=".tmp", dir=final.parent))
+    _remove_orphans(final.parent, key)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{_tmp_prefix(key)}{os.getpid()}.", suffix=".tmp",
+                                dir=final.parent))
     try:
         build(tmp)
         try:
@@ -68,6 +74,32 @@ def cached_dir(category: str, key: str, build: Callable[[Path], None],
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final, False
+
+
+def _tmp_prefix(key: str) -> str:
+    """How the temporary directories building ``key`` on this host start (the builder's pid
+    follows)."""
+    return f".{key[:16]}.{socket.gethostname()}."
+
+
+def _remove_orphans(folder: Path, key: str) -> None:
+    """Delete temporary build directories of ``key`` whose builder on this host is gone
+    (killed before it could clean up, e.g. a lost Dask worker)."""
+    prefix = _tmp_prefix(key)
+    for tmp in folder.glob(f"{glob.escape(prefix)}*.tmp"):
+        pid = tmp.name[len(prefix):].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _umask() -> int:

@@ -143,15 +143,15 @@ def implement(config: CoreConfig, target: Target, options: FlowOptions = FlowOpt
         run.steps["generate"] = {"seconds": round(generate_seconds, 3)}
         try:
             report = _implement(run, config, core, target, options)
+            try:
+                atomic_write(tmp / rpt.REPORT_FILE, json.dumps(report, indent=2) + "\n")
+            except OSError as e:   # e.g. a full disk: no report, no entry; the next run redoes it
+                raise FlowError("report", f"cannot write {rpt.REPORT_FILE}: "
+                                          f"{e.strerror or e}") from None
         except FlowError as e:
             failed = out or failed_out or Path(tempfile.mkdtemp(prefix=f"lowbit-{config.name}-"))
             publish(tmp, failed)
             raise e.moved(_moved(e.log, tmp, Path(failed))) from None
-        try:
-            atomic_write(tmp / rpt.REPORT_FILE, json.dumps(report, indent=2) + "\n")
-        except OSError as e:   # e.g. a full disk: no report, no entry, the next run redoes it
-            raise FlowError("report", f"cannot write {rpt.REPORT_FILE}: "
-                                      f"{e.strerror or e}") from None
 
     path, hit = cached_dir(CACHE_CATEGORY, key, build, valid=_complete)
     if out is not None:
