@@ -31,6 +31,7 @@ from lowbit.models.perf import GemmShape
 from lowbit.models.tiling import Operands, Results, Tiler
 from lowbit.registry import get_kind
 from lowbit.sim import bench
+from lowbit.sim.testbenches import OPERANDS_OPTION
 
 
 def _empty(template: Results, shape: tuple[int, int]) -> Results:
@@ -188,7 +189,7 @@ class GemmBench:
 
     def given_operands(self, runtime: Mapping[str, Any]) -> dict | None:
         """The run option ``operands``: an ``.npz`` of values ``a`` and ``w``, as codes."""
-        path = self.options.get("operands")
+        path = self.options.get(OPERANDS_OPTION)
         if path is None:
             return None
         with np.load(path) as data:
