@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import re
+import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -173,6 +174,10 @@ class Steps:
                                       stdout=f, stderr=subprocess.STDOUT)
             except OSError as e:
                 raise FlowError(step, f"{tool} ({t.command[0]}) does not run: {e}", log) from None
+        if done.returncode < 0:
+            name = signal.Signals(-done.returncode).name
+            raise FlowError(step, f"{tool} was killed by signal {-done.returncode} ({name}) "
+                                  "before it finished", log, key_lines(log))
         if done.returncode != 0:
             raise FlowError(step, f"{tool} exited with code {done.returncode}", log,
                             key_lines(log))

@@ -46,7 +46,7 @@ from lowbit.boards.steps import (
     tools_for,
     wrap,
 )
-from lowbit.cache import atomic_write, cache_root, cached_dir, digest, source_digest
+from lowbit.cache import atomic_write, cache_root, cached_dir, digest, discard, source_digest
 from lowbit.config import CoreConfig
 from lowbit.errors import UsageError
 from lowbit.hw.interface import CLOCK_PORTS, CoreInterface, port_bits
@@ -102,12 +102,27 @@ def _prepare(config: CoreConfig, target: Target, options: FlowOptions):
     return tools, core, run_key(config, core, target, options, tools)
 
 
+def _complete(entry: Path) -> bool:
+    """Whether a cache entry holds a report that loads and says ``ok`` (one damaged after it
+    was written, e.g. truncated, does not count: it is discarded and run again)."""
+    try:
+        return rpt.load(entry).get("status") == "ok"
+    except UsageError:
+        return False
+
+
 def lookup(config: CoreConfig, target: Target,
            options: FlowOptions = FlowOptions()) -> Implementation | None:
-    """The cached implementation of a run, or None when it has not run (nothing is built)."""
+    """The cached implementation of a run, or None when it has not run or its entry is
+    damaged (which is then discarded; nothing is built)."""
     _, _, key = _prepare(config, target, options)
     path = cache_root() / CACHE_CATEGORY / key
-    return Implementation(rpt.load(path), path, True) if path.is_dir() else None
+    if not path.is_dir():
+        return None
+    if not _complete(path):
+        discard(path)
+        return None
+    return Implementation(rpt.load(path), path, True)
 
 
 def implement(config: CoreConfig, target: Target, options: FlowOptions = FlowOptions(), *,
@@ -128,13 +143,17 @@ def implement(config: CoreConfig, target: Target, options: FlowOptions = FlowOpt
         run.steps["generate"] = {"seconds": round(generate_seconds, 3)}
         try:
             report = _implement(run, config, core, target, options)
+            try:
+                atomic_write(tmp / rpt.REPORT_FILE, json.dumps(report, indent=2) + "\n")
+            except OSError as e:   # e.g. a full disk: no report, no entry; the next run redoes it
+                raise FlowError("report", f"cannot write {rpt.REPORT_FILE}: "
+                                          f"{e.strerror or e}") from None
         except FlowError as e:
             failed = out or failed_out or Path(tempfile.mkdtemp(prefix=f"lowbit-{config.name}-"))
             publish(tmp, failed)
             raise e.moved(_moved(e.log, tmp, Path(failed))) from None
-        atomic_write(tmp / rpt.REPORT_FILE, json.dumps(report, indent=2) + "\n")
 
-    path, hit = cached_dir(CACHE_CATEGORY, key, build)
+    path, hit = cached_dir(CACHE_CATEGORY, key, build, valid=_complete)
     if out is not None:
         publish(path, out)
     return Implementation(rpt.load(path), Path(out or path), hit)

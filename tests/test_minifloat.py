@@ -193,7 +193,11 @@ def test_overflow_and_nan_policies():
     np.testing.assert_array_equal(FP8_E5M2.decode(FP8_E5M2.encode(big)), [512, -np.inf, np.inf])
     np.testing.assert_array_equal(FP8_E5M2.decode(FP8_E5M2.encode(np.array([1e6, np.inf]),
                                                                   saturate=True)),
-                                  [57344, np.inf])  # saturation clamps overflow, keeps inf
+                                  [57344, 57344])  # OFP8's saturation: inf to max too
+    for fmt in (FP8_E5M2, FP8_E4M3, FP4_E2M1):
+        np.testing.assert_array_equal(
+            fmt.decode(fmt.encode(np.array([np.inf, -np.inf]), saturate=True)),
+            [fmt.max, -fmt.max])
     with pytest.raises(FormatError, match="value 7 overflows fp4_e2m1 .max 6.*saturate=True"):
         FP4_E2M1.encode(np.array([1.0, 7.0]))
     with pytest.raises(FormatError, match="NaN cannot be encoded in fp6_e3m2, which has no NaN"):
