@@ -22,7 +22,8 @@ def mac_golden(config, a: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
 
 
 class MacPerf:
-    """One MAC per cycle; a GEMM is M·N dot products of length K fed back to back."""
+    """One MAC per cycle; a GEMM is M·N dot products of length K fed back to back, plus the
+    pipeline's latency (the config's: 1 + in_reg + mul_reg + mul_stages)."""
 
     def __init__(self, config):
         self.config = config
@@ -40,4 +41,6 @@ class MacPerf:
         operand_bits = c.a.bits + c.w.bits
         regs = c.acc * 2 + c.k_bits  # accumulator, result register, beat counter
         regs += operand_bits * c.in_reg + operand_bits * c.mul_reg
+        # a carry-chain stage holds the running sum and the operand bits still to come
+        regs += (operand_bits + c.a.bits + c.w.bits) * c.mul_stages
         return regs
