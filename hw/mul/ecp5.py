@@ -4,7 +4,10 @@ Yosys infers MULT18X18D only unregistered, so the product registers stay in the 
 path FF → DSP → FF sets the clock; instantiated, the block's input registers (A, B and their
 signs), pipeline register and output register are used instead, all on ``CLK0`` with clock
 enable ``CE0`` = ``en`` and synchronous reset ``RST0`` = the domain's reset. Operands are sign-
-or zero-extended to 18 bits and ``SIGNEDA``/``SIGNEDB`` follow their formats. The simulation
+or zero-extended to 18 bits and ``SIGNEDA``/``SIGNEDB`` follow their formats. The other clocks,
+enables and resets and the cascade inputs (SRIA/SRIB) stay unconnected, as in Yosys's own
+mapping: tied to a constant, nextpnr cannot route them ("Failed to find a route for arc ... of
+net $PACKER_GND_NET"). The simulation
 model is the project's own, ``hw/primitives/MULT18X18D.v`` (:mod:`lowbit.hw.sim_models`).
 """
 
@@ -53,9 +56,8 @@ class Mult18x18d(Multiplier):
             i_SIGNEDA=Const(self.a_format.signed), i_SIGNEDB=Const(self.w_format.signed),
             i_SOURCEA=zero, i_SOURCEB=zero,
             i_CLK0=ClockSignal(), i_CE0=self.en, i_RST0=ResetSignal(),
-            **{f"i_{s}{n}": zero for s in ("CLK", "CE", "RST") for n in (1, 2, 3)},
             **{f"i_{p}{i}": wide[p][i] for p in ("A", "B") for i in range(PORT_BITS)},
-            **{f"i_{p}{i}": zero for p in ("C", "SRIA", "SRIB") for i in range(PORT_BITS)},
+            **{f"i_C{i}": zero for i in range(PORT_BITS)},
             **{f"o_P{i}": product[i] for i in range(2 * PORT_BITS)})
         m.d.comb += self.p.eq(product)
         return m
