@@ -4,8 +4,8 @@ every multiplier, every cycle, against numpy, with stalls and a reset.
 The environment gives the bank (``LOWBIT_BANK``: :func:`~lowbit.sim.multiplier_bank.spec`) and
 the stimulus (``LOWBIT_STIMULUS``): ``{"exhaustive": B}`` drives all 2^B values of the pool's
 low B bits (the rest random), ``{"random": N}`` N random pools plus, for every lane, every pair
-of its operands' extreme values (min, max, 0, ±1). A vector is taken in on a cycle with ``en``
-high (3 cycles in 4); on the others the pool carries noise that must not get in. One cycle
+of its operands' extreme values (min, max, 0, ±1); ``"stall": p`` (default 0.25) is the chance
+of a cycle with ``en`` low before each vector, when the pool carries noise that must not get in. One cycle
 mid-run resets the design. Expected, each cycle: for latency L ≥ 1 the product of the vector
 taken in L enabled cycles earlier (0 while fewer have been taken since reset), for L = 0 the
 product of the pool now. The cycle in which reset is high is not checked (the SB_MAC16's
@@ -73,10 +73,11 @@ async def products_cycle_by_cycle(dut):
     gen = np.random.default_rng(int(stimulus.get("seed", 1)))
     vectors = _vectors(spec, stimulus, gen)
 
-    # the schedule: en 3 cycles in 4, noise when en is low, one reset half-way
+    # the schedule: en low with probability ``stall`` (noise on the pool then), one reset
     pools, ens, rsts = [], [], []
+    stall = float(stimulus.get("stall", 0.25))
     for v in vectors:
-        while gen.random() < 0.25:
+        while gen.random() < stall:
             pools.append(int(gen.integers(0, 1 << POOL_BITS, dtype=np.int64)))
             ens.append(0)
             rsts.append(0)
@@ -95,10 +96,14 @@ async def products_cycle_by_cycle(dut):
     for _ in range(2):
         await RisingEdge(dut.clk)
     got = []
+    dut.rst.value = 0
+    last_en = last_rst = 0
     for pool, en, rst in zip(pools, ens, rsts):
         dut.pool.value = pool
-        dut.en.value = en
-        dut.rst.value = rst
+        if en != last_en:
+            dut.en.value = last_en = en
+        if rst != last_rst:
+            dut.rst.value = last_rst = rst
         await ReadOnly()
         got.append(dut.p.value.to_unsigned())
         await RisingEdge(dut.clk)

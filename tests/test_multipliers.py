@@ -134,7 +134,7 @@ def run_bank(name, entries, stimulus, run_dir, claimed=None):
 def test_every_8bit_pair_of_every_multiplier(bank, tmp_path):
     entries = narrow_entries() if bank == "narrow" else ccu2c_entries()
     assert len({e.name for e in entries}) == len(entries)
-    run = run_bank(f"mul_bank_{bank}", entries, {"exhaustive": 16}, tmp_path)
+    run = run_bank(f"mul_bank_{bank}", entries, {"exhaustive": 16, "stall": 0.1}, tmp_path)
     assert run.passed, "\n".join(run.failures) + f"\nlog: {run.log}"
     (record,) = run.records
     assert record["vectors"] == 1 << 16 and record["cycles"] > record["vectors"]
