@@ -15,8 +15,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from amaranth.back import verilog
-from amaranth.back import rtlil
+from amaranth.back import rtlil, verilog
 from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory

@@ -15,7 +15,7 @@ from amaranth.hdl import Cat, Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from lowbit.hw.mul.shape import Multiplier, product_format
+from lowbit.hw.mul.shape import Multiplier, product_shape
 
 POOL_BITS = 36
 
@@ -55,7 +55,7 @@ class MultiplierBank(wiring.Component):
 
     @property
     def p_bits(self) -> int:
-        return sum(e.lanes * product_format(e.unit.a_format, e.unit.w_format).bits
+        return sum(e.lanes * product_shape(e.unit.a_format, e.unit.w_format).width
                    for e in self.entries)
 
     def elaborate(self, platform) -> Module:
@@ -85,7 +85,7 @@ def spec(bank: MultiplierBank) -> list[dict]:
     out, offset = [], 0
     for e in bank.entries:
         a, w = e.unit.a_format, e.unit.w_format
-        width = product_format(a, w).bits
+        width = product_shape(a, w).width
         a_at = e.a_at if len(e.a_at) == e.lanes else e.a_at * e.lanes
         out.append({"name": e.name, "latency": e.unit.latency, "a": a.name, "w": w.name,
                     "lanes": [{"a_at": x, "w_at": y, "p_at": offset + k * width}

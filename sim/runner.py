@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import metadata
@@ -140,15 +140,14 @@ def _tail(path: Path, lines: int = 15) -> str:
     return "\n".join(text[-lines:])
 
 
-def build(verilog: str, top: str, simulator: str = "verilator", *, waves: bool = False,
-          extra_sources: Sequence[Path] = ()) -> SimBuild:
+def build(verilog: str, top: str, simulator: str = "verilator", *, waves: bool = False) -> SimBuild:
     """Compile ``verilog`` (top module ``top``) for ``simulator``, or take it from the cache.
 
     The models of the FPGA primitives ``verilog`` instantiates
-    (:func:`lowbit.hw.sim_models.models_for`) and ``extra_sources`` are compiled with it, their
-    folders on the include path."""
+    (:func:`lowbit.hw.sim_models.models_for`) are compiled with it, their folders on the
+    include path."""
     tool = require_tool(SIMULATORS[check_simulator(simulator)])
-    models = [*models_for(verilog), *(Path(p) for p in extra_sources)]
+    models = models_for(verilog)
     build_args = list(_BUILD_ARGS[simulator])
     if waves and simulator == "verilator" and _have_lz4():
         build_args.append("--trace-fst")

@@ -4,7 +4,10 @@ Yosys infers MULT18X18D only unregistered, so the product registers stay in the 
 path FF → DSP → FF sets the clock; instantiated, the block's input registers (A, B and their
 signs), pipeline register and output register are used instead, all on ``CLK0`` with clock
 enable ``CE0`` = ``en`` and synchronous reset ``RST0`` = the domain's reset. Operands are sign-
-or zero-extended to 18 bits and ``SIGNEDA``/``SIGNEDB`` follow their formats. The simulation
+or zero-extended to 18 bits and ``SIGNEDA``/``SIGNEDB`` follow their formats. The other clocks,
+enables and resets and the cascade inputs (SRIA/SRIB) stay unconnected, as in Yosys's own
+mapping: tied to a constant, nextpnr cannot route them ("Failed to find a route for arc ... of
+net $PACKER_GND_NET"). The simulation
 model is the project's own, ``hw/primitives/MULT18X18D.v`` (:mod:`lowbit.hw.sim_models`).
 """
 

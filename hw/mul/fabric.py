@@ -20,7 +20,7 @@ exact range of its running sum (no carry-out beyond what the sum can reach).
              ``acc + a·w`` (X = acc, Y = a AND w) or of ``a·w0 + a'·w1`` (two ANDs) or of
              ``acc - a·w`` (X = NOT(a AND w), Y = acc) is one LUT4; a subtracting chain's
              carry-in 1 comes from one extra half whose table is 0 at D = 1 and 1 at
-             A = B = C = D = 0. An 8×4 product is three 10-bit chains: 15 CCU2C (30 LUT4s).
+             A = B = C = D = 0. A signed 8×4 product is three chains of 5 CCU2C (30 LUT4s).
 
 ``stages`` registers (every one loads only while ``en`` is high) are spread over the chains:
 register ``k`` of ``stages`` follows chain ``ceil(k·chains/stages)``, so the last is at the

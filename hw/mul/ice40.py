@@ -31,19 +31,19 @@ class SbMac16x8(Multiplier):
                                  f"{LANE_BITS} bits")
         if lanes not in (1, 2):
             raise ValueError(f"lanes={lanes}; 1 or 2")
-        self.lanes, self.reg_inputs, self.reg_output = lanes, reg_inputs, reg_output
+        self.halves, self.reg_inputs, self.reg_output = lanes, reg_inputs, reg_output
         super().__init__(a, w, reg_inputs + reg_output, lanes=None if lanes == 1 else 2,
                          lanes_a=True)
 
     def elaborate(self, platform) -> Module:
         m = Module()
-        pairs = [(self.a, self.w)] if self.lanes == 1 else [(self.a[k], self.w[k]) for k in (0, 1)]
+        pairs = [(self.a, self.w)] if self.halves == 1 else [(self.a[k], self.w[k]) for k in (0, 1)]
         lanes = []
         for k, (a, w) in enumerate(pairs):
             ea, ew = Signal(LANE_BITS, name=f"a{k}"), Signal(LANE_BITS, name=f"w{k}")
             m.d.comb += [ea.eq(a), ew.eq(w)]    # sign- or zero-extended to 8 bits
             lanes.append((ea, ew))
-        if self.lanes == 1:
+        if self.halves == 1:
             lanes.append((Const(0, LANE_BITS), Const(0, LANE_BITS)))
         out = Signal(32)
         zero, reset = Const(0), ResetSignal()
@@ -64,7 +64,7 @@ class SbMac16x8(Multiplier):
                                         "OHOLDBOT", "CI", "ACCUMCI", "SIGNEXTIN")},
             o_O=out)
         width = self.a_format.bits + self.w_format.bits
-        if self.lanes == 1:
+        if self.halves == 1:
             m.d.comb += self.p.eq(out[:width])
         else:
             m.d.comb += [self.p[0].eq(out[:width]), self.p[1].eq(out[16:16 + width])]

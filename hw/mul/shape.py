@@ -7,7 +7,7 @@ wide and signed when either operand is, which is the shape of Amaranth's ``a * w
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Shape, Signal, Value
+from amaranth.hdl import Module, Shape, Signal, Value, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -15,13 +15,10 @@ from lowbit.hw.shapes import shape_of
 from lowbit.models.formats import IntFormat
 
 
-def product_format(a: IntFormat, w: IntFormat) -> IntFormat:
-    """The format of ``p``: every ``a × w`` product, as Amaranth's ``a * w`` shapes it."""
-    return IntFormat(a.bits + w.bits, a.signed or w.signed)
-
-
 def product_shape(a: IntFormat, w: IntFormat) -> Shape:
-    return shape_of(product_format(a, w))
+    """The shape of ``p``: every ``a × w`` product, as Amaranth's ``a * w`` shapes it."""
+    bits = a.bits + w.bits
+    return signed(bits) if a.signed or w.signed else unsigned(bits)
 
 
 class MultiplierSignature(wiring.Signature):

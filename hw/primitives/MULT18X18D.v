@@ -7,12 +7,13 @@
 // optional input registers (A with SIGNEDA, B with SIGNEDB), the pipeline register and the
 // output register. A register is used when its REG_*_CLK is "CLK0"; it then loads on the
 // rising edge of CLK0 while its clock enable (REG_*_CE, "CE0".."CE3") is high, and its reset
-// (REG_*_RST, "RST0".."RST3") clears it: RESETMODE "SYNC" on the clock edge, overriding the
-// clock enable; "ASYNC" at once. Registers start at 0 (the state after configuration).
+// (REG_*_RST, "RST0".."RST3") clears it on the clock edge whatever the clock enable
+// (RESETMODE "SYNC"). Registers start at 0 (the state after configuration).
 // Not modelled, and refused at elaboration where a parameter says so: CLK1..CLK3, the input
 // cascade (SOURCEA / SOURCEB must be 0: the model ignores them; SRIA / SRIB), the C input
-// (ROC is 0), MULT_BYPASS, HIGHSPEED_CLK and the clock dividers. SROA / SROB / ROA / ROB give
-// the operands after the input registers. GSR is not modelled (registers start at 0 anyway).
+// (ROC is 0), RESETMODE "ASYNC", MULT_BYPASS, HIGHSPEED_CLK and the clock dividers. ROA / ROB
+// and SROA / SROB are driven with the operands after the input registers, which is all Lowbit
+// needs of them (nothing reads them). GSR is not modelled (registers start at 0 anyway).
 `timescale 1ns / 1ps
 module MULT18X18D(
     A17, A16, A15, A14, A13, A12, A11, A10, A9, A8, A7, A6, A5, A4, A3, A2, A1, A0,
@@ -75,7 +76,7 @@ module MULT18X18D(
         if (REG_INPUTC_CLK != "NONE") $fatal(1, "MULT18X18D model: the C input is not modelled");
         if (MULT_BYPASS != "DISABLED") $fatal(1, "MULT18X18D model: MULT_BYPASS %s", MULT_BYPASS);
         if (HIGHSPEED_CLK != "NONE") $fatal(1, "MULT18X18D model: HIGHSPEED_CLK %s", HIGHSPEED_CLK);
-        if (RESETMODE != "SYNC" && RESETMODE != "ASYNC") $fatal(1, "MULT18X18D model: RESETMODE %s", RESETMODE);
+        if (RESETMODE != "SYNC") $fatal(1, "MULT18X18D model: RESETMODE %s", RESETMODE);
     end
 
     wire [17:0] a_in = {A17, A16, A15, A14, A13, A12, A11, A10, A9, A8, A7, A6, A5, A4, A3, A2, A1, A0};
@@ -84,13 +85,8 @@ module MULT18X18D(
     // one register stage of the block: loads d while its enable is high, cleared by its reset
     `define LOWBIT_DSP_REG(q, d, width, ce_name, rst_name) \
         reg [width-1:0] q = 0; \
-        generate if (RESETMODE == "ASYNC") begin \
-            always @(posedge CLK0 or posedge rst[select(rst_name)]) \
-                if (rst[select(rst_name)]) q <= 0; else if (ce[select(ce_name)]) q <= d; \
-        end else begin \
-            always @(posedge CLK0) \
-                if (rst[select(rst_name)]) q <= 0; else if (ce[select(ce_name)]) q <= d; \
-        end endgenerate
+        always @(posedge CLK0) \
+            if (rst[select(rst_name)]) q <= 0; else if (ce[select(ce_name)]) q <= d;
 
     `LOWBIT_DSP_REG(a_reg, {SIGNEDA, a_in}, 19, REG_INPUTA_CE, REG_INPUTA_RST)
     `LOWBIT_DSP_REG(b_reg, {SIGNEDB, b_in}, 19, REG_INPUTB_CE, REG_INPUTB_RST)
