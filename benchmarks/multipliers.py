@@ -3,14 +3,13 @@
 Two tables per device (ECP5-85F, iCE40UP5K; out of context, grade -6 on ECP5):
 
 * **mac**: the `mac` kind (acc = product + 8 bits, K up to 2^12 - 1) implemented by the flow
-  (`lowbit.boards.flow.implement`, cached) with each `--mul` choice: `infer` as Yosys maps it
+  (`lowbit.flow.implement`, cached) with each `--mul` choice: `infer` as Yosys maps it
   (MULT18X18D / SB_MAC16 inferred), `infer` with the DSPs taken away (Yosys's generic LUT
   mapping: the same device under another name whose synthesis is `synth_ecp5 -nodsp` /
   `synth_ice40` without `-dsp`), registered `infer`, `lut` (portable rows and, on ECP5, the
   CCU2C rows), `lut` pipelined, and `dsp` (the block instantiated with its registers).
 * **bare**: the multipliers of `lowbit.hw.mul` alone in the flow's out-of-context harness
-  (the flow's own wrap/synth/place-and-route steps, `flow._wrap`, `flow._synth`, `flow._pnr`,
-  on a hand-made `GeneratedCore`; cached here by content hash): the array behind one output
+  (`lowbit.flow.implement_component`, cached by content hash): the array behind one output
   register (its whole delay between two flip-flops) and pipelined, a registered DSP, and
   `a * w` behind one register.
 
@@ -25,8 +24,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -34,12 +31,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from lowbit.boards import flow
 from lowbit.boards import report as rpt
 from lowbit.boards.devices import get_device
-from lowbit.boards.interface import CoreInterface
-from lowbit.cache import cached_dir, digest
-from lowbit.generate import GeneratedCore, ports_of
+from lowbit.boards.steps import Target
+from lowbit.flow import implement, implement_component
 from lowbit.hw.mul.ecp5 import Mult18x18d
 from lowbit.hw.mul.fabric import FabricMultiplier, chains
 from lowbit.hw.mul.ice40 import SbMac16x8
@@ -105,28 +100,7 @@ def bare_units(device, a: IntFormat, w: IntFormat):
 
 def implement_bare(unit, name: str, device, progress) -> dict:
     """One multiplier through the flow's out-of-context steps; its resources and clocks."""
-    from amaranth.back import verilog
-
-    text = verilog.convert(unit, name=name, emit_src=False)
-    core = GeneratedCore(name, text, {"name": name, "ports": ports_of(unit)}, False)
-    target = flow.Target(device)
-    tools = flow._tools(target, "pypi")
-    key = digest("bench-mul", hashlib.sha256(text.encode()).hexdigest(), target.to_dict(),
-                 device.synth_command, {n: flow._tool_identity(t) for n, t in tools.items()},
-                 flow._flow_sources())
-
-    def build(tmp: Path) -> None:
-        run = flow._Run(tmp, tools, progress)
-        (tmp / f"{name}.v").write_text(text)
-        top, sources, constraints = flow._wrap(tmp, None, core, CoreInterface.from_manifest(
-            core.manifest), target, None, None)
-        cells = flow._synth(run, name, top, sources, device)
-        nextpnr, _ = flow._pnr(run, target, constraints, 1, device.default_mhz)
-        (tmp / "bench.json").write_text(json.dumps({
-            "resources": device.family.count(cells), "clocks": rpt.clocks(nextpnr)}))
-
-    path, _ = cached_dir("bench-mul", key, build)
-    return json.loads((path / "bench.json").read_text())
+    return implement_component(unit, name, Target(device), progress=progress)
 
 
 def row(table: Table, label: str, resources: dict, clocks: dict, ref: float | None) -> float:
@@ -164,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
                 for label, config, dev in mac_rows(device, a, w):
                     err.log(f"{device.name}: {label}")
                     with tempfile.TemporaryDirectory() as failed:
-                        impl = flow.implement(config, flow.Target(dev), failed_out=Path(failed),
+                        impl = implement(config, Target(dev), failed_out=Path(failed),
                                               progress=progress)
                     r = impl.report
                     fmax = row(table, label, r["resources"], r["clocks"], ref)

@@ -16,6 +16,7 @@ lines of the tool's log and where the whole log is; no report is written for it.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import shutil
@@ -50,7 +51,7 @@ from lowbit.cache import atomic_write, cache_root, cached_dir, digest, discard, 
 from lowbit.config import CoreConfig
 from lowbit.errors import UsageError
 from lowbit.hw.interface import CLOCK_PORTS, CoreInterface, port_bits
-from lowbit.hw.verilog import GeneratedCore, generate, generator_versions
+from lowbit.hw.verilog import GeneratedCore, generate, generator_versions, ports_of
 from lowbit.registry import get_kind
 from lowbit.sim import bench, runner
 from lowbit.tools import Tool, tool_version
@@ -269,4 +270,28 @@ def _implement(run: Steps, config: CoreConfig, core: GeneratedCore, target: Targ
         "files": sorted(p.name for p in run.work.iterdir() if p.is_file()),
     }
 
+
+def implement_component(component, name: str, target: Target, *,
+                        progress: Progress = lambda message: None) -> dict[str, Any]:
+    """A bare Amaranth component (not a kind's core: a multiplier, a probe) through the
+    out-of-context steps, cached by its Verilog; ``{"resources": ..., "clocks": ...}``."""
+    text = verilog.convert(component, name=name, emit_src=False)
+    core = GeneratedCore(name, text, {"name": name, "ports": ports_of(component)}, False)
+    tools = tools_for(target, "pypi")
+    key = digest("bare", hashlib.sha256(text.encode()).hexdigest(), target.to_dict(),
+                 target.device.synth_command, {n: tool_identity(t) for n, t in tools.items()},
+                 _flow_sources())
+
+    def build(tmp: Path) -> None:
+        run = Steps(tmp, tools, progress)
+        (tmp / f"{name}.v").write_text(text)
+        iface = CoreInterface.from_manifest(core.manifest)
+        top, sources, constraints = wrap(tmp, None, core, iface, target, None, None)
+        cells = synth(run, name, top, sources, target.device)
+        nextpnr, _ = pnr(run, target, constraints, 1, target.device.default_mhz)
+        atomic_write(tmp / "bare.json", json.dumps({
+            "resources": target.device.family.count(cells), "clocks": rpt.clocks(nextpnr)}))
+
+    path, _ = cached_dir("bare", key, build)
+    return json.loads((path / "bare.json").read_text())
 

@@ -16,30 +16,39 @@ from lowbit.models.formats import IntFormat
 from lowbit.models.packing import range_bits
 
 
-def multiplier_rows(a: IntFormat, w: IntFormat) -> list[int]:
-    """Bit widths of the carry chains of an ``a × w`` array multiplier (the wider operand is
-    the multiplicand, the narrower one gives the rows; rows 0 and 1 share the first chain)."""
+def multiplier_rows(a: IntFormat, w: IntFormat) -> list[tuple[int, bool]]:
+    """(bits, subtracting) of each carry chain of an ``a × w`` array multiplier: the wider
+    operand is the multiplicand, the narrower gives the rows (rows 0 and 1 share the first
+    chain); a chain starts at its row's lowest bit (the bits below pass through) and ends at
+    the running sum's top; the top row of a two's-complement multiplier is subtracted."""
     x, y = (a, w) if a.bits >= w.bits else (w, a)
-    if y.bits == 1:
-        return [x.bits]
     weights = [(-1 if y.signed and i == y.bits - 1 else 1) << i for i in range(y.bits)]
-    widths = []
-    for top in range(1, y.bits):
-        lo = sum(c for c in weights[:top + 1] if c < 0)
-        hi = sum(c for c in weights[:top + 1] if c > 0)
+    rows = [[0]] if y.bits == 1 else [[0, 1]] + [[i] for i in range(2, y.bits)]
+    chains = []
+    for r, bits in enumerate(rows):
+        lo = sum(c for c in weights[:bits[-1] + 1] if c < 0)
+        hi = sum(c for c in weights[:bits[-1] + 1] if c > 0)
         corners = [u * v for u in (x.min, x.max) for v in (lo, hi)]
-        widths.append(range_bits(min(corners), max(corners))[0])
-    return widths
+        top = range_bits(min(corners), max(corners))[0]
+        chains.append((top - (0 if r == 0 else bits[0]), weights[bits[-1]] < 0))
+    return chains
 
 
-def chain_luts(bits: int, family: str) -> int:
-    """LUT4s of one ``bits``-wide carry-chain adder."""
-    return 2 * -(-bits // 2) if family == "ecp5" else bits
+def chain_luts(bits: int, family: str, subtract: bool = False) -> int:
+    """LUT4s of one ``bits``-wide carry-chain adder of an accumulator or a multiplier row:
+    ECP5 CCU2C cells (two LUT4s, two bits; a subtraction's carry-in takes a half); elsewhere
+    a LUT4 per bit beside the carry logic."""
+    if family == "ecp5":
+        return 2 * -(-(bits + subtract) // 2)
+    return bits
 
 
 def multiplier_luts(a: IntFormat, w: IntFormat, family: str) -> int:
-    """LUT4s of the carry-chain multiplier of ``a × w`` on ``family``."""
-    return sum(chain_luts(b, family) for b in multiplier_rows(a, w))
+    """LUT4s of the carry-chain multiplier of ``a × w`` on ``family``: on ECP5 the AND terms
+    sit in the carry cells' LUTs; elsewhere each bit takes one more LUT4 for its AND."""
+    per_bit = 1 if family == "ecp5" else 2
+    return sum(chain_luts(b, family, neg) if family == "ecp5" else per_bit * b
+               for b, neg in multiplier_rows(a, w))
 
 
 def mac_luts(a: IntFormat, w: IntFormat, acc_bits: int, family: str) -> int:
