@@ -40,7 +40,7 @@ from lowbit.hw.mul.shape import Multiplier
 from lowbit.hw.shapes import shape_of
 from lowbit.hw.skew import delayed
 from lowbit.models.accumulator import Accumulator
-from lowbit.models.formats import NumberFormat
+from lowbit.models.formats import IntFormat, NumberFormat
 
 
 @dataclass(frozen=True)
@@ -76,9 +76,12 @@ def os_west_layout(a: NumberFormat) -> data.StructLayout:
     return data.StructLayout({"a": shape_of(a), "valid": 1, "last": 1})
 
 
-def _minifloat_product(m: Module, a_fmt: NumberFormat, w_fmt: NumberFormat, a, w, name: str):
-    """The decoded fixed-point product in units of ``2**(lsb_a + lsb_w)``, inf and NaN counting
-    as 0 (the golden model's ``acc``)."""
+def multiply(m: Module, a_fmt: NumberFormat, w_fmt: NumberFormat, a, w, name: str = ""):
+    """The exact product of two operand codes as a PE's adder takes it: ``a × w`` for
+    integers; for minifloats the decoded fixed-point product in units of
+    ``2**(lsb_a + lsb_w)``, inf and NaN counting as 0 (the golden model's ``acc``)."""
+    if isinstance(a_fmt, IntFormat) and isinstance(w_fmt, IntFormat):
+        return a * w
     return exact_product(m, decode(m, a_fmt, a, f"a{name}"), decode(m, w_fmt, w, f"w{name}"),
                          f"p{name}").value
 
@@ -95,8 +98,7 @@ class _PE(wiring.Component):
         """``a × w`` for each weight lane, and ``flags``, all ``latency`` cycles later."""
         spec = self.spec
         if spec.multiplier is None:
-            products = [_minifloat_product(m, spec.a, spec.w, a, w, str(k))
-                        for k, w in enumerate(weights)]
+            products = [multiply(m, spec.a, spec.w, a, w, str(k)) for k, w in enumerate(weights)]
             delay = 0
         else:
             m.submodules.mul = mul = spec.multiplier()

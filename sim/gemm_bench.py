@@ -335,7 +335,11 @@ def gemm_full_rate_test(runtime: Callable[[Any, Mapping[str, Any]], dict[str, An
         tb = GemmBench(dut, config, options)
         await tb.start()
         setting = runtime(config, options)
-        shape = GemmShape(*options.get("gemm", default(config, setting)))
+        if "gemm" in options:
+            shape = GemmShape(*options["gemm"])
+        else:   # the default within the run-time K register
+            m, n, k = default(config, setting)
+            shape = GemmShape(m, n, min(k, tb.tiler(setting).max_k()))
         await tb.checked(shape, setting, bench.rng(options, 4), "gemm_full_rate",
                          tb.given_operands(setting))
 
