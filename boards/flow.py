@@ -9,7 +9,8 @@ Steps (each timed, each with its own log in the run directory)::
     synth     Yosys synth_<family>; cell counts from ``stat -json``
     fit       the core's cells against the device's totals
     pnr       nextpnr-<family>, report JSON (utilization, Fmax, critical paths)
-    timing    an enforced target (``--freq``, or a board's clock) missed is a failure
+    timing    an enforced target (``--freq``, or a board's clock) missed is a failure; an
+              engine with a PLL core clock must have both clocks timed, each at its frequency
     pack      board builds: icepack / ecppack, and a check of the bitstream's preamble
 
 A run is cached by the content hash of the config, the core's Verilog, the flow's sources,
@@ -245,6 +246,10 @@ def _prepare(config: CoreConfig, target: Target, options: FlowOptions):
         from lowbit.boards.selftest import selftest_of
 
         selftest_of(config)   # a kind without a board self-test fails here, cached or not
+    if target.board and options.engine is not None:
+        from lowbit.boards.engine_top import engine_core_clock
+
+        engine_core_clock(target.board, options.engine)   # a clock the PLL cannot make
     tools = _tools(target, options.tools)
     core = generate(config)
     return tools, core, run_key(config, core, target, options, tools)
@@ -345,8 +350,12 @@ def _implement(run: _Run, config: CoreConfig, core: GeneratedCore, target: Targe
         nextpnr, log = _pnr(run, target, constraints, options.seed,
                             None if target.board else freq)   # a board's clock is constrained
     clocks = rpt.clocks(nextpnr)
+    core_clock = _core_clock(target, options)
     with run.step("timing", "checking timing"):
         _timing(clocks, enforced, f"{core.name} on {target.name}", log)
+        if core_clock:
+            core_clock["clock"] = _constrained_clocks(clocks, target.board.clock_mhz,
+                                                      core_clock["achieved_mhz"], log)
     bitstream = None
     if target.board:
         with run.step("pack", f"packing the bitstream with {target.device.family.packer}"):
@@ -377,6 +386,7 @@ def _implement(run: _Run, config: CoreConfig, core: GeneratedCore, target: Targe
                  get_kind(config.KIND).perf_model(config).peak_macs_per_cycle},
         "selftest": selftest.to_dict() if selftest else None,
         "engine": options.engine and dataclasses.asdict(options.engine),
+        "core_clock": core_clock,
         "bitstream": bitstream,
         "tools": {**{n: tool_version(t) for n, t in run.tools.items()}, **generator_versions()},
         "tool_sources": {n: t.source for n, t in run.tools.items()},
@@ -434,6 +444,34 @@ def _timing(clocks: dict[str, Any], enforced: bool, what: str, log: Path) -> Non
               for name, c in clocks.items() if not c["met"]]
     if enforced and missed:
         raise FlowError("timing", f"{what} misses its timing target", log, missed)
+
+
+def _core_clock(target: Target, options: FlowOptions) -> dict[str, Any] | None:
+    """The engine's PLL core clock of a board build (requested, achieved, settings), if any."""
+    if target.board is None or options.engine is None:
+        return None
+    from lowbit.boards.engine_top import engine_core_clock
+
+    clock = engine_core_clock(target.board, options.engine)
+    return clock.to_dict() if clock else None
+
+
+def _constrained_clocks(clocks: dict[str, Any], board_mhz: float, core_mhz: float,
+                        log: Path) -> str:
+    """The name of the core clock among nextpnr's clocks; a FlowError unless nextpnr timed
+    both the board clock and the PLL's output against their frequencies (an unconstrained
+    clock would be checked against nothing)."""
+    def named(mhz: float) -> str | None:     # nextpnr keeps periods in whole picoseconds
+        return next((name for name, c in clocks.items()
+                     if abs(c["target_mhz"] - mhz) <= 1e-3 * mhz), None)
+
+    board, core = named(board_mhz), named(core_mhz)
+    if board is None or core is None:
+        targets = ", ".join(f"{name} {c['target_mhz']:g} MHz" for name, c in clocks.items())
+        raise FlowError("timing", f"nextpnr did not constrain the board clock ({board_mhz:g} "
+                        f"MHz) and the core clock ({core_mhz:g} MHz); it timed {targets}", log,
+                        key_lines(log))
+    return core
 
 
 def _pack(run: _Run, top: str, target: Target) -> dict[str, Any]:

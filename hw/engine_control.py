@@ -33,8 +33,9 @@ class RunController(wiring.Component):
 
     ``run`` is high while a run is going: the DMAs and the result writer move words and the
     cycle counter counts. ``done`` is the AND of every DMA's and the writer's ``done``. ``abort``
-    pulses with an ABORT request (the core's soft reset). One request is taken at a time; its
-    answer is a registered snapshot, held until taken.
+    pulses for a cycle after an ABORT request was taken (the core's soft reset; a register, so
+    that the core's reset net starts at a flip-flop). One request is taken at a time; its answer
+    is a registered snapshot, held until taken.
     """
 
     request: In(stream.Signature(RunOp))
@@ -50,8 +51,8 @@ class RunController(wiring.Component):
         answer = Signal()              # a request took effect: snapshot it next cycle
         take = self.request.valid & self.request.ready
         m.d.comb += [self.request.ready.eq(~answer & ~self.status.valid),
-                     self.abort.eq(take & (self.request.payload == RunOp.ABORT)),
-                     self.run.eq((state == State.BUSY) & ~self.abort)]
+                     self.run.eq(state == State.BUSY)]
+        m.d.sync += self.abort.eq(take & (self.request.payload == RunOp.ABORT))
 
         with m.If(state == State.BUSY):
             m.d.sync += cycles.eq(cycles + 1)

@@ -252,18 +252,19 @@ def test_run_controller_states_cycles_and_abort():
         ctx.set(ctl.request.payload, op)
         while not ctx.get(ctl.request.ready):
             await tick(ctx)
-        if op == RunOp.ABORT:
-            assert ctx.get(ctl.abort) and not ctx.get(ctl.run)
         if op == RunOp.START:
             busy[0] = 0
         await tick(ctx)
         ctx.set(ctl.request.valid, 0)
-        assert not ctx.get(ctl.abort)
+        assert ctx.get(ctl.abort) == (op == RunOp.ABORT), "abort is one cycle after ABORT"
+        if op == RunOp.ABORT:
+            assert not ctx.get(ctl.run)
         ctx.set(ctl.status.ready, 1)
         while not ctx.get(ctl.status.valid):
             assert not ctx.get(ctl.request.ready), "a second request while one is answered"
             await tick(ctx)
         answer = ctx.get(ctl.status.payload)
+        assert not ctx.get(ctl.abort), "abort lasts one cycle"
         await tick(ctx)
         ctx.set(ctl.status.ready, 0)
         return State(answer.state), answer.cycles
