@@ -43,6 +43,8 @@ def _clock_signals() -> tuple[Signal, Signal, Signal]:
 
 
 class EngineBoardTop(Elaboratable):
+    """``engine`` on ``board``'s pins; with ``clock`` (a PLL) the engine's core domain too."""
+
     def __init__(self, board: Board, engine, clock: CoreClock | None):
         self.board, self.engine, self.clock = board, engine, clock
 

@@ -118,3 +118,11 @@ def test_cli_refuses_a_core_clock_the_pll_cannot_make(cli):
     assert code == 2 and "--core-mhz" in err and "needs --engine" in err
     code, _, err = cli("build", "mac", "--board", "icebreaker", "--engine", "--core-mhz", "500")
     assert code == 2 and "core_mhz=500.0 is not allowed" in err and "16.125–270 MHz" in err
+
+
+def test_fmax_of_a_pll_build_is_the_core_clock_s():
+    from lowbit.boards.report import fmax_mhz
+
+    clocks = {"board_clk": {"achieved_mhz": 26.0}, "core_clk": {"achieved_mhz": 24.4}}
+    assert fmax_mhz({"clocks": clocks, "core_clock": {"clock": "board_clk"}}) == 26.0
+    assert fmax_mhz({"clocks": clocks, "core_clock": None}) == 24.4    # else the slowest
