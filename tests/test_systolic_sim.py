@@ -34,7 +34,10 @@ CONFIGS = [
     S(rows=8, cols=8, dataflow="os", a="int8", w="int4", acc=16, overflow="saturate"),
 ]
 #: the multipliers that fill an FPGA: DSP blocks instantiated with their registers and packed
-#: two products per block, carry-chain fabric multipliers, a mix of both, the pipelined enable
+#: two products per block, carry-chain fabric multipliers, a mix of both, the pipelined enable;
+#: the ws arrays on ECP5 keep their partial sums in DP16KDs with the output register
+#: (lowbit.hw.ram.ecp5), the last one with a product latency of 1 (the block's output register
+#: feeds the top of the array directly) in 18-bit blocks
 FILL = [
     S(rows=3, cols=4, dataflow="ws", a="int8", w="int4", acc=16, overflow="saturate", depth=8,
       mul="dsp", family="ecp5", pack=2),
@@ -48,6 +51,8 @@ FILL = [
       family="ecp5", dsp_blocks=3, pack=2),
     S(rows=2, cols=4, dataflow="os", a="uint4", w="int4", acc=12, overflow="saturate",
       mul="auto", family="ice40", dsp_blocks=2, pack=2),
+    S(rows=3, cols=4, dataflow="ws", a="int8", w="int4", acc=18, depth=600, mul="dsp",
+      family="ecp5", pack=2, mul_stages=1, fanout=0),
 ]
 
 
