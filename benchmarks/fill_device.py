@@ -53,7 +53,8 @@ def main() -> None:
     parser.add_argument("-o", "--out", default="lowbit-out/fill_device")
     args = parser.parse_args()
     formats = (args.formats or ("W4A8" if args.quick else ",".join(FORMATS))).split(",")
-    out = Console()
+    out = Console(width=max(Console().width, 132))    # the table's ten columns unwrapped
+    designs: list[str] = []
     table = Table(title="arrays that fill the FPGA (out of context, post-route)")
     for col in ("device", "format", "design", "GMAC/s", "GMAC/s per kLUT", "LUTs %", "DSPs",
                 "Fmax MHz", "of bound", "× today"):
@@ -79,7 +80,8 @@ def main() -> None:
                              result.best.gmacs))
             for design, report, gmacs in rows:
                 luts = int(report["resources"]["luts"])
-                table.add_row(name, label, f"{design} {report['name']}", f"{gmacs:.2f}",
+                designs.append(report["name"])
+                table.add_row(name, label, f"{design} [{len(designs)}]", f"{gmacs:.2f}",
                               f"{gmacs / (luts / 1000):.3f}" if luts else "-",
                               f"{100 * luts / device.luts:.1f}",
                               f"{report['resources']['dsp']}/{device.dsp}",
@@ -91,6 +93,8 @@ def main() -> None:
                     f"{bound.fabric_mac_luts} LUT4 each) at {bound.ceiling_mhz:.0f} MHz "
                     f"= {bound.gmacs:.1f} GMAC/s")
     out.print(table)
+    for i, design in enumerate(designs, 1):
+        out.print(f"[{i}] {design}")
 
 
 if __name__ == "__main__":
