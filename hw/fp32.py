@@ -1,43 +1,56 @@
 """IEEE 754 binary32 arithmetic for datapaths that end in FP32: one correctly rounded
-conversion of an exact value, and an adder and a multiplier built on it.
+conversion of an exact value, and an adder and a multiplier built on it — each a chain of
+segments (:mod:`lowbit.hw.stages`) that a unit cuts into as many pipeline stages as it has
+cycles for (:data:`lowbit.models.pipeline.FP32_ROUND`, :data:`~lowbit.models.pipeline.FP32_ADD`).
 
 Why one rounder: every FP32 result a lowbit unit gives is the round-to-nearest-even (RNE32) of
 something exact — a block's scaled sum ``±mag · 2**exp``, the sum of two FP32 numbers, the
-product of FP32 numbers. :func:`round_exact` is that one rounding, subnormal results and
+product of FP32 numbers. :func:`round_segments` is that one rounding, subnormal results and
 overflow to ±inf included, exactly as numpy's float64 → float32 conversion does it; the adder
 and the multiplier only bring their operands to ``±mag · 2**exp`` first. The widths and limits
 come from :data:`lowbit.models.minifloat.FP32` (mantissa and exponent fields, smallest step).
 
-* **Rounding** (:func:`round_exact`). With ``top`` the position of ``mag``'s leading one, the
-  result's step is ``2**q`` with ``q = max(exp + top - man_bits, lsb)`` (``lsb`` = -149, the
-  subnormal step). ``mag`` is shifted to that step (``kept``, < 2**(man_bits + 1)) and rounded
-  up when the dropped bits exceed half a step, or equal it and ``kept`` is odd. The encoding
-  is then one addition, ``((q - lsb) << man_bits) + kept``, which also handles a carry out of
-  the significand and the subnormal-to-normal step; at or beyond the inf code it is ±inf.
-* **Adding** (:func:`add`): the larger magnitude keeps its significand, three bits below it are
-  opened, and the smaller one is aligned to it with every bit shifted out ORed into the lowest
-  (sticky). That is the exact sum rounded to odd two places below FP32's last bit once a bit is
-  shifted out at all, which leaves RNE32 unchanged; exact cancellation gives +0, ``-0 + -0``
-  gives -0, ``inf - inf`` and NaN operands give the canonical quiet NaN.
+* **Rounding** (segments ``lead``, ``amount``, ``shift``, ``round``). With ``top`` the position
+  of ``mag``'s leading one, the result's step is ``2**q`` with ``q = max(exp + top - man_bits,
+  lsb)`` (``lsb`` = -149, the subnormal step), i.e. ``drop = q - exp`` bits of ``mag`` go
+  (``-drop`` come in, for a small ``mag``). ``mag`` is shifted to that step (``kept``,
+  < 2**(man_bits + 1)) and rounded up when the guard bit (the highest dropped) is set and the
+  bits below it (sticky) or ``kept``'s last bit are. The encoding is then one addition,
+  ``((q - lsb) << man_bits) + kept + up``, which also handles a carry out of the significand
+  and the subnormal-to-normal step; at or beyond the inf code it is ±inf. A caller that knows
+  ``drop`` is small says so (``max_right``), and the shifter spans only that.
+* **Adding** (segments ``order``, ``exponents``, ``align``, ``add``, then the rounder): the
+  larger magnitude keeps its significand, three bits below it are opened, and the smaller one
+  is aligned to it with every bit shifted out ORed into the lowest (sticky). That is the exact
+  sum rounded to odd two places below FP32's last bit once a bit is shifted out at all, which
+  leaves RNE32 unchanged; so the sum has 28 bits and the rounder drops at most 4 of them.
+  Exact cancellation gives +0, ``-0 + -0`` gives -0, ``inf - inf`` and NaN operands give the
+  canonical quiet NaN.
 * **Multiplying** (:func:`product`): significands multiply exactly and exponents add, so a
-  product of several FP32 values is rounded once (:func:`round_value`); NaN for a NaN factor
-  or inf × 0.
+  product of several FP32 values is rounded once; NaN for a NaN factor or inf × 0.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from operator import or_
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
 
+from lowbit.hw.stages import Segment, Values, build
+from lowbit.hw.trees import balanced
 from lowbit.models.minifloat import FP32
+from lowbit.models.pipeline import FP32_ADD, FP32_ROUND
 
 MAN = FP32.man_bits
+MAG = FP32.bits - 1                   # bits of a magnitude: exponent and mantissa fields
 EXP_ONES = (1 << FP32.exp_bits) - 1
 INF = EXP_ONES << MAN                 # +inf; -inf has the sign bit too
 QNAN = FP32.nan_code                  # the one quiet NaN the unit gives
-SIGN = 1 << (FP32.bits - 1)
+SIGN = 1 << MAG
 _GUARD = 3                            # bits the adder opens below the larger significand
+_SUM_BITS = MAN + 2 + _GUARD          # the adder's exact-to-odd sum
+_SUM_DROP = max(_SUM_BITS - 1 - MAN, _GUARD)   # the most bits the adder's rounder drops
 
 
 @dataclass(frozen=True)
@@ -54,14 +67,14 @@ class Unpacked:
 
 def unpack(m: Module, bits: Value, name: str) -> Unpacked:
     """The fields of an FP32 bit pattern."""
-    man, e = bits[:MAN], bits[MAN:MAN + FP32.exp_bits]
+    man, e = bits[:MAN], bits[MAN:MAG]
     normal = e != 0
     sig, exp = Signal(MAN + 1, name=f"{name}_sig"), Signal(signed(FP32.exp_bits + 2),
                                                             name=f"{name}_exp")
     special = e == EXP_ONES
     m.d.comb += [sig.eq(Mux(special, 0, Mux(normal, man | (1 << MAN), man))),
                  exp.eq(Mux(normal, e - 1, 0) + FP32.lsb)]
-    return Unpacked(bits[FP32.bits - 1], sig, exp, (sig == 0) & ~special, special & (man == 0),
+    return Unpacked(bits[MAG], sig, exp, (sig == 0) & ~special, special & (man == 0),
                     special & (man != 0))
 
 
@@ -82,6 +95,20 @@ def register(m: Module, value: Unpacked, name: str) -> Unpacked:
     return Unpacked(**regs)
 
 
+def rounding_values(value: Unpacked) -> Values:
+    """An :class:`Unpacked` value as the names the rounder reads (inf and NaN included)."""
+    return {"neg": value.neg, "mag": value.sig, "exp": value.exp, "nan": value.nan,
+            "inf": value.inf}
+
+
+def _wire(m: Module, value, name: str, shape=None) -> Signal:
+    """``value`` on a named signal (of ``value``'s shape unless given)."""
+    value = Value.cast(value)
+    out = Signal(value.shape() if shape is None else shape, name=name)
+    m.d.comb += out.eq(value)
+    return out
+
+
 def _msb(m: Module, mag: Value, name: str) -> Signal:
     """Position of the leading one of ``mag`` (0 when ``mag`` is 0), as a tree of log2 depth:
     each level picks the upper half's position when the upper half has a one."""
@@ -99,63 +126,120 @@ def _msb(m: Module, mag: Value, name: str) -> Signal:
     return top
 
 
-def round_exact(m: Module, neg: Value, mag: Value, exp: Value, name: str) -> Signal:
-    """RNE32 of ``±mag · 2**exp`` (``mag`` unsigned, ``exp`` signed): FP32 bits, ±0 for 0."""
-    mag, exp = Value.cast(mag), Value.cast(exp)
-    width = len(mag)
-    top = _msb(m, mag, name)
-    # bits of mag below the result's step: the larger of the precision and the subnormal limit
-    drop = Signal(signed(max(len(exp), width.bit_length()) + 3), name=f"{name}_drop")
-    by_precision, by_range = top - MAN, FP32.lsb - exp
-    m.d.comb += drop.eq(Mux(by_precision > by_range, by_precision, by_range))
-    right = Signal(range(width + 2), name=f"{name}_right")
-    left = Signal(range(MAN + 1), name=f"{name}_left")
-    m.d.comb += [right.eq(Mux(drop <= 0, 0, Mux(drop > width + 1, width + 1, drop))),
-                 left.eq(Mux(drop < 0, -drop, 0))]
-    shifted = Signal(width, name=f"{name}_shifted")
-    m.d.comb += shifted.eq(mag >> right)
-    rest = Signal(width, name=f"{name}_rest")
-    m.d.comb += rest.eq(mag - (shifted << right))
-    half = (Const(1, 1) << right) >> 1
-    kept = Signal(MAN + 1, name=f"{name}_kept")
-    m.d.comb += kept.eq(Mux(drop < 0, mag << left, shifted))
-    up = (right != 0) & ((rest > half) | ((rest == half) & kept[0]))
-    code = Signal(len(exp) + width.bit_length() + MAN + 4, name=f"{name}_code")
-    m.d.comb += code.eq(((exp + drop - FP32.lsb).as_unsigned() << MAN) + kept + up)
-    out = Signal(FP32.bits, name=name)
-    magnitude = Mux(mag == 0, 0, Mux(code >= INF, INF, code[:FP32.bits - 1]))
-    m.d.comb += out.eq(Cat(magnitude, neg))
-    return out
+def round_segments(name: str, max_right: int | None = None) -> list[tuple[str, Segment]]:
+    """The segments of :data:`FP32_ROUND`: RNE32 of ``±mag · 2**exp`` (values ``neg``, ``mag``
+    unsigned, ``exp`` signed; with ``nan`` and ``inf`` also, those win: the quiet NaN, ±inf
+    by ``neg``) into ``bits``. ``max_right``: the most bits the rounding can drop (the
+    caller's guarantee); by default every bit of ``mag`` may go."""
+
+    def lead(m: Module, v: Values) -> Values:
+        mag = Value.cast(v["mag"])
+        return {"top": _msb(m, mag, name), "zero": _wire(m, mag == 0, f"{name}_zero")}
+
+    def amount(m: Module, v: Values) -> Values:
+        mag, exp = Value.cast(v["mag"]), Value.cast(v["exp"])
+        width = len(mag)
+        most = width + 1 if max_right is None else max_right
+        drop = Signal(signed(max(len(exp), width.bit_length()) + 3), name=f"{name}_drop")
+        by_precision, by_range = v["top"] - MAN, FP32.lsb - exp
+        m.d.comb += drop.eq(Mux(by_precision > by_range, by_precision, by_range))
+        right = Signal(range(most + 1), name=f"{name}_right")
+        clamped = drop if max_right is not None else Mux(drop > most, most, drop)
+        m.d.comb += right.eq(Mux(drop <= 0, 0, clamped))
+        ecode = Signal(len(drop) + 1, name=f"{name}_ecode")   # q - lsb: never negative
+        m.d.comb += ecode.eq(exp + drop - FP32.lsb)
+        return {"right": right, "left": _wire(m, Mux(drop < 0, -drop, 0), f"{name}_left",
+                                              range(MAN + 1)),
+                "grow": drop < 0, "ecode": ecode, "top": None, "exp": None}
+
+    def shift(m: Module, v: Values) -> Values:
+        mag, right = Value.cast(v["mag"]), v["right"]
+        wide = Signal(max(len(mag) + 1, MAN + 2), name=f"{name}_wide")  # guard bit below
+        m.d.comb += wide.eq(Cat(Const(0, 1), mag) >> right)
+        grown = _wire(m, mag << v["left"], f"{name}_grown", MAN + 1)
+        kept = _wire(m, Mux(v["grow"], grown, wide[1:MAN + 2]), f"{name}_kept")
+        most = len(mag) + 1 if max_right is None else max_right   # the largest ``right``
+        below = min(len(mag), most - 1)                             # bits under the guard
+        sticky = balanced((mag[i] & (right > i + 1) for i in range(below)), or_) \
+            if below > 0 else Const(0, 1)
+        up = _wire(m, wide[0] & (sticky | kept[0]), f"{name}_up")
+        return {"kept": kept, "up": up, "mag": None, "right": None, "left": None,
+                "grow": None}
+
+    def round_(m: Module, v: Values) -> Values:
+        ecode = v["ecode"]
+        code = Signal(len(ecode) + MAN + 1, name=f"{name}_code")
+        m.d.comb += code.eq((ecode << MAN) + v["kept"] + v["up"])
+        neg = v["neg"]
+        bits = Cat(Mux(v["zero"], 0, Mux(code >= INF, INF, code[:MAG])), neg)
+        if "nan" in v:
+            bits = Mux(v["nan"], QNAN, Mux(v["inf"], Cat(Const(INF, MAG), neg), bits))
+        return {"bits": _wire(m, bits, name, FP32.bits), **dict.fromkeys(
+            ("ecode", "kept", "up", "zero", "neg", "nan", "inf"))}
+
+    return [("lead", lead), ("amount", amount), ("shift", shift), ("round", round_)]
+
+
+def add_segments(name: str) -> list[tuple[str, Segment]]:
+    """The segments of :data:`FP32_ADD`: RNE32(``a`` + ``b``) of two FP32 bit patterns (values
+    ``a``, ``b``) into ``bits``."""
+
+    def order(m: Module, v: Values) -> Values:
+        a, b = Value.cast(v["a"]), Value.cast(v["b"])
+        ua, ub = unpack(m, a, f"{name}_a"), unpack(m, b, f"{name}_b")
+        swap = a[:MAG] < b[:MAG]       # magnitudes order as integers
+        nan = ua.nan | ub.nan | (ua.inf & ub.inf & (ua.neg ^ ub.neg))
+        # no NaN: an inf operand is the larger one, so the result is ±inf by its sign
+        return {"big": _wire(m, Mux(swap, b, a), f"{name}_big"),
+                "small": _wire(m, Mux(swap, a, b)[:MAG], f"{name}_small"),
+                "sub": ua.neg ^ ub.neg, "nan": _wire(m, nan, f"{name}_nan"),
+                "inf": ua.inf | ub.inf, "a": None, "b": None}
+
+    def exponents(m: Module, v: Values) -> Values:
+        big, small = v["big"], v["small"]
+        normal = [x[MAN:MAG] != 0 for x in (big, small)]
+        big_e, small_e = (Mux(n, x[MAN:MAG], 1) for n, x in zip(normal, (big, small)))
+        distance = big_e - small_e      # >= 0: the larger magnitude has the larger exponent
+        apart = _wire(m, Mux(distance > MAN + _GUARD, MAN + _GUARD, distance),
+                      f"{name}_apart", range(MAN + _GUARD + 1))
+        exp = _wire(m, big_e + (FP32.lsb - 1 - _GUARD), f"{name}_exp", signed(FP32.exp_bits + 2))
+        return {"big_sig": Cat(big[:MAN], normal[0]), "small_sig": Cat(small[:MAN], normal[1]),
+                "apart": apart, "exp": exp, "big_neg": big[MAG], "big": None, "small": None}
+
+    def align(m: Module, v: Values) -> Values:
+        small = _wire(m, v["small_sig"] << _GUARD, f"{name}_small3")
+        apart = v["apart"]
+        aligned = _wire(m, small >> apart, f"{name}_aligned")
+        sticky = balanced((small[i] & (apart > i) for i in range(len(small))), or_)
+        return {"addend": _wire(m, aligned | sticky, f"{name}_addend"), "small_sig": None,
+                "apart": None}
+
+    def add(m: Module, v: Values) -> Values:
+        big, x, sub = v["big_sig"] << _GUARD, v["addend"], v["sub"]
+        total = _wire(m, Mux(sub, big - x, big + x), f"{name}_total", _SUM_BITS)
+        cancel = sub & (big == x)       # exact cancellation: +0
+        return {"mag": total, "neg": ~cancel & v["big_neg"], "big_sig": None, "addend": None,
+                "sub": None, "big_neg": None}
+
+    return [("order", order), ("exponents", exponents), ("align", align), ("add", add),
+            *round_segments(name, _SUM_DROP)]
+
+
+def round_exact(m: Module, neg: Value, mag: Value, exp: Value, name: str) -> Value:
+    """RNE32 of ``±mag · 2**exp`` (``mag`` unsigned, ``exp`` signed), one combinational
+    stage: FP32 bits, ±0 for 0."""
+    return build(m, FP32_ROUND, round_segments(name), {"neg": neg, "mag": mag, "exp": exp},
+                 0, Const(1, 1), name)["bits"]
 
 
 def round_value(m: Module, value: Unpacked, name: str) -> Value:
-    """RNE32 of an :class:`Unpacked` value: ±inf and the quiet NaN as they are."""
-    finite = round_exact(m, value.neg, value.sig, value.exp, name)
-    return Mux(value.nan, QNAN, Mux(value.inf, Cat(Const(INF, FP32.bits - 1), value.neg), finite))
+    """RNE32 of an :class:`Unpacked` value (one combinational stage): ±inf and the quiet NaN
+    as they are."""
+    return build(m, FP32_ROUND, round_segments(name), rounding_values(value), 0, Const(1, 1),
+                 name)["bits"]
 
 
 def add(m: Module, a_bits: Value, b_bits: Value, name: str) -> Value:
     """RNE32(a + b) of two FP32 bit patterns (one combinational stage)."""
-    a, b = unpack(m, a_bits, f"{name}_a"), unpack(m, b_bits, f"{name}_b")
-    swap = a_bits[:FP32.bits - 1] < b_bits[:FP32.bits - 1]   # magnitudes order as integers
-
-    def pick(first: Unpacked, second: Unpacked, field: str) -> Value:
-        return Mux(swap, getattr(second, field), getattr(first, field))
-
-    big_sig, big_exp, big_neg = (pick(a, b, f) for f in ("sig", "exp", "neg"))
-    small_sig, small_exp = pick(b, a, "sig"), pick(b, a, "exp")
-    apart = Signal(range(MAN + _GUARD + 1), name=f"{name}_apart")
-    distance = big_exp - small_exp
-    m.d.comb += apart.eq(Mux(distance > MAN + _GUARD, MAN + _GUARD, distance))
-    small = Signal(MAN + 1 + _GUARD, name=f"{name}_small")
-    m.d.comb += small.eq(small_sig << _GUARD)
-    aligned = Signal(MAN + 1 + _GUARD, name=f"{name}_aligned")
-    m.d.comb += aligned.eq(small >> apart)
-    sticky = (aligned << apart)[:len(small)] != small
-    total = Signal(MAN + 2 + _GUARD, name=f"{name}_total")
-    big = big_sig << _GUARD
-    m.d.comb += total.eq(Mux(a.neg ^ b.neg, big - (aligned | sticky), big + (aligned | sticky)))
-    neg = Mux(total == 0, a.neg & b.neg, big_neg)
-    finite = round_exact(m, neg, total, big_exp - _GUARD, name)
-    nan = a.nan | b.nan | (a.inf & b.inf & (a.neg ^ b.neg))
-    return Mux(nan, QNAN, Mux(a.inf, a_bits, Mux(b.inf, b_bits, finite)))
+    return build(m, FP32_ADD, add_segments(name), {"a": a_bits, "b": b_bits}, 0, Const(1, 1),
+                 name)["bits"]

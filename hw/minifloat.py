@@ -18,6 +18,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 from amaranth.hdl import Const, Module, Mux, Signal, Value, signed
 
+from lowbit.hw.trees import shift_add_product
 from lowbit.models.fmac import NAN, NEG_INF, POS_INF
 from lowbit.models.formats import FixedFormat, IntFormat, NumberFormat
 from lowbit.models.kulisch import OperandFormats
@@ -111,12 +112,28 @@ class Product:
     neg: Value   # the sign of an infinite product
 
 
-def exact_product(m: Module, a: Decoded, w: Decoded, name: str) -> Product:
-    """``a × w`` without rounding: ``(sig_a · sig_w) << (shift_a + shift_w)``."""
-    return Product((a.sig * w.sig) << (a.shift + w.shift), *_product_flags(m, a, w, name))
+#: significands up to this width (sign included) multiply in LUTs with ``fabric``
+FABRIC_SIG_BITS = 5
 
 
-def _product_flags(m: Module, a: Decoded, w: Decoded, name: str) -> tuple[Value, Value, Value]:
+def significand_product(a_sig: Value, w_sig: Value, fabric: bool = False) -> Value:
+    """``a_sig · w_sig`` (signed significands); with ``fabric``, significands of at most
+    :data:`FABRIC_SIG_BITS` bits (every FP8/FP6/FP4 format, int4) multiply by shift and add
+    (:func:`shift_add_product`: no DSP block, a few logic levels), wider ones by ``*``."""
+    a_sig, w_sig = Value.cast(a_sig), Value.cast(w_sig)
+    if fabric and max(len(a_sig), len(w_sig)) <= FABRIC_SIG_BITS:
+        return shift_add_product(a_sig, w_sig)
+    return a_sig * w_sig
+
+
+def exact_product(m: Module, a: Decoded, w: Decoded, name: str, fabric: bool = False) -> Product:
+    """``a × w`` without rounding: ``(sig_a · sig_w) << (shift_a + shift_w)`` (``fabric``: see
+    :func:`significand_product`)."""
+    return Product(significand_product(a.sig, w.sig, fabric) << (a.shift + w.shift),
+                   *product_flags(m, a, w, name))
+
+
+def product_flags(m: Module, a: Decoded, w: Decoded, name: str) -> tuple[Value, Value, Value]:
     """``(nan, inf, neg)`` of a product, by IEEE 754 (see :class:`Product`)."""
     nan, inf, neg = (Signal(name=f"{name}_{s}") for s in ("nan", "inf", "neg"))
     m.d.comb += [nan.eq(a.nan | w.nan | (a.inf & w.zero) | (w.inf & a.zero)),
@@ -206,7 +223,7 @@ def lmul_product(m: Module, a: Decoded, w: Decoded, na: Normalised, nw: Normalis
     with the flags :func:`exact_product` gives."""
     mag = Signal(frac_bits + 2, name=f"{name}_mag")
     m.d.comb += mag.eq((1 << frac_bits) + na.frac + nw.frac + offset)
-    nan, inf, neg = _product_flags(m, a, w, name)
+    nan, inf, neg = product_flags(m, a, w, name)
     dead = a.zero | w.zero | a.inf | a.nan | w.inf | w.nan
     sig = Signal(signed(frac_bits + 3), name=f"{name}_sig")  # signed before the shift: narrow
     m.d.comb += sig.eq(Mux(dead, 0, Mux(neg, -mag, mag)))
