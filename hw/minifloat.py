@@ -213,18 +213,18 @@ def normalise_set(m: Module, formats: OperandFormats, code: Value, select: Value
         for n in [normalise(m, fmt, code[:fmt.bits], frac_bits, f"{name}{i}")]])
 
 
-def lmul_product(m: Module, a: Decoded, w: Decoded, na: Normalised, nw: Normalised,
-                 frac_bits: int, offset: Value, low_zeros: int, name: str) -> Product:
-    """The L-Mul product ``±(1 + xm + ym + 2**-l)·2**(xe + ye)``: one adder and a shift.
-
-    ``offset`` is ``2**-l`` in units of ``2**-frac_bits``; the value comes in units of
-    ``2**(lsb_a + lsb_w + low_zeros - frac_bits)``, the ``low_zeros`` bits below being zero
-    (the exactness argument of :mod:`lowbit.models.lmul`). Zero, inf and NaN operands give 0,
-    with the flags :func:`exact_product` gives."""
+def lmul_significand(m: Module, a: Decoded, w: Decoded, na: Normalised, nw: Normalised,
+                     frac_bits: int, offset: Value, name: str) -> Product:
+    """The L-Mul product ``±(1 + xm + ym + 2**-l)·2**(xe + ye)`` before its shift (one adder):
+    ``value`` is the signed ``±(1 + xm + ym + 2**-l)`` in units of ``2**-frac_bits``; shifted
+    left by ``na.exp + nw.exp`` it is in units of ``2**(lsb_a + lsb_w - frac_bits)``, and the
+    low bits below the config's offset bits are zero (the exactness argument of
+    :mod:`lowbit.models.lmul`). ``offset`` is ``2**-l`` in units of ``2**-frac_bits``. Zero,
+    inf and NaN operands give 0, with the flags :func:`exact_product` gives."""
     mag = Signal(frac_bits + 2, name=f"{name}_mag")
     m.d.comb += mag.eq((1 << frac_bits) + na.frac + nw.frac + offset)
     nan, inf, neg = product_flags(m, a, w, name)
     dead = a.zero | w.zero | a.inf | a.nan | w.inf | w.nan
     sig = Signal(signed(frac_bits + 3), name=f"{name}_sig")  # signed before the shift: narrow
     m.d.comb += sig.eq(Mux(dead, 0, Mux(neg, -mag, mag)))
-    return Product((sig << (na.exp + nw.exp)) >> low_zeros, nan, inf, neg)
+    return Product(sig, nan, inf, neg)

@@ -13,6 +13,7 @@ on ``clear``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import fields
 
 from amaranth.hdl import Module, Signal, Value
 
@@ -20,6 +21,18 @@ from lowbit.models.pipeline import Chain
 
 Values = dict[str, Value]
 Segment = Callable[[Module, Values], Values]
+
+
+def flat(prefix: str, record) -> Values:
+    """A dataclass of values (e.g. a decoded operand) as named values ``prefix_field``."""
+    return {f"{prefix}_{f.name}": getattr(record, f.name) for f in fields(record)}
+
+
+def unflat(kind: type, prefix: str, values: Values) -> tuple:
+    """The dataclass :func:`flat` made, rebuilt from ``values``, and the names it used (set
+    to ``None``, for a segment to drop them)."""
+    names = {f.name: f"{prefix}_{f.name}" for f in fields(kind)}
+    return kind(**{f: values[n] for f, n in names.items()}), dict.fromkeys(names.values())
 
 
 def register(m: Module, values: Values, en: Value, prefix: str,
