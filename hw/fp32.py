@@ -51,6 +51,13 @@ SIGN = 1 << MAG
 _GUARD = 3                            # bits the adder opens below the larger significand
 _SUM_BITS = MAN + 2 + _GUARD          # the adder's exact-to-odd sum
 _SUM_DROP = max(_SUM_BITS - 1 - MAN, _GUARD)   # the most bits the adder's rounder drops
+#: offsets k of the sums ``e + k`` the rounder forms beside each other: the code and the code
+#: plus one (a hidden bit), and the comparisons with 1 and with the inf code
+_E_OFFSETS = (0, 1, -1, -(EXP_ONES - 1), -EXP_ONES)
+
+
+def _offset_name(k: int) -> str:
+    return f"{'p' if k >= 0 else 'm'}{abs(k)}"
 
 
 @dataclass(frozen=True)
@@ -130,81 +137,123 @@ def round_segments(name: str, max_right: int | None = None) -> list[tuple[str, S
     """The segments of :data:`FP32_ROUND`: RNE32 of ``±mag · 2**exp`` (values ``neg``, ``mag``
     unsigned, ``exp`` signed; with ``nan`` and ``inf`` also, those win: the quiet NaN, ±inf
     by ``neg``) into ``bits``. ``max_right``: the most bits the rounding can drop (the
-    caller's guarantee); by default every bit of ``mag`` may go."""
+    caller's guarantee); by default every bit of ``mag`` may go.
 
+    Short paths: whatever follows from ``exp`` alone (the subnormal range's drop ``floor =
+    lsb - exp``, and ``base = exp - lsb - man_bits``) is found beside the leading-one tree;
+    then ``e = top + base`` is the exponent code when the precision decides the step (``e >
+    0``, ``drop = top - man_bits``; else the range does, ``drop = floor``, code 0), and the
+    comparisons of ``e`` with 1 and with the inf code are additions of ``top`` to constants
+    beside it. A left shift (``drop < 0``) drops nothing, so it needs no rounding and takes its
+    own way past the rounding adder."""
     def lead(m: Module, v: Values) -> Values:
-        mag = Value.cast(v["mag"])
-        return {"top": _msb(m, mag, name), "zero": _wire(m, mag == 0, f"{name}_zero")}
+        mag, exp = Value.cast(v["mag"]), Value.cast(v["exp"])
+        most = len(mag) + 1 if max_right is None else max_right     # the largest ``right``
+        floor = _wire(m, FP32.lsb - exp, f"{name}_floor")
+        base = exp - (FP32.lsb + MAN)
+        return {"top": _msb(m, mag, name), "zero": _wire(m, mag == 0, f"{name}_zero"),
+                **{f"base_{_offset_name(k)}": _wire(m, base + k, f"{name}_base_{_offset_name(k)}")
+                   for k in _E_OFFSETS},
+                "floor_right": _wire(m, Mux(floor <= 0, 0, Mux(floor > most, most, floor)),
+                                     f"{name}_floor_right", range(most + 1)),
+                "floor_left": _wire(m, Mux(floor < 0, -floor, 0), f"{name}_floor_left",
+                                    range(MAN + 1)),
+                "exp": None}
 
     def amount(m: Module, v: Values) -> Values:
-        mag, exp = Value.cast(v["mag"]), Value.cast(v["exp"])
-        width = len(mag)
-        most = width + 1 if max_right is None else max_right
-        drop = Signal(signed(max(len(exp), width.bit_length()) + 3), name=f"{name}_drop")
-        by_precision, by_range = v["top"] - MAN, FP32.lsb - exp
-        m.d.comb += drop.eq(Mux(by_precision > by_range, by_precision, by_range))
-        right = Signal(range(most + 1), name=f"{name}_right")
-        clamped = drop if max_right is not None else Mux(drop > most, most, drop)
-        m.d.comb += right.eq(Mux(drop <= 0, 0, clamped))
-        ecode = Signal(len(drop) + 1, name=f"{name}_ecode")   # q - lsb: never negative
-        m.d.comb += ecode.eq(exp + drop - FP32.lsb)
-        return {"right": right, "left": _wire(m, Mux(drop < 0, -drop, 0), f"{name}_left",
-                                              range(MAN + 1)),
-                "grow": drop < 0, "ecode": ecode, "top": None, "exp": None}
+        top, width = v["top"], len(Value.cast(v["mag"]))
+        # e + k for the offsets k; "at least" is the sign of e - threshold
+        e = {k: _wire(m, top + v[f"base_{_offset_name(k)}"], f"{name}_e_{_offset_name(k)}")
+             for k in _E_OFFSETS}
+        precise = _wire(m, e[-1] >= 0, f"{name}_precise")   # e >= 1: the precision decides
+        at_least = {t: precise & (e[-t] >= 0) for t in (EXP_ONES - 1, EXP_ONES)}
+        # the precision's drop is top - man_bits: a right shift only if mag is that wide
+        by_precision = Mux(top > MAN, top - MAN, 0) if width - 1 > MAN else 0
+        bits = len(e[0])
+        return {"right": _wire(m, Mux(precise, by_precision, v["floor_right"]), f"{name}_right",
+                               v["floor_right"].shape()),
+                "left": _wire(m, Mux(precise, Mux(top < MAN, MAN - top, 0), v["floor_left"]),
+                              f"{name}_left", range(MAN + 1)),
+                "ecode": _wire(m, Mux(precise, e[0], 0), f"{name}_ecode", bits),
+                "ecode1": _wire(m, Mux(precise, e[1], 1), f"{name}_ecode1", bits),
+                # ecode, ecode + 1 are inf codes already
+                "over": at_least[EXP_ONES], "over1": at_least[EXP_ONES - 1],
+                "top": None, "floor_right": None, "floor_left": None,
+                **{f"base_{_offset_name(k)}": None for k in _E_OFFSETS}}
 
     def shift(m: Module, v: Values) -> Values:
-        mag, right = Value.cast(v["mag"]), v["right"]
+        mag, right, left = Value.cast(v["mag"]), v["right"], v["left"]
         wide = Signal(max(len(mag) + 1, MAN + 2), name=f"{name}_wide")  # guard bit below
         m.d.comb += wide.eq(Cat(Const(0, 1), mag) >> right)
-        grown = _wire(m, mag << v["left"], f"{name}_grown", MAN + 1)
-        kept = _wire(m, Mux(v["grow"], grown, wide[1:MAN + 2]), f"{name}_kept")
-        most = len(mag) + 1 if max_right is None else max_right   # the largest ``right``
+        kept = _wire(m, wide[1:MAN + 2], f"{name}_kept")
+        most = len(mag) + 1 if max_right is None else max_right     # the largest ``right``
         below = min(len(mag), most - 1)                             # bits under the guard
         sticky = balanced((mag[i] & (right > i + 1) for i in range(below)), or_) \
             if below > 0 else Const(0, 1)
-        up = _wire(m, wide[0] & (sticky | kept[0]), f"{name}_up")
-        return {"kept": kept, "up": up, "mag": None, "right": None, "left": None,
-                "grow": None}
+        return {"kept": kept, "up": _wire(m, wide[0] & (sticky | kept[0]), f"{name}_up"),
+                "grown": _wire(m, mag << left, f"{name}_grown", MAN + 1),
+                "grow": left != 0, "mag": None, "right": None, "left": None}
 
     def round_(m: Module, v: Values) -> Values:
-        ecode = v["ecode"]
-        code = Signal(len(ecode) + MAN + 1, name=f"{name}_code")
-        m.d.comb += code.eq((ecode << MAN) + v["kept"] + v["up"])
+        def code(kept, up):
+            """The code of a kept significand rounded up by ``up``, and whether it must be
+            clamped to inf: kept's hidden bit counts one in the exponent field, so the upper
+            part is ecode or ecode + 1; below the inf code, rounding up carries into it at
+            most up to the inf code itself (an all-ones fraction at exponent 254)."""
+            hidden = kept[MAN]
+            upper = Mux(hidden, v["ecode1"], v["ecode"])
+            code = Cat(kept[:MAN], upper)
+            return code if up is None else code + up, Mux(hidden, v["over1"], v["over"])
+
+        rounded, over = code(v["kept"], v["up"])
+        grown, grown_over = code(v["grown"], None)
+        result = _wire(m, Mux(v["grow"], grown, rounded), f"{name}_code", MAG + 1)
         neg = v["neg"]
-        bits = Cat(Mux(v["zero"], 0, Mux(code >= INF, INF, code[:MAG])), neg)
+        bits = Cat(Mux(v["zero"], 0, Mux(Mux(v["grow"], grown_over, over), INF, result[:MAG])),
+                   neg)
         if "nan" in v:
             bits = Mux(v["nan"], QNAN, Mux(v["inf"], Cat(Const(INF, MAG), neg), bits))
         return {"bits": _wire(m, bits, name, FP32.bits), **dict.fromkeys(
-            ("ecode", "kept", "up", "zero", "neg", "nan", "inf"))}
+            ("ecode", "ecode1", "over", "over1", "kept", "up", "grown", "grow", "zero", "neg",
+             "nan", "inf"))}
 
     return [("lead", lead), ("amount", amount), ("shift", shift), ("round", round_)]
 
 
+def _clamp(distance: Value) -> Value:
+    """An exponent difference as the adder's alignment: beyond the significand and the guard
+    bits every shift leaves only the sticky bit (so the shifter stops there)."""
+    return Mux(distance > MAN + _GUARD, MAN + _GUARD, distance)
+
+
 def add_segments(name: str) -> list[tuple[str, Segment]]:
     """The segments of :data:`FP32_ADD`: RNE32(``a`` + ``b``) of two FP32 bit patterns (values
-    ``a``, ``b``) into ``bits``."""
+    ``a``, ``b``) into ``bits``. The exponent differences both ways are found beside the
+    magnitude comparison, which then only picks."""
 
     def order(m: Module, v: Values) -> Values:
         a, b = Value.cast(v["a"]), Value.cast(v["b"])
         ua, ub = unpack(m, a, f"{name}_a"), unpack(m, b, f"{name}_b")
-        swap = a[:MAG] < b[:MAG]       # magnitudes order as integers
+        swap = _wire(m, a[:MAG] < b[:MAG], f"{name}_swap")   # magnitudes order as integers
+        normal = [x[MAN:MAG] != 0 for x in (a, b)]
+        ea, eb = (Mux(n, x[MAN:MAG], 1) for n, x in zip(normal, (a, b)))
+        sig_a, sig_b = (Cat(x[:MAN], n) for n, x in zip(normal, (a, b)))
         nan = ua.nan | ub.nan | (ua.inf & ub.inf & (ua.neg ^ ub.neg))
         # no NaN: an inf operand is the larger one, so the result is ±inf by its sign
-        return {"big": _wire(m, Mux(swap, b, a), f"{name}_big"),
-                "small": _wire(m, Mux(swap, a, b)[:MAG], f"{name}_small"),
-                "sub": ua.neg ^ ub.neg, "nan": _wire(m, nan, f"{name}_nan"),
-                "inf": ua.inf | ub.inf, "a": None, "b": None}
+        return {"big_sig": _wire(m, Mux(swap, sig_b, sig_a), f"{name}_big_sig"),
+                "small_sig": _wire(m, Mux(swap, sig_a, sig_b), f"{name}_small_sig"),
+                # each way's exponent difference, clamped (the picked one is >= 0)
+                "apart": _wire(m, Mux(swap, _clamp(eb - ea), _clamp(ea - eb)), f"{name}_apart",
+                               range(MAN + _GUARD + 1)),
+                "big_e": _wire(m, Mux(swap, eb, ea), f"{name}_big_e"),
+                "big_neg": Mux(swap, b[MAG], a[MAG]), "sub": ua.neg ^ ub.neg,
+                "nan": _wire(m, nan, f"{name}_nan"), "inf": ua.inf | ub.inf,
+                "a": None, "b": None}
 
     def exponents(m: Module, v: Values) -> Values:
-        big, small = v["big"], v["small"]
-        normal = [x[MAN:MAG] != 0 for x in (big, small)]
-        big_e, small_e = (Mux(n, x[MAN:MAG], 1) for n, x in zip(normal, (big, small)))
-        distance = big_e - small_e      # >= 0: the larger magnitude has the larger exponent
-        apart = _wire(m, Mux(distance > MAN + _GUARD, MAN + _GUARD, distance),
-                      f"{name}_apart", range(MAN + _GUARD + 1))
-        exp = _wire(m, big_e + (FP32.lsb - 1 - _GUARD), f"{name}_exp", signed(FP32.exp_bits + 2))
-        return {"big_sig": Cat(big[:MAN], normal[0]), "small_sig": Cat(small[:MAN], normal[1]),
-                "apart": apart, "exp": exp, "big_neg": big[MAG], "big": None, "small": None}
+        exp = _wire(m, v["big_e"] + (FP32.lsb - 1 - _GUARD), f"{name}_exp",
+                    signed(FP32.exp_bits + 2))
+        return {"exp": exp, "big_e": None}
 
     def align(m: Module, v: Values) -> Values:
         small = _wire(m, v["small_sig"] << _GUARD, f"{name}_small3")
@@ -216,7 +265,9 @@ def add_segments(name: str) -> list[tuple[str, Segment]]:
 
     def add(m: Module, v: Values) -> Values:
         big, x, sub = v["big_sig"] << _GUARD, v["addend"], v["sub"]
-        total = _wire(m, Mux(sub, big - x, big + x), f"{name}_total", _SUM_BITS)
+        # big ± x as one adder: x's bits flipped and a carry in to subtract (mod 2**28)
+        flipped = Cat(x, Const(0, _SUM_BITS - len(x))) ^ sub.replicate(_SUM_BITS)
+        total = _wire(m, big + flipped + sub, f"{name}_total", _SUM_BITS)
         cancel = sub & (big == x)       # exact cancellation: +0
         return {"mag": total, "neg": ~cancel & v["big_neg"], "big_sig": None, "addend": None,
                 "sub": None, "big_neg": None}

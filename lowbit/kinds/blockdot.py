@@ -33,7 +33,7 @@ class BlockdotConfig(CoreConfig):
                             check=_element_check)
     lanes: int = option(8, "element pairs multiplied per cycle; must divide the block", lo=1,
                         hi=64)
-    stages: int = option(2, "pipeline registers between the operands and the block register "
+    stages: int = option(3, "pipeline registers between the operands and the block register "
                          "(decode, products, shifts, lane tree): 0..4; 1 registers the lanes' sum",
                          lo=0, hi=4)
     output: str = option("fp32", "fp32: each result is qgemm's FP32 output over a run-time "
