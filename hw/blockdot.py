@@ -13,8 +13,8 @@ Ports::
 
 Pipeline::
 
-    beats ─► decode ─ products ─ shifts ─ lane tree ─► block register (exact) ─┐   [stages]
-      ┌─────────────────────────────────────────────────────────────────────────┘
+    beats ─► decode ─ products ─ signs ─ shifts ─ lanes' tree ─► block register ─┐ [stages]
+      ┌──────────────────────────────────────────────────────────────────────────┘
       └─► × sig(sa)·sig(sw), RNE32 ─► c = RNE32(c + S) over ``blocks`` blocks ─► [tensor]
           [fp32_stages]               [min(fp32_stages, B/L) cycles per block]  [fp32_stages]
 
@@ -22,7 +22,8 @@ Each stretch is a chain of :mod:`lowbit.models.blockdot` / :mod:`lowbit.models.p
 into as many stages as the config says (:mod:`lowbit.hw.stages`). The scales ride on every
 beat; the unit uses those of a block's last beat. Each lane decodes its elements
 (:mod:`lowbit.hw.minifloat`, from the element formats) and multiplies exactly (narrow
-significands by shift and add in LUTs), and the lanes are summed in a tree; the block's exact
+significands' magnitudes by radix-4 digits in LUTs, then the sign), and the lanes are summed in
+a tree; the block's exact
 sum is held in a register of ``kulisch_bits(a, w, B)`` bits with sticky inf/NaN flags beside
 it. At the block's end the sum is multiplied by both scales' significands (E8M0: nothing) and
 their exponents are added: ``S = sum · 2**exp`` exactly (:mod:`lowbit.models.blockdot`). With
@@ -46,10 +47,10 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In
 
 from lowbit.hw import fp32
-from lowbit.hw.minifloat import Product, Specials, decode, product_flags, significand_product
+from lowbit.hw.minifloat import Product, Specials, decode, fabric_operands, product_flags
 from lowbit.hw.reduce import ports, reduction
 from lowbit.hw.stages import build
-from lowbit.hw.trees import balanced, shift_add_product
+from lowbit.hw.trees import balanced, radix4_product, shift_add_product
 from lowbit.kinds.blockdot import BlockdotConfig
 from lowbit.models.blockdot import TENSOR_CHAIN, beat_chain, round_chain, unit_significand
 from lowbit.models.fmac import NAN, NEG_INF, POS_INF
@@ -152,23 +153,42 @@ class BlockDot(wiring.Component):
         cfg = self.config
         lanes = range(cfg.lanes)
 
+        negate = True   # whether "sign" negates: the products are magnitudes (set below)
+
         def decoding(m, v):
+            nonlocal negate
             out = {}
             for i in lanes:
                 a = decode(m, cfg.a.element, v[f"a{i}"], f"a{i}")
                 w = decode(m, cfg.w.element, v[f"w{i}"], f"w{i}")
                 nan, inf, neg = product_flags(m, a, w, f"p{i}")
-                out.update({f"a{i}": None, f"w{i}": None, f"sig_a{i}": a.sig, f"sig_w{i}": w.sig,
-                            f"shift{i}": a.shift + w.shift, f"nan{i}": nan,
-                            f"pos{i}": inf & ~neg, f"neg{i}": inf & neg})
+                out |= {f"a{i}": None, f"w{i}": None, f"shift{i}": a.shift + w.shift,
+                        f"neg{i}": neg, f"nan{i}": nan, f"pinf{i}": inf & ~neg,
+                        f"ninf{i}": inf & neg}
+                fabric = fabric_operands(a, w)
+                negate = fabric is not None
+                out |= (dict(zip((f"x{i}", f"triple{i}", f"y{i}"), fabric)) if negate
+                        else {f"sig_a{i}": a.sig, f"sig_w{i}": w.sig})
             return out
 
         def multiply(m, v):
-            out = {f"{f}{i}": None for f in ("sig_a", "sig_w", "nan", "pos", "neg") for i in lanes}
-            for flag in ("nan", "pos", "neg"):
-                out[flag] = balanced((v[f"{flag}{i}"] for i in lanes), or_)
-            return {**out, **{f"product{i}": significand_product(v[f"sig_a{i}"], v[f"sig_w{i}"],
-                                                                 fabric=True) for i in lanes}}
+            out = {}
+            for i in lanes:
+                names = (f"x{i}", f"triple{i}", f"y{i}") if negate else (f"sig_a{i}", f"sig_w{i}")
+                out |= {**dict.fromkeys(names),
+                        **{f"{f}{i}": None for f in ("nan", "pinf", "ninf")},
+                        f"product{i}": (radix4_product(*(v[n] for n in names)) if negate
+                                        else v[names[0]] * v[names[1]])}
+            for flag, lane_flag in (("nan", "nan"), ("pos", "pinf"), ("neg", "ninf")):
+                out[flag] = balanced((v[f"{lane_flag}{i}"] for i in lanes), or_)
+            return out
+
+        def sign(m, v):
+            out = {f"neg{i}": None for i in lanes}
+            if negate:
+                out |= {f"product{i}": Mux(v[f"neg{i}"], -v[f"product{i}"], v[f"product{i}"])
+                        for i in lanes}
+            return out
 
         def shift(m, v):
             return {**{f"term{i}": v[f"product{i}"] << v[f"shift{i}"] for i in lanes},
@@ -179,7 +199,8 @@ class BlockDot(wiring.Component):
             m.d.comb += beat.eq(balanced(v[f"term{i}"] for i in lanes))
             return {"sum": beat, **{f"term{i}": None for i in lanes}}
 
-        return [("decode", decoding), ("multiply", multiply), ("shift", shift), ("tree", tree)]
+        return [("decode", decoding), ("multiply", multiply), ("sign", sign), ("shift", shift),
+                ("tree", tree)]
 
     def _accumulate_fp32(self, m: Module, red, block: dict) -> None:
         """RNE32 of each block result, their FP32 sum over ``blocks`` blocks, tensor scales."""

@@ -10,12 +10,14 @@ Ports (streams in the manner of :mod:`amaranth.lib.stream`)::
 
 Pipeline (:data:`~lowbit.models.fmac.FMAC_CHAIN` cut into ``stages``, :mod:`lowbit.hw.stages`)::
 
-    operands ─► decode a, w ─► sig_a·sig_w ─► << (shift_a + shift_w) ─► register
-                   └─ inf / NaN / zero ─► product special ─────────────► sticky flags
+    operands ─► decode a, w ─► |sig_a|·|sig_w| ─► ± ─► << (shift_a + shift_w) ─► register
+                   └─ inf / NaN / zero ─► product special ────────────────────► sticky flags
 
 The beat counter runs at the operands, and whether a beat is its result's K-th rides along
 with it, so the register's control comes straight from a pipeline register. Narrow significands
-(FP8/FP6/FP4) multiply by shift and add in LUTs (no DSP block on the path).
+(FP8/FP6/FP4) multiply their magnitudes in LUTs by radix-4 digits (the multiples found in the
+decode stage; no DSP block on the path) and the product is signed after; wider ones
+(integers) multiply signed with ``*``.
 
 With ``mul = "lmul"`` the multiplier is L-Mul's adder (:mod:`lowbit.models.lmul`): each operand
 normalised to ``(1 + xm)·2**xe``, then ``(1 + xm + ym + 2**-l) << (xe + ye)``.
@@ -36,13 +38,14 @@ from lowbit.hw.minifloat import (
     Product,
     Specials,
     decode_set,
+    fabric_operands,
     lmul_significand,
     normalise_set,
     product_flags,
-    significand_product,
 )
 from lowbit.hw.reduce import ports, reduction
 from lowbit.hw.stages import build, flat, unflat
+from lowbit.hw.trees import radix4_product
 from lowbit.kinds.fmac import FmacConfig
 from lowbit.models.fmac import FMAC_CHAIN
 from lowbit.models.lmul import pair_offset
@@ -107,15 +110,24 @@ class FMAC(wiring.Component):
         lmul = cfg.mul == "lmul"
         frac = max(f.man_bits for s in sets.values() for f in s.formats) if lmul else 0
 
+        negate = True   # whether "sign" negates: the product is a magnitude (set below)
+
         def decoding(m, v):
+            nonlocal negate
             out = {"a": None, "w": None}
+            decoded = {side: decode_set(m, fmts, v[side], sel[side], side)
+                       for side, fmts in sets.items()}
             for side, fmts in sets.items():
-                out |= flat(side, decode_set(m, fmts, v[side], sel[side], side))
+                out |= flat(side, decoded[side])
                 if lmul:
                     out |= flat(f"n{side}", normalise_set(m, fmts, v[side], sel[side], frac,
                                                           side))
             if lmul:
                 out["offset"] = _offset(cfg, frac, sel["a"], sel["w"])
+            elif (fabric := fabric_operands(decoded["a"], decoded["w"])) is not None:
+                out |= dict(zip(("x", "x3", "y"), fabric))
+            else:
+                negate = False
             return out
 
         def multiply(m, v):
@@ -127,11 +139,15 @@ class FMAC(wiring.Component):
                 prod = lmul_significand(m, a, w, na, nw, frac, v["offset"], "product")
                 out |= {**drop_na, **drop_nw, "offset": None, "shift": na.exp + nw.exp}
             else:
-                prod = Product(significand_product(a.sig, w.sig, fabric=True),
-                               *product_flags(m, a, w, "product"))
-                out["shift"] = a.shift + w.shift
+                value = radix4_product(v["x"], v["x3"], v["y"]) if negate else a.sig * w.sig
+                prod = Product(value, *product_flags(m, a, w, "product"))
+                out |= {"shift": a.shift + w.shift, "x": None, "x3": None, "y": None}
             return {**out, "value": prod.value, "nan": prod.nan, "inf": prod.inf,
                     "neg": prod.neg}
+
+        def sign(m, v):
+            value = v["value"]
+            return {"value": Mux(v["neg"], -value, value) if negate else value}
 
         def shift(m, v):
             # L-Mul's low bits are zero (see lmul_significand); a narrower register drops more
@@ -140,4 +156,4 @@ class FMAC(wiring.Component):
             m.d.comb += term.eq((v["value"] << v["shift"]) >> low)
             return {"term": term, "value": None, "shift": None}
 
-        return [("decode", decoding), ("multiply", multiply), ("shift", shift)]
+        return [("decode", decoding), ("multiply", multiply), ("sign", sign), ("shift", shift)]

@@ -24,7 +24,7 @@ inputs are read in the first segment: hold them while a result is in flight.
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In
 
@@ -84,11 +84,12 @@ class Fusion(wiring.Component):
         bricks = range(BRICKS)
 
         def select(m, v):
-            # the index of (A, W) in modes(): A's code · 3 + W's code, code 3 acting as 2
-            mode = Signal(range(len(modes())), name="mode")
+            # the mode as the two precision codes side by side (code 3 acting as 2); a
+            # product a_code · 3 would be a multiplier, which synthesis puts on a DSP block
             top = len(PRECISIONS) - 1
-            a_code, w_code = (Mux(p >= top, top, p) for p in (self.a_prec, self.w_prec))
-            m.d.comb += mode.eq(a_code * len(PRECISIONS) + w_code)
+            mode = Signal(4, name="mode")
+            m.d.comb += mode.eq(Cat(*(Mux(p >= top, top, p)[:2] for p in (self.w_prec,
+                                                                           self.a_prec))))
             a_digits = [v["a"][2 * d:2 * d + 2] for d in range(WORD_BITS // 2)]
             w_digits = [v["w"][2 * d:2 * d + 2] for d in range(WORD_BITS // 2)]
             out = {"a": None, "w": None}
@@ -97,9 +98,9 @@ class Fusion(wiring.Component):
                 y = Signal(signed(3), name=f"brick{b}_w")
                 shift = Signal(range(13), name=f"brick{b}_shift")
                 with m.Switch(mode):
-                    for index, (ab, wb) in enumerate(modes()):
+                    for ab, wb in modes():
                         da, ta, dw, tw, sh = brick_wiring(ab, wb, b)
-                        with m.Case(index):
+                        with m.Case(PRECISIONS.index(ab) << 2 | PRECISIONS.index(wb)):
                             m.d.comb += [x.eq(_extend(a_digits[da], ta & self.a_signed)),
                                          y.eq(_extend(w_digits[dw], tw & self.w_signed)),
                                          shift.eq(sh)]

@@ -18,7 +18,6 @@ from dataclasses import dataclass, fields
 import numpy as np
 from amaranth.hdl import Const, Module, Mux, Signal, Value, signed
 
-from lowbit.hw.trees import shift_add_product
 from lowbit.models.fmac import NAN, NEG_INF, POS_INF
 from lowbit.models.formats import FixedFormat, IntFormat, NumberFormat
 from lowbit.models.kulisch import OperandFormats
@@ -35,7 +34,8 @@ def _matches(code: Value, codes: np.ndarray) -> Value:
 
 @dataclass(frozen=True)
 class Decoded:
-    """An operand as exact fixed point: ``sig`` (signed) ``<< shift``, plus what it is."""
+    """An operand as exact fixed point: ``sig`` (signed) ``<< shift``, plus what it is;
+    ``mag`` is ``|sig|`` (so ``sig`` is ``±mag`` by ``neg``; 0 for inf and NaN)."""
 
     sig: Value
     shift: Value
@@ -43,6 +43,7 @@ class Decoded:
     zero: Value
     inf: Value
     nan: Value
+    mag: Value
 
 
 def decode(m: Module, fmt: NumberFormat, code: Value, name: str) -> Decoded:
@@ -52,7 +53,8 @@ def decode(m: Module, fmt: NumberFormat, code: Value, name: str) -> Decoded:
     if isinstance(fmt, IntFormat):
         sig = Signal(signed(fmt.bits + (not fmt.signed)), name=f"{name}_sig")
         m.d.comb += sig.eq(code.as_signed() if fmt.signed else code)
-        return Decoded(sig, Const(0, 1), sig < 0, sig == 0, Const(0, 1), Const(0, 1))
+        return Decoded(sig, Const(0, 1), sig < 0, sig == 0, Const(0, 1), Const(0, 1),
+                       abs(sig) if fmt.signed else code)
     assert isinstance(fmt, FloatFormat)
     man, exp = code[:fmt.man_bits], code[fmt.man_bits:fmt.man_bits + fmt.exp_bits]
     neg = code[fmt.bits - 1] if fmt.signed else Const(0, 1)
@@ -73,7 +75,7 @@ def decode(m: Module, fmt: NumberFormat, code: Value, name: str) -> Decoded:
     m.d.comb += sig.eq(Mux(special, 0, Mux(neg, -mag, mag)))
     zero = Signal(name=f"{name}_zero")
     m.d.comb += zero.eq((mag == 0) & ~special)
-    return Decoded(sig, shift, neg, zero, inf, nan)
+    return Decoded(sig, shift, neg, zero, inf, nan, Mux(special, 0, mag))
 
 
 def decode_set(m: Module, formats: OperandFormats, code: Value, select: Value,
@@ -83,7 +85,8 @@ def decode_set(m: Module, formats: OperandFormats, code: Value, select: Value,
     outs = []
     for i, fmt in enumerate(formats.formats):
         d = decode(m, fmt, code[:fmt.bits], f"{name}{i}")
-        outs.append(Decoded(d.sig, d.shift + formats.offset(fmt), d.neg, d.zero, d.inf, d.nan))
+        outs.append(Decoded(d.sig, d.shift + formats.offset(fmt), d.neg, d.zero, d.inf, d.nan,
+                            d.mag))
     return _pick_fields(select, outs)
 
 
@@ -112,25 +115,25 @@ class Product:
     neg: Value   # the sign of an infinite product
 
 
-#: significands up to this width (sign included) multiply in LUTs with ``fabric``
-FABRIC_SIG_BITS = 5
+#: a product of significand magnitudes one of which has at most this many bits (every
+#: FP8/FP6/FP4 significand, int4) is built in LUTs, by radix-4 digits of the narrower one
+FABRIC_MAG_BITS = 4
 
 
-def significand_product(a_sig: Value, w_sig: Value, fabric: bool = False) -> Value:
-    """``a_sig · w_sig`` (signed significands); with ``fabric``, significands of at most
-    :data:`FABRIC_SIG_BITS` bits (every FP8/FP6/FP4 format, int4) multiply by shift and add
-    (:func:`shift_add_product`: no DSP block, a few logic levels), wider ones by ``*``."""
-    a_sig, w_sig = Value.cast(a_sig), Value.cast(w_sig)
-    if fabric and max(len(a_sig), len(w_sig)) <= FABRIC_SIG_BITS:
-        return shift_add_product(a_sig, w_sig)
-    return a_sig * w_sig
+def fabric_operands(a: Decoded, w: Decoded) -> tuple[Value, Value, Value] | None:
+    """For a product of significand magnitudes built in LUTs (:func:`radix4_product`, no DSP
+    block): ``(x, 3·x, y)`` with ``y`` the narrower magnitude, when it has at most
+    :data:`FABRIC_MAG_BITS` bits; None when both are wider (their signed significands then
+    multiply with ``*``). A unit computes these a stage before the product."""
+    x, y = sorted((Value.cast(a.mag), Value.cast(w.mag)), key=len, reverse=True)
+    if len(y) > FABRIC_MAG_BITS:
+        return None
+    return x, x + (x << 1), y
 
 
-def exact_product(m: Module, a: Decoded, w: Decoded, name: str, fabric: bool = False) -> Product:
-    """``a × w`` without rounding: ``(sig_a · sig_w) << (shift_a + shift_w)`` (``fabric``: see
-    :func:`significand_product`)."""
-    return Product(significand_product(a.sig, w.sig, fabric) << (a.shift + w.shift),
-                   *product_flags(m, a, w, name))
+def exact_product(m: Module, a: Decoded, w: Decoded, name: str) -> Product:
+    """``a × w`` without rounding: ``(sig_a · sig_w) << (shift_a + shift_w)``."""
+    return Product((a.sig * w.sig) << (a.shift + w.shift), *product_flags(m, a, w, name))
 
 
 def product_flags(m: Module, a: Decoded, w: Decoded, name: str) -> tuple[Value, Value, Value]:
@@ -215,16 +218,15 @@ def normalise_set(m: Module, formats: OperandFormats, code: Value, select: Value
 
 def lmul_significand(m: Module, a: Decoded, w: Decoded, na: Normalised, nw: Normalised,
                      frac_bits: int, offset: Value, name: str) -> Product:
-    """The L-Mul product ``±(1 + xm + ym + 2**-l)·2**(xe + ye)`` before its shift (one adder):
-    ``value`` is the signed ``±(1 + xm + ym + 2**-l)`` in units of ``2**-frac_bits``; shifted
+    """The L-Mul product ``±(1 + xm + ym + 2**-l)·2**(xe + ye)`` before its sign and shift (one
+    adder): ``value`` is the magnitude ``1 + xm + ym + 2**-l`` in units of ``2**-frac_bits``
+    (the sign is ``neg``); signed and shifted
     left by ``na.exp + nw.exp`` it is in units of ``2**(lsb_a + lsb_w - frac_bits)``, and the
     low bits below the config's offset bits are zero (the exactness argument of
     :mod:`lowbit.models.lmul`). ``offset`` is ``2**-l`` in units of ``2**-frac_bits``. Zero,
     inf and NaN operands give 0, with the flags :func:`exact_product` gives."""
     mag = Signal(frac_bits + 2, name=f"{name}_mag")
-    m.d.comb += mag.eq((1 << frac_bits) + na.frac + nw.frac + offset)
     nan, inf, neg = product_flags(m, a, w, name)
     dead = a.zero | w.zero | a.inf | a.nan | w.inf | w.nan
-    sig = Signal(signed(frac_bits + 3), name=f"{name}_sig")  # signed before the shift: narrow
-    m.d.comb += sig.eq(Mux(dead, 0, Mux(neg, -mag, mag)))
-    return Product(sig, nan, inf, neg)
+    m.d.comb += mag.eq(Mux(dead, 0, (1 << frac_bits) + na.frac + nw.frac + offset))
+    return Product(mag, nan, inf, neg)

@@ -29,3 +29,17 @@ def shift_add_product(a, b) -> Value:
     terms = [Mux(b[i], a << i, 0) for i in range(top)]
     terms.append(Mux(b[top], -(a << top) if b.shape().signed else a << top, 0))
     return balanced(terms)
+
+
+def radix4_product(x: Value, x3: Value, y: Value) -> Value:
+    """``x × y`` (unsigned) from ``x`` and its triple ``x3 = 3·x``: each 2-bit digit of ``y``
+    picks 0, ``x``, ``2·x`` or ``x3``, and the picks at their digits' places are summed — half
+    the terms of :func:`shift_add_product`, each a four-way choice (one logic level) when
+    ``x3`` comes from an earlier pipeline stage."""
+    x, x3, y = Value.cast(x), Value.cast(x3), Value.cast(y)
+    terms = []
+    for place in range(0, len(y), 2):
+        low = Mux(y[place], x, 0)
+        pick = Mux(y[place + 1], Mux(y[place], x3, x << 1), low) if place + 1 < len(y) else low
+        terms.append(pick << place)
+    return balanced(terms)

@@ -34,9 +34,9 @@ from lowbit.models.tiling import DotPerf, DotTiler
 
 
 def beat_chain(config) -> Chain:
-    """A beat's way to the block register: decode the elements, their significand products,
-    the products' shifts, the lanes' adder tree."""
-    return Chain((("decode", 2.0), ("multiply", 3.0), ("shift", 3.0),
+    """A beat's way to the block register: decode the elements, multiply their significands'
+    magnitudes, sign the products, shift them, the lanes' adder tree."""
+    return Chain((("decode", 2.0), ("multiply", 3.0), ("sign", 2.0), ("shift", 3.0),
                   ("tree", 2.0 * (config.lanes - 1).bit_length())))
 
 

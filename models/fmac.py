@@ -30,8 +30,9 @@ FINITE, POS_INF, NEG_INF, NAN = 0, 1, 2, 3
 
 
 #: an operand pair's way to the register: decode both codes (with L-Mul also normalise them),
-#: multiply the significands (L-Mul: its adder), shift the product into the register's units
-FMAC_CHAIN = Chain((("decode", 2.0), ("multiply", 3.0), ("shift", 3.0)))
+#: multiply the significands' magnitudes (L-Mul: its adder), sign the product, shift it into
+#: the register's units
+FMAC_CHAIN = Chain((("decode", 2.0), ("multiply", 3.0), ("sign", 2.0), ("shift", 3.0)))
 
 
 def classify(ieee: np.ndarray) -> np.ndarray:

@@ -76,9 +76,9 @@ def test_gemm_longer_than_the_block_count_exits_2(cli):
 def test_perf_model():
     # 4 results of 2 blocks of 4 beats; then the beat pipeline and the block register, RNE32,
     # the adder (+ the tensor scaling)
-    assert BlockdotPerf(CONFIGS[0]).gemm_cycles(GemmShape(2, 2, 64)) == 4 * 2 * 4 + 3 + 4 + 4
+    assert BlockdotPerf(CONFIGS[0]).gemm_cycles(GemmShape(2, 2, 64)) == 4 * 2 * 4 + 4 + 4 + 4
     assert BlockdotPerf(CONFIGS[1]).gemm_cycles(GemmShape(2, 2, 32)) == 4 * 2 * 4 + 2 + 3 + 3 + 3
-    assert BlockdotPerf(CONFIGS[2]).gemm_cycles(GemmShape(2, 2, 64)) == 4 * 2 + 3
+    assert BlockdotPerf(CONFIGS[2]).gemm_cycles(GemmShape(2, 2, 64)) == 4 * 2 + 4
     assert BlockdotPerf(CONFIGS[3]).gemm_cycles(GemmShape(2, 2, 64)) == 4 * 2 * 2 + 1 + 6 + 2
     # the old single-stage unit: block register, RNE32 register, accumulator
     one = B(a="mxfp8_e4m3", w="mxfp8_e5m2", lanes=8, stages=0, fp32_stages=1)

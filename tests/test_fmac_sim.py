@@ -76,8 +76,8 @@ def test_every_lmul_format_pair_exhaustively(half, tmp_path):
 def test_perf_model():
     from lowbit.models.perf import GemmShape
 
-    # 6 results of 4 beats, then the pipeline (3 stages by default) and the register
-    assert FmacPerf(ALL_PAIRS).gemm_cycles(GemmShape(2, 3, 4)) == 24 + 3 + 1
+    # 6 results of 4 beats, then the pipeline (4 stages by default) and the register
+    assert FmacPerf(ALL_PAIRS).gemm_cycles(GemmShape(2, 3, 4)) == 24 + 4 + 1
     assert FmacPerf(FmacConfig(stages=0)).gemm_cycles(GemmShape(2, 3, 4)) == 24 + 1
     assert FmacPerf(FmacConfig(stages=1)).peak_macs_per_cycle == 1.0
 

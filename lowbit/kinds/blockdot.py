@@ -34,8 +34,8 @@ class BlockdotConfig(CoreConfig):
     lanes: int = option(8, "element pairs multiplied per cycle; must divide the block", lo=1,
                         hi=64)
     stages: int = option(3, "pipeline registers between the operands and the block register "
-                         "(decode, products, shifts, lane tree): 0..4; 1 registers the lanes' sum",
-                         lo=0, hi=4)
+                         "(decode, products, signs, shifts, lane tree): 0..5; 1 registers the "
+                         "lanes' sum", lo=0, hi=5)
     output: str = option("fp32", "fp32: each result is qgemm's FP32 output over a run-time "
                          "number of blocks (blocks rounded to FP32 and summed in FP32, NVFP4 "
                          "tensor scales applied); block: each block's exact scaled sum",

@@ -38,8 +38,9 @@ class FmacConfig(RuntimeK, CoreConfig):
                       "K need", lo=0, hi=MAX_KULISCH_BITS)
     exact: bool = option(True, "refuse a register too narrow for exact sums (with --no-exact a "
                          "narrower one drops low bits: each product rounds toward -inf)")
-    stages: int = option(3, "pipeline registers between the operands and the register "
-                         "(decode, multiply, shift): 0..3; 1 registers the product", lo=0, hi=3)
+    stages: int = option(4, "pipeline registers between the operands and the register "
+                         "(decode, multiply, sign, shift): 0..4; 1 registers the product",
+                         lo=0, hi=4)
     mul: str = option("exact", "the multiplier: exact, or lmul — the L-Mul approximation of Luo & "
                       "Sun 2024 (an adder with a fixed offset instead of the significand "
                       "multiplier; minifloat operands only)", choices=("exact", "lmul"))
