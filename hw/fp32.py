@@ -51,6 +51,7 @@ SIGN = 1 << MAG
 _GUARD = 3                            # bits the adder opens below the larger significand
 _SUM_BITS = MAN + 2 + _GUARD          # the adder's exact-to-odd sum
 _SUM_DROP = max(_SUM_BITS - 1 - MAN, _GUARD)   # the most bits the adder's rounder drops
+_APART_BITS = (MAN + 1 + _GUARD).bit_length()   # an alignment that shifts everything out
 #: offsets k of the sums ``e + k`` the rounder forms beside each other: the code and the code
 #: plus one (a hidden bit), and the comparisons with 1 and with the inf code
 _E_OFFSETS = (0, 1, -1, -(EXP_ONES - 1), -EXP_ONES)
@@ -221,9 +222,13 @@ def round_segments(name: str, max_right: int | None = None) -> list[tuple[str, S
 
 
 def _clamp(distance: Value) -> Value:
-    """An exponent difference as the adder's alignment: beyond the significand and the guard
-    bits every shift leaves only the sticky bit (so the shifter stops there)."""
-    return Mux(distance > MAN + _GUARD, MAN + _GUARD, distance)
+    """An exponent difference (``>= 0`` where it is used) as the adder's alignment, saturated
+    to :data:`_APART_BITS` bits: every shift beyond the significand and the guard bits leaves
+    only the sticky bit, so saturating is one logic level where clamping exactly at 27 would
+    be a comparison."""
+    distance = Value.cast(distance)
+    top = (1 << _APART_BITS) - 1
+    return Mux(distance[_APART_BITS:len(distance) - 1] != 0, top, distance[:_APART_BITS])
 
 
 def add_segments(name: str) -> list[tuple[str, Segment]]:
@@ -244,7 +249,7 @@ def add_segments(name: str) -> list[tuple[str, Segment]]:
                 "small_sig": _wire(m, Mux(swap, sig_a, sig_b), f"{name}_small_sig"),
                 # each way's exponent difference, clamped (the picked one is >= 0)
                 "apart": _wire(m, Mux(swap, _clamp(eb - ea), _clamp(ea - eb)), f"{name}_apart",
-                               range(MAN + _GUARD + 1)),
+                               _APART_BITS),
                 "big_e": _wire(m, Mux(swap, eb, ea), f"{name}_big_e"),
                 "big_neg": Mux(swap, b[MAG], a[MAG]), "sub": ua.neg ^ ub.neg,
                 "nan": _wire(m, nan, f"{name}_nan"), "inf": ua.inf | ub.inf,

@@ -64,7 +64,7 @@ def test_saturation_is_once_per_beat():
 
 
 def test_overflow_option():
-    assert SATURATING.name == "fusion_acc18_sat_k16_s2" and CONFIG.name == "fusion_acc18_k16_s4"
+    assert SATURATING.name == "fusion_acc18_sat_k16_s2" and CONFIG.name == "fusion_acc18_k16_s5"
     assert SATURATING.accumulator.overflow == "saturate"
     with pytest.raises(ConfigError, match="overflow"):
         FusionConfig(overflow="clamp")
@@ -75,9 +75,9 @@ def test_throughput_grows_as_precision_shrinks():
     assert rates[(8, 8)] == 1 and rates[(8, 4)] == 2 and rates[(4, 4)] == 4
     assert rates[(2, 2)] == 16 and rates[(4, 2)] == rates[(2, 4)] == 8
     shape = GemmShape(4, 4, 64)
-    # 16 results of K/P beats, then the pipeline (4 stages by default) and the accumulator
-    assert FusionPerf(CONFIG, 8, 8).gemm_cycles(shape) == 16 * 64 + 4 + 1
-    assert FusionPerf(CONFIG, 2, 2).gemm_cycles(shape) == 16 * 4 + 4 + 1
+    # 16 results of K/P beats, then the pipeline (5 stages by default) and the accumulator
+    assert FusionPerf(CONFIG, 8, 8).gemm_cycles(shape) == 16 * 64 + 5 + 1
+    assert FusionPerf(CONFIG, 2, 2).gemm_cycles(shape) == 16 * 4 + 5 + 1
     assert FusionPerf(FusionConfig(stages=0), 2, 2).gemm_cycles(shape) == 16 * 4 + 1
 
 

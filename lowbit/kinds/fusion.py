@@ -26,7 +26,7 @@ class FusionConfig(RuntimeK, CoreConfig):
         choices=OVERFLOW_MODES)
     k_bits: int = option(16, "width of the run-time K register: beats per result, up to "
                          "2**k_bits - 1", lo=2, hi=32)
-    stages: int = option(4, "pipeline registers between the operands and the accumulator "
+    stages: int = option(5, "pipeline registers between the operands and the accumulator "
                          "(mode select, bricks, shifts, two halves of the adder tree): 0..5; "
                          "1 registers the beat's sum", lo=0, hi=5)
 
