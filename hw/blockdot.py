@@ -108,26 +108,29 @@ class BlockDot(wiring.Component):
         scale_a = decode(m, cfg.a.scale, beat["sa"], "sa")
         scale_w = decode(m, cfg.w.scale, beat["sw"], "sw")
         exp = scale_a.shift + scale_w.shift + cfg.lsb + cfg.a.scale.lsb + cfg.w.scale.lsb
+        # both scales' significands multiplied (None for E8M0: every scale a power of two)
+        unit = unit_significand(cfg.a.scale) and unit_significand(cfg.w.scale)
+        scale = None if unit else shift_add_product(scale_a.sig, scale_w.sig)
         after = flags.next(m, beat_product)
         if cfg.fp32:
             block = {"sum": Signal(signed(cfg.block_sum_bits), name="block_sum"),
                      "exp": Signal(signed(cfg.exp_bits), name="block_exp"),
                      "special": Signal(2, name="block_special"),
-                     "last": Signal(name="block_last"),
-                     "sig_a": Signal.like(scale_a.sig, name="block_sig_a"),
-                     "sig_w": Signal.like(scale_w.sig, name="block_sig_w")}
+                     "last": Signal(name="block_last")}
             _, last_block = red.count(m, beat["valid"] & last, self.blocks, self.clear,
                                       prefix="block_")
             block["valid"], = red.stage(m, step & last)  # the block register's valid bit
             red.accumulate(m, step, last, self.clear, acc, total, block["sum"])
             with m.If(step & last):
-                m.d.sync += [block["exp"].eq(exp), block["last"].eq(last_block),
-                             block["sig_a"].eq(scale_a.sig), block["sig_w"].eq(scale_w.sig)]
+                m.d.sync += [block["exp"].eq(exp), block["last"].eq(last_block)]
+                if scale is not None:   # the product of the scales, for the next stage
+                    block["scale"] = Signal.like(scale, name="block_scale")
+                    m.d.sync += block["scale"].eq(scale)
             special = block["special"]
         else:
             out = self.result.p
             red.accumulate(m, step, last, self.clear, acc, total, out.sum,
-                           self._scaled(total, scale_a.sig, scale_w.sig))
+                           total if scale is None else shift_add_product(total, scale))
             with m.If(step & last):
                 m.d.sync += out.exp.eq(exp)
             special = out.special
@@ -139,13 +142,6 @@ class BlockDot(wiring.Component):
         else:
             red.deliver(m, step & last, self.clear, self.result)
         return m
-
-    def _scaled(self, total, sig_a, sig_w):
-        """A block sum times both scales' significands (E8M0: the sum itself)."""
-        cfg = self.config
-        if unit_significand(cfg.a.scale) and unit_significand(cfg.w.scale):
-            return total
-        return shift_add_product(total, shift_add_product(sig_a, sig_w))
 
     def _beat_segments(self):
         """The segments of :func:`~lowbit.models.blockdot.beat_chain`: lanes' codes to the
@@ -228,7 +224,9 @@ class BlockDot(wiring.Component):
                     "c": None}
 
         def multiply(m, v):
-            return {"mag": v["c_sig"] * t.sig, "c_sig": None}
+            mag = v["c_sig"] * t.sig
+            return {**fp32.prepare_rounding(m, v["exp"], len(mag), "scaled_fp32"), "mag": mag,
+                    "c_sig": None}
 
         out = build(m, TENSOR_CHAIN, [("unpack", unpacking), ("multiply", multiply),
                                       *fp32.round_segments("scaled_fp32")],
@@ -245,8 +243,10 @@ class BlockDot(wiring.Component):
 
         def scale(m, v):
             scaled = Signal(signed(self.config.sum_bits), name="block_scaled")
-            m.d.comb += scaled.eq(self._scaled(v["sum"], v["sig_a"], v["sig_w"]))
-            return {"scaled": scaled, "sum": None, "sig_a": None, "sig_w": None}
+            m.d.comb += scaled.eq(v["sum"] if "scale" not in v
+                                  else shift_add_product(v["sum"], v["scale"]))
+            return {**fp32.prepare_rounding(m, v["exp"], self.config.sum_bits, "block_fp32"),
+                    "scaled": scaled, "sum": None, "scale": None}
 
         def sign(m, v):
             scaled, special = v["scaled"], v["special"]

@@ -19,7 +19,7 @@ come from :data:`lowbit.models.minifloat.FP32` (mantissa and exponent fields, sm
   ``((q - lsb) << man_bits) + kept + up``, which also handles a carry out of the significand
   and the subnormal-to-normal step; at or beyond the inf code it is ±inf. A caller that knows
   ``drop`` is small says so (``max_right``), and the shifter spans only that.
-* **Adding** (segments ``order``, ``exponents``, ``align``, ``add``, then the rounder): the
+* **Adding** (segments ``order``, ``align``, ``add``, then the rounder): the
   larger magnitude keeps its significand, three bits below it are opened, and the smaller one
   is aligned to it with every bit shifted out ORed into the lowest (sticky). That is the exact
   sum rounded to odd two places below FP32's last bit once a bit is shifted out at all, which
@@ -35,7 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from operator import or_
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, Value, signed
 
 from lowbit.hw.stages import Segment, Values, build
 from lowbit.hw.trees import balanced
@@ -52,9 +52,11 @@ _GUARD = 3                            # bits the adder opens below the larger si
 _SUM_BITS = MAN + 2 + _GUARD          # the adder's exact-to-odd sum
 _SUM_DROP = max(_SUM_BITS - 1 - MAN, _GUARD)   # the most bits the adder's rounder drops
 _APART_BITS = (MAN + 1 + _GUARD).bit_length()   # an alignment that shifts everything out
-#: offsets k of the sums ``e + k`` the rounder forms beside each other: the code and the code
-#: plus one (a hidden bit), and the comparisons with 1 and with the inf code
-_E_OFFSETS = (0, 1, -1, -(EXP_ONES - 1), -EXP_ONES)
+#: offsets k of the sums ``e + k`` the rounder forms: the code and the code plus one (a
+#: hidden bit); and of the comparisons ``e + k >= 0`` it makes: ``e >= 1`` and ``e`` (or ``e +
+#: 1``) at the inf code
+_E_OFFSETS = (0, 1)
+_THRESHOLDS = (-1, -(EXP_ONES - 1), -EXP_ONES)
 
 
 def _offset_name(k: int) -> str:
@@ -129,9 +131,44 @@ def _msb(m: Module, mag: Value, name: str) -> Signal:
         hi_pos += [Const(0, 1)] * (len(lo_pos) - len(hi_pos))
         return hi_any | lo_any, [Mux(hi_any, h, lo) for h, lo in zip(hi_pos, lo_pos)] + [hi_any]
 
-    top = Signal(range(max(2, len(mag))), name=f"{name}_top")
+    top = Signal(_top_bits(len(mag)), name=f"{name}_top")
     m.d.comb += top.eq(Cat(*tree([mag[i] for i in range(len(mag))])[1]))
     return top
+
+
+def _top_bits(width: int) -> int:
+    """Bits of the leading one's position in a ``width``-bit magnitude."""
+    return Shape.cast(range(max(2, width))).width
+
+
+def prepare_rounding(m: Module, value: Value, width: int, name: str, offset: int = 0,
+                     max_right: int | None = None) -> Values:
+    """What the rounder of a ``width``-bit magnitude (:func:`round_segments`) needs of the
+    exponent ``exp = value + offset`` alone, in place of ``exp``: each a comparison of
+    ``value`` with a constant or one addition to it, side by side. A unit that knows the
+    exponent stages before the magnitude finds these there (the adder, beside its magnitude
+    comparison), else the ``lead`` segment does, beside the leading-one tree."""
+    value = Value.cast(value)
+    most = width + 1 if max_right is None else max_right     # the largest right shift
+    tops = _top_bits(width)
+    lsb = FP32.lsb - offset          # the subnormal step, in units of value
+    # the range's drop: floor = lsb - exp, a right shift when positive (clamped), else left
+    floor = _wire(m, lsb - value, f"{name}_floor")
+    out = {"exp": None,
+           "floor_right": _wire(m, Mux(value >= lsb, 0, Mux(value < lsb - most, most, floor)),
+                                f"{name}_floor_right", range(most + 1)),
+           "floor_left": _wire(m, Mux(value > lsb, value - lsb, 0), f"{name}_floor_left",
+                               range(MAN + 1))}
+    # base + k = exp - lsb - man_bits + k; e + k >= 0 means top >= -(base + k): true outright,
+    # false outright (past any top), or a comparison of top with its low bits
+    for k in _E_OFFSETS:
+        out[f"base_{_offset_name(k)}"] = _wire(m, value + (k - lsb - MAN),
+                                               f"{name}_base_{_offset_name(k)}")
+    for k in _THRESHOLDS:
+        key, zero = _offset_name(k), lsb + MAN - k      # -(base + k) = zero - value
+        out |= {f"sure_{key}": value >= zero, f"never_{key}": value <= zero - (1 << tops),
+                f"need_{key}": _wire(m, zero - value, f"{name}_need_{key}")[:tops]}
+    return out
 
 
 def round_segments(name: str, max_right: int | None = None) -> list[tuple[str, Segment]]:
@@ -141,33 +178,27 @@ def round_segments(name: str, max_right: int | None = None) -> list[tuple[str, S
     caller's guarantee); by default every bit of ``mag`` may go.
 
     Short paths: whatever follows from ``exp`` alone (the subnormal range's drop ``floor =
-    lsb - exp``, and ``base = exp - lsb - man_bits``) is found beside the leading-one tree;
-    then ``e = top + base`` is the exponent code when the precision decides the step (``e >
-    0``, ``drop = top - man_bits``; else the range does, ``drop = floor``, code 0), and the
-    comparisons of ``e`` with 1 and with the inf code are additions of ``top`` to constants
-    beside it. A left shift (``drop < 0``) drops nothing, so it needs no rounding and takes its
-    own way past the rounding adder."""
+    lsb - exp``, ``base = exp - lsb - man_bits``, the thresholds below) is found beside the
+    leading-one tree; then ``e = top + base`` is the exponent code when the precision decides
+    the step (``e > 0``, ``drop = top - man_bits``; else the range does, ``drop = floor``, code
+    0), and the comparisons of ``e`` with 1 and with the inf code are comparisons of the few
+    bits of ``top`` with thresholds found before. A left shift (``drop < 0``) drops nothing, so
+    it needs no rounding and takes its own way past the rounding adder."""
     def lead(m: Module, v: Values) -> Values:
-        mag, exp = Value.cast(v["mag"]), Value.cast(v["exp"])
-        most = len(mag) + 1 if max_right is None else max_right     # the largest ``right``
-        floor = _wire(m, FP32.lsb - exp, f"{name}_floor")
-        base = exp - (FP32.lsb + MAN)
-        return {"top": _msb(m, mag, name), "zero": _wire(m, mag == 0, f"{name}_zero"),
-                **{f"base_{_offset_name(k)}": _wire(m, base + k, f"{name}_base_{_offset_name(k)}")
-                   for k in _E_OFFSETS},
-                "floor_right": _wire(m, Mux(floor <= 0, 0, Mux(floor > most, most, floor)),
-                                     f"{name}_floor_right", range(most + 1)),
-                "floor_left": _wire(m, Mux(floor < 0, -floor, 0), f"{name}_floor_left",
-                                    range(MAN + 1)),
-                "exp": None}
+        mag = Value.cast(v["mag"])
+        ready = {} if "exp" not in v else prepare_rounding(m, v["exp"], len(mag), name,
+                                                           max_right=max_right)
+        return {**ready, "top": _msb(m, mag, name),
+                "zero": _wire(m, mag == 0, f"{name}_zero")}
 
     def amount(m: Module, v: Values) -> Values:
         top, width = v["top"], len(Value.cast(v["mag"]))
-        # e + k for the offsets k; "at least" is the sign of e - threshold
         e = {k: _wire(m, top + v[f"base_{_offset_name(k)}"], f"{name}_e_{_offset_name(k)}")
              for k in _E_OFFSETS}
-        precise = _wire(m, e[-1] >= 0, f"{name}_precise")   # e >= 1: the precision decides
-        at_least = {t: precise & (e[-t] >= 0) for t in (EXP_ONES - 1, EXP_ONES)}
+        ge = {k: v[f"sure_{key}"] | (~v[f"never_{key}"] & (top >= v[f"need_{key}"]))
+              for k in _THRESHOLDS for key in [_offset_name(k)]}            # e + k >= 0
+        precise = _wire(m, ge[-1], f"{name}_precise")   # e >= 1: the precision decides
+        at_least = {t: precise & ge[-t] for t in (EXP_ONES - 1, EXP_ONES)}
         # the precision's drop is top - man_bits: a right shift only if mag is that wide
         by_precision = Mux(top > MAN, top - MAN, 0) if width - 1 > MAN else 0
         bits = len(e[0])
@@ -180,7 +211,9 @@ def round_segments(name: str, max_right: int | None = None) -> list[tuple[str, S
                 # ecode, ecode + 1 are inf codes already
                 "over": at_least[EXP_ONES], "over1": at_least[EXP_ONES - 1],
                 "top": None, "floor_right": None, "floor_left": None,
-                **{f"base_{_offset_name(k)}": None for k in _E_OFFSETS}}
+                **{f"base_{_offset_name(k)}": None for k in _E_OFFSETS},
+                **{f"{f}_{_offset_name(k)}": None for k in _THRESHOLDS
+                   for f in ("sure", "never", "need")}}
 
     def shift(m: Module, v: Values) -> Values:
         mag, right, left = Value.cast(v["mag"]), v["right"], v["left"]
@@ -244,21 +277,22 @@ def add_segments(name: str) -> list[tuple[str, Segment]]:
         ea, eb = (Mux(n, x[MAN:MAG], 1) for n, x in zip(normal, (a, b)))
         sig_a, sig_b = (Cat(x[:MAN], n) for n, x in zip(normal, (a, b)))
         nan = ua.nan | ub.nan | (ua.inf & ub.inf & (ua.neg ^ ub.neg))
+        # the rounder's exponent terms for either operand being the larger, then picked: the
+        # sum's last bit is 2**(larger exponent field + lsb - 1 - guard)
+        ready_a, ready_b = (prepare_rounding(m, e, _SUM_BITS, f"{name}_{x}",
+                                             FP32.lsb - 1 - _GUARD, _SUM_DROP)
+                            for e, x in ((ea, "a"), (eb, "b")))
+        ready = {k: None if ready_a[k] is None else Mux(swap, ready_b[k], ready_a[k])
+                 for k in ready_a}
         # no NaN: an inf operand is the larger one, so the result is ±inf by its sign
-        return {"big_sig": _wire(m, Mux(swap, sig_b, sig_a), f"{name}_big_sig"),
+        return {**ready, "big_sig": _wire(m, Mux(swap, sig_b, sig_a), f"{name}_big_sig"),
                 "small_sig": _wire(m, Mux(swap, sig_a, sig_b), f"{name}_small_sig"),
                 # each way's exponent difference, clamped (the picked one is >= 0)
                 "apart": _wire(m, Mux(swap, _clamp(eb - ea), _clamp(ea - eb)), f"{name}_apart",
                                _APART_BITS),
-                "big_e": _wire(m, Mux(swap, eb, ea), f"{name}_big_e"),
                 "big_neg": Mux(swap, b[MAG], a[MAG]), "sub": ua.neg ^ ub.neg,
                 "nan": _wire(m, nan, f"{name}_nan"), "inf": ua.inf | ub.inf,
                 "a": None, "b": None}
-
-    def exponents(m: Module, v: Values) -> Values:
-        exp = _wire(m, v["big_e"] + (FP32.lsb - 1 - _GUARD), f"{name}_exp",
-                    signed(FP32.exp_bits + 2))
-        return {"exp": exp, "big_e": None}
 
     def align(m: Module, v: Values) -> Values:
         small = _wire(m, v["small_sig"] << _GUARD, f"{name}_small3")
@@ -277,8 +311,7 @@ def add_segments(name: str) -> list[tuple[str, Segment]]:
         return {"mag": total, "neg": ~cancel & v["big_neg"], "big_sig": None, "addend": None,
                 "sub": None, "big_neg": None}
 
-    return [("order", order), ("exponents", exponents), ("align", align), ("add", add),
-            *round_segments(name, _SUM_DROP)]
+    return [("order", order), ("align", align), ("add", add), *round_segments(name, _SUM_DROP)]
 
 
 def round_exact(m: Module, neg: Value, mag: Value, exp: Value, name: str) -> Value:

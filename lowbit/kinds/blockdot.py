@@ -42,7 +42,7 @@ class BlockdotConfig(CoreConfig):
                          choices=OUTPUTS)
     blocks_bits: int = option(8, "width of the run-time block count (fp32 output): up to "
                               "2**blocks_bits - 1 blocks per result", lo=1, hi=24)
-    fp32_stages: int = option(4, "pipeline stages of each FP32 step (fp32 output): RNE32 of a "
+    fp32_stages: int = option(6, "pipeline stages of each FP32 step (fp32 output): RNE32 of a "
                               "block, the FP32 accumulation (a multi-cycle adder: min(fp32_stages, "
                               "beats per block) cycles, which a block's beats leave it) and the "
                               "NVFP4 tensor scaling", lo=1, hi=6)
