@@ -239,7 +239,8 @@ class BlockDot(wiring.Component):
 
     def _round_segments(self):
         """The segments of :func:`~lowbit.models.blockdot.round_chain`: a block register's
-        ``sum``, scale significands, ``exp`` and ``special`` to FP32 ``bits``."""
+        ``sum``, ``scale`` (the scales' significands' product; none for E8M0), ``exp`` and
+        ``special`` to FP32 ``bits``."""
 
         def scale(m, v):
             scaled = Signal(signed(self.config.sum_bits), name="block_scaled")
