@@ -4,10 +4,7 @@ Every unit is implemented out of context (Yosys + nextpnr, the `lowbit synth` fl
 ECP5-85F and an iCE40UP5K through the sweep machinery (cached by content hash, two worker
 processes), and one table per device prints LUTs, FFs, DSPs and Fmax of the unit, then LUTs,
 FFs and DSPs per MAC (the unit's figures over its peak MACs per cycle from its performance
-model) with each row's ratio to the reference row, the plain `mac` kind at INT8×INT8. The units
-are built as their kinds' defaults (pipelined); the "unpipelined" rows take every pipeline
-register out (``stages = 0``, blockdot ``fp32_stages = 1``) to show what the pipelining buys.
-The MXINT8 block unit's LUT/MAC ratio is its LUTs against as many INT8 MACs as it has lanes.
+model) with each row's ratio to the reference row, the plain `mac` kind at INT8×INT8.
 
 Usage: python benchmarks/mixed_area.py [--devices ecp5-85f,ice40-up5k] [-j 2] [-o DIR]
 [--rows TEXT ...] (the first run takes several minutes; a repeated one comes from the cache;
@@ -42,8 +39,6 @@ UNITS = [
                                    "k_bits": 12}),
     ("FP8 E5M2×E5M2 fmac, L-Mul", {"kind": "fmac", "a": "fp8_e5m2", "w": "fp8_e5m2",
                                    "k_bits": 12, "mul": "lmul"}),
-    ("FP8 E4M3×E4M3 fmac, exact, unpipelined", {"kind": "fmac", "a": "fp8_e4m3",
-                                                "w": "fp8_e4m3", "k_bits": 12, "stages": 0}),
     ("FP8 E4M3×E4M3 fmac, 24-bit rounded", {"kind": "fmac", "a": "fp8_e4m3",
                                             "w": "fp8_e4m3", "k_bits": 12, "acc": 24,
                                             "exact": False}),
@@ -60,17 +55,10 @@ UNITS = [
                                                   "w": "mxfp4", "lanes": 8, "output": "block"}),
     ("NVFP4 blockdot, 8 lanes, exact block out", {"kind": "blockdot", "a": "nvfp4",
                                                   "w": "nvfp4", "lanes": 8, "output": "block"}),
-    ("MXINT8 blockdot, 8 lanes, exact block out", {"kind": "blockdot", "a": "mxint8",
-                                                   "w": "mxint8", "lanes": 8, "output": "block"}),
     ("MXFP8 E4M3 blockdot, 8 lanes, FP32 accumulation", {"kind": "blockdot", "a": "mxfp8_e4m3",
                                                          "w": "mxfp8_e4m3", "lanes": 8}),
     ("MXFP4 blockdot, 8 lanes, FP32 accumulation", {"kind": "blockdot", "a": "mxfp4",
                                                     "w": "mxfp4", "lanes": 8}),
-    ("MXFP4 blockdot, 8 lanes, FP32 accumulation, unpipelined",
-     {"kind": "blockdot", "a": "mxfp4", "w": "mxfp4", "lanes": 8, "stages": 0,
-      "fp32_stages": 1}),
-    ("MXFP4 blockdot, 2 lanes, FP32 accumulation (the iCEBreaker self-test's)",
-     {"kind": "blockdot", "a": "mxfp4", "w": "mxfp4", "lanes": 2}),
     ("NVFP4 blockdot, 8 lanes, FP32 + tensor scales", {"kind": "blockdot", "a": "nvfp4",
                                                        "w": "nvfp4", "lanes": 8}),
     ("fusion, run-time 8×8…2×2 (figures at 8×8: 1 MAC/cycle)",
