@@ -215,20 +215,25 @@ class BlockDot(wiring.Component):
         done = Signal(FP32.bits, name="c_done")
         done_valid, = red.stage(m, total["valid"] & last)
         red.accumulate(m, step, last, self.clear, c, total["bits"], done)
-        t = fp32.register(m, fp32.product(fp32.unpack(m, self.ta, "ta"),
-                                          fp32.unpack(m, self.tw, "tw")), "t")
+        t = fp32.registered_product(m, fp32.unpack(m, self.ta, "ta"),
+                                    fp32.unpack(m, self.tw, "tw"), "t")
 
         def unpacking(m, v):
             c = fp32.unpack(m, v["c"], "c_done")
             return {**fp32.rounding_values(fp32.product(c, t)), "mag": None, "c_sig": c.sig,
                     "c": None}
 
-        def multiply(m, v):
-            mag = v["c_sig"] * t.sig
-            return {**fp32.prepare_rounding(m, v["exp"], len(mag), "scaled_fp32"), "mag": mag,
-                    "c_sig": None}
+        def partial(m, v):
+            return {**fp32.partial_products(m, v["c_sig"], t.sig, "scaled_part"),
+                    **fp32.prepare_rounding(m, v["exp"], len(v["c_sig"]) + len(t.sig),
+                                            "scaled_fp32"), "c_sig": None}
 
-        out = build(m, TENSOR_CHAIN, [("unpack", unpacking), ("multiply", multiply),
+        def add(m, v):
+            mag = fp32.sum_partials(v, "scaled_part", FP32.man_bits + 1, len(t.sig))
+            return {"mag": mag, **dict.fromkeys(fp32.partial_names(
+                "scaled_part", FP32.man_bits + 1, len(t.sig)))}
+
+        out = build(m, TENSOR_CHAIN, [("unpack", unpacking), ("partial", partial), ("sum", add),
                                       *fp32.round_segments("scaled_fp32")],
                     {"valid": done_valid, "c": done}, cfg.fp32_stages - 1, red.advance,
                     "scaled_fp32", red.pipe)

@@ -95,6 +95,61 @@ def product(a: Unpacked, b: Unpacked) -> Unpacked:
                     a.inf | b.inf, nan)
 
 
+#: the widest factor one DSP block takes (MULT18X18D: 18 × 18 bits)
+PIECE_BITS = 18
+
+
+def _pieces(name: str, a_bits: int, b_bits: int) -> list[tuple[str, int, int]]:
+    """The partial products of two factors: name, where the ``PIECE_BITS``-bit piece of each
+    starts."""
+    starts = [(i, j) for i in range(0, a_bits, PIECE_BITS) for j in range(0, b_bits, PIECE_BITS)]
+    return [(f"{name}{k}", i, j) for k, (i, j) in enumerate(starts)]
+
+
+def partial_products(m: Module, a: Value, b: Value, name: str) -> Values:
+    """The unsigned ``a · b`` as the products of pieces of at most ``PIECE_BITS`` bits of each,
+    named ``{name}0``, ``{name}1``, ...: each is one DSP block with no adder behind it, so a
+    register after them ends the path at the block (Yosys builds a wider ``*`` from several
+    unregistered blocks and a carry-chain sum of their outputs, ~15 ns on ECP5);
+    :func:`sum_partials` adds them."""
+    a, b = Value.cast(a), Value.cast(b)
+    return {key: _wire(m, a[i:i + PIECE_BITS] * b[j:j + PIECE_BITS], key)
+            for key, i, j in _pieces(name, len(a), len(b))}
+
+
+def partial_names(name: str, a_bits: int, b_bits: int) -> list[str]:
+    """The names :func:`partial_products` gives (for a segment to drop them once summed)."""
+    return [key for key, _, _ in _pieces(name, a_bits, b_bits)]
+
+
+def sum_partials(values: Values, name: str, a_bits: int, b_bits: int) -> Value:
+    """``a · b`` from :func:`partial_products` of an ``a_bits``- and a ``b_bits``-bit factor
+    (a balanced tree of additions), ``a_bits + b_bits`` bits wide."""
+    return balanced(values[key] << (i + j)
+                    for key, i, j in _pieces(name, a_bits, b_bits))[:a_bits + b_bits]
+
+
+def registered_product(m: Module, a: Unpacked, b: Unpacked, name: str) -> Unpacked:
+    """The exact product of two values held steady (e.g. tensor scales), three clocks later:
+    the factors registered, their partial products (and the product's sign, exponent and
+    flags) registered, their sum registered."""
+    a, b = register(m, a, f"{name}_a"), register(m, b, f"{name}_b")
+    exact = product(a, b)
+    parts = {k: _register(m, v, f"{k}_r") for k, v in
+             partial_products(m, a.sig, b.sig, f"{name}_part").items()}
+    rest = {f.name: _register(m, getattr(exact, f.name), f"{name}_{f.name}_r")
+            for f in fields(Unpacked) if f.name != "sig"}
+    sig = sum_partials(parts, f"{name}_part", len(a.sig), len(b.sig))
+    return register(m, Unpacked(sig=sig, **rest), name)
+
+
+def _register(m: Module, value: Value, name: str) -> Signal:
+    """``value`` one clock later."""
+    out = Signal(Value.cast(value).shape(), name=name)
+    m.d.sync += out.eq(value)
+    return out
+
+
 def register(m: Module, value: Unpacked, name: str) -> Unpacked:
     """``value`` one clock later (for run-time inputs held steady, e.g. tensor scales)."""
     regs = {}

@@ -54,8 +54,9 @@ def round_chain(config) -> Chain:
 
 
 #: NVFP4's tensor scaling: the FP32 result and the exact product ``ta · tw`` unpacked, their
-#: significands multiplied (24 × 48 bits), then FP32_ROUND of the exact triple product
-TENSOR_CHAIN = Chain((("unpack", 2.0), ("multiply", 6.0))) + FP32_ROUND
+#: significands multiplied (24 × 48 bits) as partial products of DSP-block size, those summed,
+#: then FP32_ROUND of the exact triple product
+TENSOR_CHAIN = Chain((("unpack", 2.0), ("partial", 4.0), ("sum", 5.0))) + FP32_ROUND
 
 
 def blockdot_golden(config, a_codes: np.ndarray, w_codes: np.ndarray, sa_codes: np.ndarray,
@@ -234,9 +235,10 @@ class BlockdotPerf(DotPerf):
     def storage_bits(self) -> int:
         """Register bits: the exact block register and its flags, [the beat pipeline's last
         register], the beat counter, the block result; with fp32 output also RNE32's result,
-        the FP32 accumulator, the block counter, the result and (NVFP4) the finished sum and
-        the registered tensor-scale product. (The registers inside the pipelined chains hold
-        values in flight, not state, and are not counted.)"""
+        the FP32 accumulator, the block counter, the result and (NVFP4) the finished sum, the
+        registered tensor scales (unpacked) and their exact product. (The registers inside the
+        pipelined chains and between the partial products hold values in flight, not state, and
+        are not counted.)"""
         c = self.config
         flags = 3
         scales = c.a.scale.bits + c.w.scale.bits
@@ -247,5 +249,6 @@ class BlockdotPerf(DotPerf):
             bits += (FP32.bits + 2) + 2 * FP32.bits + c.blocks_bits  # S, c, result, count
         if c.tensor_scaled:
             t_sig, t_exp = 2 * (FP32.man_bits + 1), FP32.exp_bits + 3
-            bits += (FP32.bits + 1) + t_sig + t_exp + 4     # finished c, ta·tw and its flags
+            scale = FP32.man_bits + 1 + FP32.exp_bits + 2 + 4          # an unpacked scale
+            bits += (FP32.bits + 1) + 2 * scale + t_sig + t_exp + 4  # c, ta, tw, ta·tw
         return bits

@@ -87,6 +87,35 @@ def test_round_add_multiply_match_numpy():
 
 
 
+def test_registered_product_of_held_values_matches_numpy_three_clocks_later():
+    """Factors held steady (tensor scales): the product built from DSP-sized partial products
+    is numpy's exact product once three clocks have passed."""
+    a_bits, b_bits = operands(np.random.default_rng(7))
+    m = Module()
+    a, b = Signal(32), Signal(32)
+    p = fp32.round_value(m, fp32.registered_product(m, fp32.unpack(m, a, "a"),
+                                                    fp32.unpack(m, b, "b"), "t"), "prod")
+    got = []
+
+    async def bench(ctx):
+        for x, y in zip(a_bits[::3], b_bits[::3]):
+            ctx.set(a, int(x))
+            ctx.set(b, int(y))
+            await ctx.tick().repeat(3)
+            got.append(ctx.get(p))
+
+    sim = Simulator(m)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    fa, fb = a_bits[::3].view(np.float32), b_bits[::3].view(np.float32)
+    with np.errstate(all="ignore"):
+        want = want_bits(fa.astype(np.float64) * fb.astype(np.float64))
+    bad = np.flatnonzero(np.array(got, dtype=np.uint32) != want)
+    assert bad.size == 0, f"{bad.size} of {len(got)} differ, e.g. got {got[bad[0]]:#x}, " \
+                          f"numpy {want[bad[0]]:#x}"
+
+
 def test_every_pipeline_depth_matches_numpy_with_stalls():
     """The adder and the rounder cut into every number of stages the chains allow, the
     registers moving on a random enable: each output is numpy's answer to the input taken
