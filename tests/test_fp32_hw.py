@@ -86,7 +86,6 @@ def test_round_add_multiply_match_numpy():
                                f"got {got[key][bad[0]]:#x}, numpy {values[bad[0]]:#x}")
 
 
-
 def test_registered_product_of_held_values_matches_numpy_three_clocks_later():
     """Factors held steady (tensor scales): the product built from DSP-sized partial products
     is numpy's exact product once three clocks have passed."""
