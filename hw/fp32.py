@@ -95,8 +95,9 @@ def product(a: Unpacked, b: Unpacked) -> Unpacked:
                     a.inf | b.inf, nan)
 
 
-#: the widest factor one DSP block takes (MULT18X18D: 18 × 18 bits)
-PIECE_BITS = 18
+#: the widest unsigned factor that is one DSP block on either family: iCE40's SB_MAC16 takes
+#: 16 × 16 bits (Yosys splits anything wider into several), ECP5's MULT18X18D 18 × 18 signed
+PIECE_BITS = 16
 
 
 def _pieces(name: str, a_bits: int, b_bits: int) -> list[tuple[str, int, int]]:
