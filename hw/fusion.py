@@ -15,20 +15,33 @@ the wiring. Each brick multiplies two 3-bit values (a digit extended by its sign
 the top digit of a signed lane, by zero otherwise), so the sum of the shifted brick products is
 exactly ``Σ_p a_p·w_p`` (:mod:`lowbit.models.fusion`). That beat sum enters the accumulator
 in one step, which wraps or saturates (:func:`lowbit.hw.accumulate.accumulate`) once per beat.
+
+Pipeline: :data:`~lowbit.models.fusion.FUSION_CHAIN` (mode select, bricks by shift and add in
+LUTs, shifts, the adder tree in two halves) cut into ``stages`` (:mod:`lowbit.hw.stages`);
+the beat counter runs at the operands and each beat's "last" rides along. The run-time mode
+inputs are read in the first segment: hold them while a result is in flight.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In
 
 from lowbit.hw.accumulate import accumulate
 from lowbit.hw.reduce import ports, reduction
 from lowbit.hw.shapes import shape_of
-from lowbit.hw.trees import balanced
+from lowbit.hw.stages import build
+from lowbit.hw.trees import balanced, shift_add_product
 from lowbit.kinds.fusion import FusionConfig
-from lowbit.models.fusion import BRICKS, PRECISIONS, WORD_BITS, beat_sum_bits, modes
+from lowbit.models.fusion import (
+    BRICKS,
+    FUSION_CHAIN,
+    PRECISIONS,
+    WORD_BITS,
+    beat_sum_bits,
+    modes,
+)
 
 OPERANDS = data.StructLayout({"a": WORD_BITS, "w": WORD_BITS})
 
@@ -53,37 +66,67 @@ class Fusion(wiring.Component):
         m = Module()
         cfg = self.config
         red = reduction(m, self.operands, self.result, self.clear)
-        # the index of (A, W) in modes(): A's code · 3 + W's code, code 3 acting as 2
-        mode = Signal(range(len(modes())))
-        top = len(PRECISIONS) - 1
-        a_code, w_code = (Mux(p >= top, top, p) for p in (self.a_prec, self.w_prec))
-        m.d.comb += mode.eq(a_code * len(PRECISIONS) + w_code)
-        a_digits = [self.operands.p.a[2 * d:2 * d + 2] for d in range(WORD_BITS // 2)]
-        w_digits = [self.operands.p.w[2 * d:2 * d + 2] for d in range(WORD_BITS // 2)]
-
-        terms = []
-        for b in range(BRICKS):
-            x, y = Signal(signed(3), name=f"brick{b}_a"), Signal(signed(3), name=f"brick{b}_w")
-            shift = Signal(range(13), name=f"brick{b}_shift")
-            with m.Switch(mode):
-                for index, (ab, wb) in enumerate(modes()):
-                    da, ta, dw, tw, sh = brick_wiring(ab, wb, b)
-                    with m.Case(index):
-                        m.d.comb += [x.eq(_extend(a_digits[da], ta & self.a_signed)),
-                                     y.eq(_extend(w_digits[dw], tw & self.w_signed)),
-                                     shift.eq(sh)]
-            terms.append((x * y) << shift)
-        beat = Signal(signed(beat_sum_bits()), name="beat_sum")
-        m.d.comb += beat.eq(balanced(terms))
-
-        valid, value = red.valid, beat
-        if cfg.mul_reg:
-            valid, value = red.stage(m, valid, value)
+        _, last = red.count(m, red.valid, self.k, self.clear)
+        inputs = {"valid": red.valid, "last": last, "a": self.operands.p.a,
+                  "w": self.operands.p.w}
+        beat = build(m, FUSION_CHAIN, self._segments(), inputs, max(0, cfg.stages - 1),
+                     red.advance, "beat", red.pipe, cfg.stages > 0)
+        step, last = red.advance & beat["valid"], beat["last"]
         acc = Signal(shape_of(cfg.accumulator), name="acc")
-        total = accumulate(acc, value, cfg.accumulator)   # wraps or saturates once per beat
-        step, last = red.finish(m, valid, self.k, self.clear, self.result)
+        total = accumulate(acc, beat["sum"], cfg.accumulator)   # wraps or saturates per beat
         red.accumulate(m, step, last, self.clear, acc, total, self.result.payload)
+        red.deliver(m, step & last, self.clear, self.result)
         return m
+
+    def _segments(self):
+        """The segments of :data:`~lowbit.models.fusion.FUSION_CHAIN`: the words ``a``, ``w``
+        to the beat's exact sum ``sum``."""
+        bricks = range(BRICKS)
+
+        def select(m, v):
+            # the mode as the two precision codes side by side (code 3 acting as 2); a
+            # product a_code · 3 would be a multiplier, which synthesis puts on a DSP block
+            top = len(PRECISIONS) - 1
+            mode = Signal(4, name="mode")
+            m.d.comb += mode.eq(Cat(*(Mux(p >= top, top, p)[:2] for p in (self.w_prec,
+                                                                           self.a_prec))))
+            a_digits = [v["a"][2 * d:2 * d + 2] for d in range(WORD_BITS // 2)]
+            w_digits = [v["w"][2 * d:2 * d + 2] for d in range(WORD_BITS // 2)]
+            out = {"a": None, "w": None}
+            for b in bricks:
+                x = Signal(signed(3), name=f"brick{b}_a")
+                y = Signal(signed(3), name=f"brick{b}_w")
+                shift = Signal(range(13), name=f"brick{b}_shift")
+                with m.Switch(mode):
+                    for ab, wb in modes():
+                        da, ta, dw, tw, sh = brick_wiring(ab, wb, b)
+                        with m.Case(PRECISIONS.index(ab) << 2 | PRECISIONS.index(wb)):
+                            m.d.comb += [x.eq(_extend(a_digits[da], ta & self.a_signed)),
+                                         y.eq(_extend(w_digits[dw], tw & self.w_signed)),
+                                         shift.eq(sh)]
+                out |= {f"x{b}": x, f"y{b}": y, f"shift{b}": shift}
+            return out
+
+        def multiply(m, v):
+            return {**{f"product{b}": shift_add_product(v[f"x{b}"], v[f"y{b}"]) for b in bricks},
+                    **{f"{f}{b}": None for f in "xy" for b in bricks}}
+
+        def shift(m, v):
+            return {**{f"term{b}": v[f"product{b}"] << v[f"shift{b}"] for b in bricks},
+                    **{f"{f}{b}": None for f in ("product", "shift") for b in bricks}}
+
+        def pairs(m, v):
+            return {**{f"part{q}": balanced(v[f"term{b}"] for b in range(4 * q, 4 * q + 4))
+                       for q in range(BRICKS // 4)},
+                    **{f"term{b}": None for b in bricks}}
+
+        def total(m, v):
+            beat = Signal(signed(beat_sum_bits()), name="beat_sum")
+            m.d.comb += beat.eq(balanced(v[f"part{q}"] for q in range(BRICKS // 4)))
+            return {"sum": beat, **{f"part{q}": None for q in range(BRICKS // 4)}}
+
+        return [("select", select), ("bricks", multiply), ("shift", shift), ("pairs", pairs),
+                ("sum", total)]
 
 
 def _extend(digit, signed_top):

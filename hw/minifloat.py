@@ -34,7 +34,8 @@ def _matches(code: Value, codes: np.ndarray) -> Value:
 
 @dataclass(frozen=True)
 class Decoded:
-    """An operand as exact fixed point: ``sig`` (signed) ``<< shift``, plus what it is."""
+    """An operand as exact fixed point: ``sig`` (signed) ``<< shift``, plus what it is;
+    ``mag`` is ``|sig|`` (so ``sig`` is ``±mag`` by ``neg``; 0 for inf and NaN)."""
 
     sig: Value
     shift: Value
@@ -42,6 +43,7 @@ class Decoded:
     zero: Value
     inf: Value
     nan: Value
+    mag: Value
 
 
 def decode(m: Module, fmt: NumberFormat, code: Value, name: str) -> Decoded:
@@ -51,7 +53,8 @@ def decode(m: Module, fmt: NumberFormat, code: Value, name: str) -> Decoded:
     if isinstance(fmt, IntFormat):
         sig = Signal(signed(fmt.bits + (not fmt.signed)), name=f"{name}_sig")
         m.d.comb += sig.eq(code.as_signed() if fmt.signed else code)
-        return Decoded(sig, Const(0, 1), sig < 0, sig == 0, Const(0, 1), Const(0, 1))
+        return Decoded(sig, Const(0, 1), sig < 0, sig == 0, Const(0, 1), Const(0, 1),
+                       abs(sig) if fmt.signed else code)
     assert isinstance(fmt, FloatFormat)
     man, exp = code[:fmt.man_bits], code[fmt.man_bits:fmt.man_bits + fmt.exp_bits]
     neg = code[fmt.bits - 1] if fmt.signed else Const(0, 1)
@@ -72,7 +75,7 @@ def decode(m: Module, fmt: NumberFormat, code: Value, name: str) -> Decoded:
     m.d.comb += sig.eq(Mux(special, 0, Mux(neg, -mag, mag)))
     zero = Signal(name=f"{name}_zero")
     m.d.comb += zero.eq((mag == 0) & ~special)
-    return Decoded(sig, shift, neg, zero, inf, nan)
+    return Decoded(sig, shift, neg, zero, inf, nan, Mux(special, 0, mag))
 
 
 def decode_set(m: Module, formats: OperandFormats, code: Value, select: Value,
@@ -82,7 +85,8 @@ def decode_set(m: Module, formats: OperandFormats, code: Value, select: Value,
     outs = []
     for i, fmt in enumerate(formats.formats):
         d = decode(m, fmt, code[:fmt.bits], f"{name}{i}")
-        outs.append(Decoded(d.sig, d.shift + formats.offset(fmt), d.neg, d.zero, d.inf, d.nan))
+        outs.append(Decoded(d.sig, d.shift + formats.offset(fmt), d.neg, d.zero, d.inf, d.nan,
+                            d.mag))
     return _pick_fields(select, outs)
 
 
@@ -111,12 +115,28 @@ class Product:
     neg: Value   # the sign of an infinite product
 
 
+#: a product of significand magnitudes one of which has at most this many bits (every
+#: FP8/FP6/FP4 significand, int4) is built in LUTs, by radix-4 digits of the narrower one
+FABRIC_MAG_BITS = 4
+
+
+def fabric_operands(a: Decoded, w: Decoded) -> tuple[Value, Value, Value] | None:
+    """For a product of significand magnitudes built in LUTs (:func:`radix4_product`, no DSP
+    block): ``(x, 3·x, y)`` with ``y`` the narrower magnitude, when it has at most
+    :data:`FABRIC_MAG_BITS` bits; None when both are wider (their signed significands then
+    multiply with ``*``). A unit computes these a stage before the product."""
+    x, y = sorted((Value.cast(a.mag), Value.cast(w.mag)), key=len, reverse=True)
+    if len(y) > FABRIC_MAG_BITS:
+        return None
+    return x, x + (x << 1), y
+
+
 def exact_product(m: Module, a: Decoded, w: Decoded, name: str) -> Product:
     """``a × w`` without rounding: ``(sig_a · sig_w) << (shift_a + shift_w)``."""
-    return Product((a.sig * w.sig) << (a.shift + w.shift), *_product_flags(m, a, w, name))
+    return Product((a.sig * w.sig) << (a.shift + w.shift), *product_flags(m, a, w, name))
 
 
-def _product_flags(m: Module, a: Decoded, w: Decoded, name: str) -> tuple[Value, Value, Value]:
+def product_flags(m: Module, a: Decoded, w: Decoded, name: str) -> tuple[Value, Value, Value]:
     """``(nan, inf, neg)`` of a product, by IEEE 754 (see :class:`Product`)."""
     nan, inf, neg = (Signal(name=f"{name}_{s}") for s in ("nan", "inf", "neg"))
     m.d.comb += [nan.eq(a.nan | w.nan | (a.inf & w.zero) | (w.inf & a.zero)),
@@ -196,18 +216,17 @@ def normalise_set(m: Module, formats: OperandFormats, code: Value, select: Value
         for n in [normalise(m, fmt, code[:fmt.bits], frac_bits, f"{name}{i}")]])
 
 
-def lmul_product(m: Module, a: Decoded, w: Decoded, na: Normalised, nw: Normalised,
-                 frac_bits: int, offset: Value, low_zeros: int, name: str) -> Product:
-    """The L-Mul product ``±(1 + xm + ym + 2**-l)·2**(xe + ye)``: one adder and a shift.
-
-    ``offset`` is ``2**-l`` in units of ``2**-frac_bits``; the value comes in units of
-    ``2**(lsb_a + lsb_w + low_zeros - frac_bits)``, the ``low_zeros`` bits below being zero
-    (the exactness argument of :mod:`lowbit.models.lmul`). Zero, inf and NaN operands give 0,
-    with the flags :func:`exact_product` gives."""
+def lmul_significand(m: Module, a: Decoded, w: Decoded, na: Normalised, nw: Normalised,
+                     frac_bits: int, offset: Value, name: str) -> Product:
+    """The L-Mul product ``±(1 + xm + ym + 2**-l)·2**(xe + ye)`` before its sign and shift (one
+    adder): ``value`` is the magnitude ``1 + xm + ym + 2**-l`` in units of ``2**-frac_bits``
+    (the sign is ``neg``); signed and shifted
+    left by ``na.exp + nw.exp`` it is in units of ``2**(lsb_a + lsb_w - frac_bits)``, and the
+    low bits below the config's offset bits are zero (the exactness argument of
+    :mod:`lowbit.models.lmul`). ``offset`` is ``2**-l`` in units of ``2**-frac_bits``. Zero,
+    inf and NaN operands give 0, with the flags :func:`exact_product` gives."""
     mag = Signal(frac_bits + 2, name=f"{name}_mag")
-    m.d.comb += mag.eq((1 << frac_bits) + na.frac + nw.frac + offset)
-    nan, inf, neg = _product_flags(m, a, w, name)
+    nan, inf, neg = product_flags(m, a, w, name)
     dead = a.zero | w.zero | a.inf | a.nan | w.inf | w.nan
-    sig = Signal(signed(frac_bits + 3), name=f"{name}_sig")  # signed before the shift: narrow
-    m.d.comb += sig.eq(Mux(dead, 0, Mux(neg, -mag, mag)))
-    return Product((sig << (na.exp + nw.exp)) >> low_zeros, nan, inf, neg)
+    m.d.comb += mag.eq(Mux(dead, 0, (1 << frac_bits) + na.frac + nw.frac + offset))
+    return Product(mag, nan, inf, neg)

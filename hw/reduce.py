@@ -52,14 +52,19 @@ class Reduction:
         """``(step, last)``: a beat reaches the accumulator; it is the K-th of its result.
         Call it after every :meth:`stage`, whose valid bits ``clear`` drops here."""
         step, last = self.count(m, valid, k, clear)
+        self.deliver(m, step & last, clear, result)
+        return step, last
+
+    def deliver(self, m: Module, done: Value, clear: Value, result) -> None:
+        """The result slot: full after ``done`` (its payload written in the same cycle), empty
+        once taken. Call it after every stage, whose valid bits ``clear`` drops here (with
+        the slot)."""
         with m.If(result.ready):
             m.d.sync += result.valid.eq(0)
-        with m.If(step):
-            with m.If(last):
-                m.d.sync += result.valid.eq(1)
+        with m.If(done):
+            m.d.sync += result.valid.eq(1)
         with m.If(clear):
             m.d.sync += [result.valid.eq(0), *(v.eq(0) for v in self.pipe)]
-        return step, last
 
     @staticmethod
     def accumulate(m: Module, step: Value, last: Value, clear: Value, acc: Signal, total: Value,

@@ -27,9 +27,36 @@ from lowbit.models.exact import to_fp32
 from lowbit.models.fmac import FINITE, NAN, SPECIAL_VALUES, classify
 from lowbit.models.minifloat import FP32
 from lowbit.models.perf import GemmShape
+from lowbit.models.pipeline import FP32_ROUND, Chain
 from lowbit.models.qgemm import exact_dots, qgemm
 from lowbit.models.qtensor import QTensor
 from lowbit.models.tiling import DotPerf, DotTiler
+
+
+def beat_chain(config) -> Chain:
+    """A beat's way to the block register: decode the elements, multiply their significands'
+    magnitudes, sign the products, shift them, the lanes' adder tree."""
+    return Chain((("decode", 2.0), ("multiply", 3.0), ("sign", 2.0), ("shift", 3.0),
+                  ("tree", 2.0 * (config.lanes - 1).bit_length())))
+
+
+def unit_significand(fmt) -> bool:
+    """A scale format whose every finite value is a power of two (E8M0): scaling a block is
+    adding its exponent, no multiplication."""
+    return fmt.man_bits == 0 and not fmt.subnormals and not fmt.signed
+
+
+def round_chain(config) -> Chain:
+    """A block result's way to FP32: the sum times both scales' significands (nothing for
+    E8M0), sign and magnitude, then :data:`~lowbit.models.pipeline.FP32_ROUND`."""
+    scaled = not (unit_significand(config.a.scale) and unit_significand(config.w.scale))
+    return Chain((("scale", 4.0 if scaled else 0.0), ("abs", 2.0))) + FP32_ROUND
+
+
+#: NVFP4's tensor scaling: the FP32 result and the exact product ``ta · tw`` unpacked, their
+#: significands multiplied (24 × 48 bits) as partial products of DSP-block size, those summed,
+#: then FP32_ROUND of the exact triple product
+TENSOR_CHAIN = Chain((("unpack", 2.0), ("partial", 4.0), ("sum", 5.0))) + FP32_ROUND
 
 
 def blockdot_golden(config, a_codes: np.ndarray, w_codes: np.ndarray, sa_codes: np.ndarray,
@@ -206,19 +233,22 @@ class BlockdotPerf(DotPerf):
 
     @property
     def storage_bits(self) -> int:
-        """Register bits: the exact block register and its flags, [the mul_reg stage], the
-        beat counter, the block result; with fp32 output also the RNE32 stage, the FP32
-        accumulator, the block counter, the result and (NVFP4) the finished sum and the
-        registered tensor-scale product."""
+        """Register bits: the exact block register and its flags, [the beat pipeline's last
+        register], the beat counter, the block result; with fp32 output also RNE32's result,
+        the FP32 accumulator, the block counter, the result and (NVFP4) the finished sum, the
+        registered tensor scales (unpacked) and their exact product. (The registers inside the
+        pipelined chains and between the partial products hold values in flight, not state, and
+        are not counted.)"""
         c = self.config
         flags = 3
         scales = c.a.scale.bits + c.w.scale.bits
         bits = c.block_sum_bits + flags + c.beats.bit_length()
-        bits += c.mul_reg * (c.block_sum_bits + flags + scales + 1)
+        bits += (c.stages > 0) * (c.block_sum_bits + flags + scales + 2)
         bits += c.sum_bits + c.exp_bits + 2 + c.fp32   # block result (+ valid)
         if c.fp32:
-            bits += (FP32.bits + 1) + 2 * FP32.bits + c.blocks_bits  # S, c, result, count
+            bits += (FP32.bits + 2) + 2 * FP32.bits + c.blocks_bits  # S, c, result, count
         if c.tensor_scaled:
             t_sig, t_exp = 2 * (FP32.man_bits + 1), FP32.exp_bits + 3
-            bits += (FP32.bits + 1) + t_sig + t_exp + 4     # finished c, ta·tw and its flags
+            scale = FP32.man_bits + 1 + FP32.exp_bits + 2 + 4          # an unpacked scale
+            bits += (FP32.bits + 1) + 2 * scale + t_sig + t_exp + 4  # c, ta, tw, ta·tw
         return bits

@@ -22,10 +22,17 @@ import numpy as np
 
 from lowbit.models.lmul import lmul_sums
 from lowbit.models.mac import MacPerf
+from lowbit.models.pipeline import Chain
 from lowbit.models.qgemm import exact_dots
 from lowbit.models.tiling import DotTiler
 
 FINITE, POS_INF, NEG_INF, NAN = 0, 1, 2, 3
+
+
+#: an operand pair's way to the register: decode both codes (with L-Mul also normalise them),
+#: multiply the significands' magnitudes (L-Mul: its adder), sign the product, shift it into
+#: the register's units
+FMAC_CHAIN = Chain((("decode", 2.0), ("multiply", 3.0), ("sign", 2.0), ("shift", 3.0)))
 
 
 def classify(ieee: np.ndarray) -> np.ndarray:
@@ -101,4 +108,4 @@ class FmacPerf(MacPerf):
         c = self.config
         result = c.acc_bits + 2
         regs = (c.acc_bits + 3) + result + c.k_bits  # register + flags, result, beat counter
-        return regs + c.mul_reg * (c.product_bits + 4)
+        return regs + (c.stages > 0) * (c.product_bits + 5)  # the pipeline's last register

@@ -29,6 +29,7 @@ import numpy as np
 
 from lowbit.models.accumulator import product_range
 from lowbit.models.formats import IntFormat
+from lowbit.models.pipeline import Chain
 from lowbit.models.tiling import DotPerf, DotTiler
 
 #: operand precisions a run can pick (bits), by their run-time code 0, 1, 2
@@ -37,6 +38,10 @@ PRECISIONS = (8, 4, 2)
 BRICKS = 16
 #: bits of each operand word per beat: 8×8 needs 8 bits, 2×2 sixteen 2-bit lanes
 WORD_BITS = 32
+#: a beat's way to the accumulator: each brick's digits and shift picked by the mode, the
+#: brick products, their shifts, the shift-add tree in two halves (16 → 4 → 1)
+FUSION_CHAIN = Chain((("select", 3.0), ("bricks", 3.0), ("shift", 2.0), ("pairs", 4.0),
+                      ("sum", 4.0)))
 
 
 def products_per_beat(a_bits: int, w_bits: int) -> int:
@@ -140,4 +145,4 @@ class FusionPerf(DotPerf):
     @property
     def storage_bits(self) -> int:
         c = self.config
-        return 2 * c.acc + c.k_bits + c.mul_reg * beat_sum_bits()
+        return 2 * c.acc + c.k_bits + (c.stages > 0) * (beat_sum_bits() + 2)

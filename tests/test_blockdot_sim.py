@@ -1,6 +1,7 @@
 """The ``blockdot`` core in simulation: FP32 results (MXFP8 E4M3×E5M2, 8 lanes; NVFP4, 4
-lanes with tensor scales) bit for bit against qgemm on random blocks with extreme scales at
-several block counts per result, constructed FP32 corner cases and quantized GEMMs; exact
+lanes with tensor scales; MXFP4, 16 lanes, an adder of as many cycles as a block has beats)
+bit for bit against qgemm on random blocks with extreme scales at several block counts per
+result, constructed FP32 corner cases and quantized GEMMs, at several pipeline depths; exact
 block results (MXINT8×MXFP4, 32 lanes) against the block model; the testbench failing when the
 expected results are wrong."""
 
@@ -13,10 +14,14 @@ from lowbit.models.perf import GemmShape
 from lowbit.simulate import simulate
 
 CONFIGS = [
-    B(a="mxfp8_e4m3", w="mxfp8_e5m2", lanes=8),
-    B(a="nvfp4", w="nvfp4", lanes=4, mul_reg=True),
+    B(a="mxfp8_e4m3", w="mxfp8_e5m2", lanes=8),                  # 4 beats: a 4-cycle adder
+    B(a="nvfp4", w="nvfp4", lanes=4, stages=1, fp32_stages=3),   # 4 beats: a 3-cycle adder
     B(a="mxint8", w="mxfp4", lanes=32, output="block"),
+    B(a="mxfp4", w="mxfp4", lanes=16, stages=0),                 # 2 beats: a 2-cycle adder
 ]
+
+#: FP32 corner sequences the element and scale formats can make (of 22)
+CORNER_CASES = {CONFIGS[0].name: 22, CONFIGS[3].name: 17}
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda c: c.name)
@@ -35,7 +40,7 @@ def test_blockdot_bit_exact(config, tmp_path):
         assert corners["cases"] >= 7
         assert all(records["tensor_scales"][k] > 0 for k in ("nan", "inf", "zero", "subnormal"))
     else:
-        assert corners["cases"] == 22
+        assert corners["cases"] == CORNER_CASES[config.name]
         assert all(corners[k] > 0 for k in ("nan", "inf", "zero", "subnormal"))
         assert all(random[k] > 0 for k in ("nan", "inf", "zero", "subnormal"))
 
@@ -69,10 +74,15 @@ def test_gemm_longer_than_the_block_count_exits_2(cli):
 
 
 def test_perf_model():
-    # 4 results of 2 blocks of 8 beats; block register, RNE32, accumulator (+ tensor scaling)
-    assert BlockdotPerf(CONFIGS[0]).gemm_cycles(GemmShape(2, 2, 64)) == 4 * 2 * 4 + 3
-    assert BlockdotPerf(CONFIGS[1]).gemm_cycles(GemmShape(2, 2, 32)) == 4 * 2 * 4 + 5
-    assert BlockdotPerf(CONFIGS[2]).gemm_cycles(GemmShape(2, 2, 64)) == 4 * 2 + 1
+    # 4 results of 2 blocks of 4 beats; then the beat pipeline and the block register, RNE32,
+    # the adder (+ the tensor scaling)
+    assert BlockdotPerf(CONFIGS[0]).gemm_cycles(GemmShape(2, 2, 64)) == 4 * 2 * 4 + 4 + 6 + 4
+    assert BlockdotPerf(CONFIGS[1]).gemm_cycles(GemmShape(2, 2, 32)) == 4 * 2 * 4 + 2 + 3 + 3 + 3
+    assert BlockdotPerf(CONFIGS[2]).gemm_cycles(GemmShape(2, 2, 64)) == 4 * 2 + 4
+    assert BlockdotPerf(CONFIGS[3]).gemm_cycles(GemmShape(2, 2, 64)) == 4 * 2 * 2 + 1 + 6 + 2
+    # the old single-stage unit: block register, RNE32 register, accumulator
+    one = B(a="mxfp8_e4m3", w="mxfp8_e5m2", lanes=8, stages=0, fp32_stages=1)
+    assert BlockdotPerf(one).gemm_cycles(GemmShape(2, 2, 64)) == 4 * 2 * 4 + 3
     assert BlockdotPerf(CONFIGS[2]).peak_macs_per_cycle == 32.0
     exact = BlockdotPerf(B(output="block")).storage_bits
     assert BlockdotPerf(B()).storage_bits > exact + 3 * 32

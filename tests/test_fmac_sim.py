@@ -50,8 +50,8 @@ def test_every_format_pair_exhaustively(half, tmp_path):
 
 
 @pytest.mark.parametrize("config", [
-    FmacConfig(a="fp8_e5m2,fp4_e2m1", w="fp8_e4m3", acc=24, exact=False, mul_reg=True),
-    FmacConfig(a="int16", w="fp8_e5m2,uint3", k_bits=6),
+    FmacConfig(a="fp8_e5m2,fp4_e2m1", w="fp8_e4m3", acc=24, exact=False, stages=1),
+    FmacConfig(a="int16", w="fp8_e5m2,uint3", k_bits=6, stages=0),
 ], ids=lambda c: c.name)
 def test_rounded_register_and_random_wide_pairs(config, tmp_path):
     result = simulate(config, run_dir=tmp_path, seed=5, options={"random_pairs": 4000})
@@ -76,8 +76,10 @@ def test_every_lmul_format_pair_exhaustively(half, tmp_path):
 def test_perf_model():
     from lowbit.models.perf import GemmShape
 
-    assert FmacPerf(ALL_PAIRS).gemm_cycles(GemmShape(2, 3, 4)) == 24 + 1
-    assert FmacPerf(FmacConfig(mul_reg=True)).peak_macs_per_cycle == 1.0
+    # 6 results of 4 beats, then the pipeline (4 stages by default) and the register
+    assert FmacPerf(ALL_PAIRS).gemm_cycles(GemmShape(2, 3, 4)) == 24 + 4 + 1
+    assert FmacPerf(FmacConfig(stages=0)).gemm_cycles(GemmShape(2, 3, 4)) == 24 + 1
+    assert FmacPerf(FmacConfig(stages=1)).peak_macs_per_cycle == 1.0
 
 
 @pytest.mark.parametrize("fields, message", [

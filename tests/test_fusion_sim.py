@@ -16,8 +16,8 @@ from lowbit.models.fusion import FusionPerf, fusion_golden, modes, products_per_
 from lowbit.models.perf import GemmShape
 from lowbit.simulate import simulate
 
-CONFIG = FusionConfig(acc=18)
-SATURATING = FusionConfig(acc=18, overflow="saturate")
+CONFIG = FusionConfig(acc=18)                                   # fully pipelined (default)
+SATURATING = FusionConfig(acc=18, overflow="saturate", stages=2)
 #: mode × signedness × direction runs that can leave the range (unsigned × unsigned: up only)
 OVERFLOW_RUNS = 9 * 4 * 2 - 9
 
@@ -43,7 +43,7 @@ def test_every_mode_bit_exact(config, mode, tmp_path):
 def test_short_k_and_a_wide_register(tmp_path):
     """k_bits=2 and the default 32-bit register: every test keeps to K <= 3, and the overflow
     runs that would need more beats than K holds are skipped and counted, not failed."""
-    config = FusionConfig(k_bits=2)
+    config = FusionConfig(k_bits=2, stages=0)   # and the unpipelined unit
     result = simulate(config, run_dir=tmp_path, seed=3)
     assert result.passed, "\n".join(result.run.failures) + f"\nlog: {result.run.log}"
     records = {r["test"]: r for r in result.run.records}
@@ -64,7 +64,7 @@ def test_saturation_is_once_per_beat():
 
 
 def test_overflow_option():
-    assert SATURATING.name == "fusion_acc18_sat_k16" and CONFIG.name == "fusion_acc18_k16"
+    assert SATURATING.name == "fusion_acc18_sat_k16_s2" and CONFIG.name == "fusion_acc18_k16_s5"
     assert SATURATING.accumulator.overflow == "saturate"
     with pytest.raises(ConfigError, match="overflow"):
         FusionConfig(overflow="clamp")
@@ -75,8 +75,10 @@ def test_throughput_grows_as_precision_shrinks():
     assert rates[(8, 8)] == 1 and rates[(8, 4)] == 2 and rates[(4, 4)] == 4
     assert rates[(2, 2)] == 16 and rates[(4, 2)] == rates[(2, 4)] == 8
     shape = GemmShape(4, 4, 64)
-    assert FusionPerf(CONFIG, 8, 8).gemm_cycles(shape) == 16 * 64 + 1
-    assert FusionPerf(CONFIG, 2, 2).gemm_cycles(shape) == 16 * 4 + 1
+    # 16 results of K/P beats, then the pipeline (5 stages by default) and the accumulator
+    assert FusionPerf(CONFIG, 8, 8).gemm_cycles(shape) == 16 * 64 + 5 + 1
+    assert FusionPerf(CONFIG, 2, 2).gemm_cycles(shape) == 16 * 4 + 5 + 1
+    assert FusionPerf(FusionConfig(stages=0), 2, 2).gemm_cycles(shape) == 16 * 4 + 1
 
 
 def test_golden_model_is_int_dot_over_lanes():

@@ -33,13 +33,19 @@ class BlockdotConfig(CoreConfig):
                             check=_element_check)
     lanes: int = option(8, "element pairs multiplied per cycle; must divide the block", lo=1,
                         hi=64)
-    mul_reg: bool = option(False, "register the lane products' sum before the accumulator")
+    stages: int = option(3, "pipeline registers between the operands and the block register "
+                         "(decode, products, signs, shifts, lane tree): 0..5; 1 registers the "
+                         "lanes' sum", lo=0, hi=5)
     output: str = option("fp32", "fp32: each result is qgemm's FP32 output over a run-time "
                          "number of blocks (blocks rounded to FP32 and summed in FP32, NVFP4 "
                          "tensor scales applied); block: each block's exact scaled sum",
                          choices=OUTPUTS)
     blocks_bits: int = option(8, "width of the run-time block count (fp32 output): up to "
                               "2**blocks_bits - 1 blocks per result", lo=1, hi=24)
+    fp32_stages: int = option(6, "pipeline stages of each FP32 step (fp32 output): RNE32 of a "
+                              "block, the FP32 accumulation (a multi-cycle adder: min(fp32_stages, "
+                              "beats per block) cycles, which a block's beats leave it) and the "
+                              "NVFP4 tensor scaling", lo=1, hi=6)
 
     def check(self) -> None:
         if (self.a.block, self.a.scale) != (self.w.block, self.w.scale):
@@ -104,10 +110,20 @@ class BlockdotConfig(CoreConfig):
         return (1 << self.blocks_bits) - 1
 
     @property
+    def add_cycles(self) -> int:
+        """Cycles of one FP32 accumulation: a block arrives at most every ``beats`` cycles, so
+        the adder may take that many (up to ``fp32_stages``) and still keep up."""
+        return min(self.fp32_stages, self.beats)
+
+    @property
     def latency(self) -> int:
-        """Cycles from a result's last beat's handshake to the result's: the block register,
-        then (fp32) the RNE32 register and the FP32 accumulator, then the tensor scaling."""
-        return 1 + self.mul_reg + (2 + self.tensor_scaled if self.fp32 else 0)
+        """Cycles from a result's last beat's handshake to the result's: the beat pipeline and
+        the block register, then (fp32) RNE32 of the block, the FP32 accumulation and the
+        tensor scaling."""
+        if not self.fp32:
+            return self.stages + 1
+        return (self.stages + 1 + self.fp32_stages + self.add_cycles
+                + self.tensor_scaled * self.fp32_stages)
 
     def check_gemm(self, shape) -> None:
         """K pads to whole blocks with zero elements (the tiler's padding), so any K runs
@@ -119,8 +135,8 @@ class BlockdotConfig(CoreConfig):
 
     @property
     def name(self) -> str:
-        out = f"_fp32b{self.blocks_bits}" if self.fp32 else "_block"
-        return f"blockdot_{self.a}_{self.w}_l{self.lanes}{out}{'_mr' if self.mul_reg else ''}"
+        out = f"_fp32b{self.blocks_bits}f{self.fp32_stages}" if self.fp32 else "_block"
+        return f"blockdot_{self.a}_{self.w}_l{self.lanes}{out}_s{self.stages}"
 
 
 #: tensor scales of the NVFP4 board self-test (FP32 1.5 and 0.25)

@@ -38,7 +38,9 @@ class FmacConfig(RuntimeK, CoreConfig):
                       "K need", lo=0, hi=MAX_KULISCH_BITS)
     exact: bool = option(True, "refuse a register too narrow for exact sums (with --no-exact a "
                          "narrower one drops low bits: each product rounds toward -inf)")
-    mul_reg: bool = option(False, "register the product before the accumulator")
+    stages: int = option(4, "pipeline registers between the operands and the register "
+                         "(decode, multiply, sign, shift): 0..4; 1 registers the product",
+                         lo=0, hi=4)
     mul: str = option("exact", "the multiplier: exact, or lmul — the L-Mul approximation of Luo & "
                       "Sun 2024 (an adder with a fixed offset instead of the significand "
                       "multiplier; minifloat operands only)", choices=("exact", "lmul"))
@@ -118,7 +120,9 @@ class FmacConfig(RuntimeK, CoreConfig):
 
     @property
     def latency(self) -> int:
-        return 1 + self.mul_reg
+        """Cycles from the last operand beat's handshake to its result's: the pipeline, then
+        the register."""
+        return 1 + self.stages
 
     @property
     def name(self) -> str:
@@ -126,7 +130,7 @@ class FmacConfig(RuntimeK, CoreConfig):
         a, w = (s.names if len(s.formats) == 1 else f"{len(s.formats)}fmt{self.hash[:6]}"
                 for s in (self.a_set, self.w_set))
         mul = "_lmul" if self.mul == "lmul" else ""
-        return f"fmac_{a}_{w}{mul}_{acc}_k{self.k_bits}{'_mr' if self.mul_reg else ''}"
+        return f"fmac_{a}_{w}{mul}_{acc}_k{self.k_bits}_s{self.stages}"
 
 
 def selftest(config: FmacConfig) -> SelfTestPlan:

@@ -26,7 +26,9 @@ class FusionConfig(RuntimeK, CoreConfig):
         choices=OVERFLOW_MODES)
     k_bits: int = option(16, "width of the run-time K register: beats per result, up to "
                          "2**k_bits - 1", lo=2, hi=32)
-    mul_reg: bool = option(False, "register the fused products before the accumulator")
+    stages: int = option(5, "pipeline registers between the operands and the accumulator "
+                         "(mode select, bricks, shifts, two halves of the adder tree): 0..5; "
+                         "1 registers the beat's sum", lo=0, hi=5)
 
     @property
     def accumulator(self) -> Accumulator:
@@ -34,12 +36,14 @@ class FusionConfig(RuntimeK, CoreConfig):
 
     @property
     def latency(self) -> int:
-        return 1 + self.mul_reg
+        """Cycles from the last operand beat's handshake to its result's: the pipeline, then
+        the accumulator."""
+        return 1 + self.stages
 
     @property
     def name(self) -> str:
         sat = "_sat" if self.overflow == "saturate" else ""
-        return f"fusion_acc{self.acc}{sat}_k{self.k_bits}{'_mr' if self.mul_reg else ''}"
+        return f"fusion_acc{self.acc}{sat}_k{self.k_bits}_s{self.stages}"
 
 
 def selftest(config: FusionConfig) -> SelfTestPlan:
