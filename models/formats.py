@@ -326,6 +326,24 @@ class LevelFormat(NumberFormat):
     def random(self, rng: np.random.Generator, shape) -> np.ndarray:
         return rng.choice(self.values(), size=shape)
 
+    def extremes(self) -> np.ndarray:
+        """Every level (there are few): what corner tests pair with the other operand."""
+        return self.values()
+
+
+def sign_codes(fmt: NumberFormat) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+    """The codes standing for +1 and for -1 of a format whose every value is -1, 0 or +1
+    (ternary, binary, int1, uint1), which an add/subtract/skip datapath takes in place of a
+    multiplier; ``None`` for any other format. Codes that stand for no value are in neither."""
+    if not isinstance(fmt, (IntFormat, LevelFormat)) or fmt.bits > 2:
+        return None
+    codes = [int(c) for c in fmt.codes() if fmt.is_code(c)]
+    values = [int(fmt.decode(np.array([c]))[0]) for c in codes]
+    if any(v not in (-1, 0, 1) for v in values):
+        return None
+    return (tuple(c for c, v in zip(codes, values) if v == 1),
+            tuple(c for c, v in zip(codes, values) if v == -1))
+
 
 #: {-1, 0, +1} as 2-bit two's complement (code 2 unused), so an int2 datapath computes it
 TERNARY = LevelFormat("ternary", 2, ((0, 0), (1, 1), (3, -1)))

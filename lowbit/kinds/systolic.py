@@ -9,15 +9,15 @@ from typing import ClassVar, Literal
 from lowbit.config import option
 from lowbit.kinds.int_datapath import INT8, IntDatapathConfig
 from lowbit.kinds.kind import CoreKind, SelfTestPlan
-from lowbit.models.formats import IntFormat, NumberFormat
-from lowbit.models.kulisch import kulisch_bits, operand_format
+from lowbit.models.formats import IntFormat, LevelFormat, NumberFormat, sign_codes
+from lowbit.models.kulisch import ALLOWED_OPERANDS, kulisch_bits, operand_format
 from lowbit.models.packing import MULT18X18, Packing, cheapest, packings
 from lowbit.models.perf import GemmShape
 from lowbit.models.systolic import SystolicPerf, SystolicTiler, systolic_golden
 
 MAX_DIM = 128
 DATAFLOWS = ("ws", "os")
-MULS = ("infer", "lut", "dsp", "auto")
+MULS = ("infer", "lut", "dsp", "auto", "addsub")
 FAMILIES = ("generic", "ecp5", "ice40")
 #: the widest operand each family's DSP block takes (ECP5 MULT18X18D; iCE40 SB_MAC16 8×8 mode)
 DSP_OPERAND_BITS = {"ecp5": 18, "ice40": 8}
@@ -30,6 +30,17 @@ DEFAULT_FANOUT = {"generic": 0, "ecp5": 2, "ice40": 1}
 ICE40_PACK = 2
 
 
+class weight_format(operand_format):
+    """A config ``check`` for the weight operand: an operand format, or weights of values
+    -1, 0, +1 (ternary, binary) for the add/subtract PE."""
+
+    allowed = f"{ALLOWED_OPERANDS}; or ternary, binary (with mul=addsub)"
+
+    def __call__(self, fmt) -> str | None:
+        return None if sign_codes(fmt) is not None or super().__call__(fmt) is None \
+            else self.allowed
+
+
 @dataclass(frozen=True)
 class SystolicConfig(IntDatapathConfig):
     """An R×C PE array; see :mod:`lowbit.hw.systolic` for the streams and the beat order."""
@@ -38,7 +49,8 @@ class SystolicConfig(IntDatapathConfig):
 
     a: NumberFormat = option(INT8, "activation format: int8, uint4, ... or a minifloat "
                              "(fp8_e4m3, fp6_e2m3, fp4_e2m1, ...)", check=operand_format())
-    w: NumberFormat = option(INT8, "weight format, as --a", check=operand_format())
+    w: NumberFormat = option(INT8, "weight format, as --a; or ternary/binary with mul=addsub",
+                             check=weight_format())
 
     rows: int = option(4, "PE rows R (ws: K lanes per activation beat; os: M rows per tile)",
                        lo=1, hi=MAX_DIM)
@@ -51,7 +63,8 @@ class SystolicConfig(IntDatapathConfig):
     mul: Literal["infer", "lut", "dsp", "auto"] = option(
         "infer", "each PE's multiplier: infer (a * w, left to Yosys), lut (a pipelined "
         "carry-chain array in the fabric), dsp (the family's DSP block, instantiated with its "
-        "registers), auto (DSP blocks for the first dsp_blocks PEs, the fabric for the rest)",
+        "registers), auto (DSP blocks for the first dsp_blocks PEs, the fabric for the rest), "
+        "addsub (no multiplier: add, subtract or skip the activation for weights of -1/0/+1)",
         choices=MULS)
     family: Literal["generic", "ecp5", "ice40"] = option(
         "generic", "the FPGA family whose cells mul=lut/dsp/auto use (dsp: ecp5 MULT18X18D, "
@@ -72,8 +85,8 @@ class SystolicConfig(IntDatapathConfig):
     def check(self) -> None:
         for field, table in (("mul_stages", DEFAULT_STAGES), ("fanout", DEFAULT_FANOUT)):
             if getattr(self, field) < 0:  # one spelling, one hash
-                default = 0 if field == "mul_stages" and self.mul == "infer" else \
-                    table[self.family]
+                default = 0 if field == "mul_stages" and self.mul in ("infer", "addsub") \
+                    else table[self.family]
                 object.__setattr__(self, field, default)
         self._check_multiplier()
         if self.integer:
@@ -88,6 +101,11 @@ class SystolicConfig(IntDatapathConfig):
             self.fail("pack", f"a divisor of cols={self.cols}: pack columns share a multiplier")
         if self.mul != "auto" and self.dsp_blocks:
             self.fail("dsp_blocks", "0 unless mul=auto")
+        if isinstance(self.w, LevelFormat) and self.mul != "addsub":
+            self.fail("w", f"an integer or minifloat format with mul={self.mul}; {self.w} "
+                           "weights take mul=addsub (or int2 codes on a multiplier)")
+        if self.mul == "addsub":
+            return self._check_addsub()
         if self.mul == "infer":
             if self.mul_stages:
                 self.fail("mul_stages", "0 with mul=infer (Yosys maps a * w; use mul_reg for a "
@@ -123,6 +141,17 @@ class SystolicConfig(IntDatapathConfig):
         if self.pack > 1:
             self._check_packing()
 
+    def _check_addsub(self) -> None:
+        """The add/subtract PE: weights of -1/0/+1, integer activations, one column per PE."""
+        if sign_codes(self.w) is None:
+            self.fail("w", "ternary, binary, int1 or uint1 with mul=addsub (weights of -1, 0, "
+                           "+1: the PE adds, subtracts or skips the activation)")
+        if not isinstance(self.a, IntFormat):
+            self.fail("a", "int1..int16 or uint1..uint16 with mul=addsub (the PE adds the "
+                           "activation as an integer)")
+        if self.pack > 1:
+            self.fail("pack", "1 with mul=addsub (there is no multiplier to share)")
+
     def _check_packing(self) -> None:
         if self.mul == "lut":
             return
@@ -155,9 +184,10 @@ class SystolicConfig(IntDatapathConfig):
 
     @property
     def integer(self) -> bool:
-        """Integer operands (the accumulator's overflow rule applies); else minifloat operands
+        """Integer operands (ternary and binary weights included: the accumulator's overflow
+        rule applies); else minifloat operands
         decoded to exact fixed point and summed exactly, inf and NaN counting as 0."""
-        return isinstance(self.a, IntFormat) and isinstance(self.w, IntFormat)
+        return isinstance(self.a, IntFormat) and isinstance(self.w, (IntFormat, LevelFormat))
 
     @property
     def m_bits(self) -> int:
