@@ -18,6 +18,7 @@ including the minifloats of :mod:`lowbit.models.minifloat` and the block-scaled 
 ``e8m0``                  the unsigned power-of-two scale of OCP MX
 ``fp16``/``bf16``/``fp32``  IEEE half, bfloat16, IEEE single
 ``mxfp8_e4m3`` ...        OCP MX v1.0 block formats; ``nvfp4`` NVIDIA's FP4 block format
+``bitmod3``, ``bitmod4``  BitMoD's per-group mixtures of data types (:mod:`lowbit.models.bitmod`)
 ========================  =================================================================
 """
 
@@ -356,10 +357,12 @@ _FIXED_NAME = re.compile(r"int(\d+)_f(\d+)")
 
 def named_formats() -> dict[str, Format]:
     """Every format with a fixed name (integers and fixed point are parsed from their names)."""
+    from lowbit.models.bitmod import BITMOD_FORMATS
     from lowbit.models.block_formats import BLOCK_FORMATS
     from lowbit.models.minifloat import FLOAT_FORMATS
 
-    return {"ternary": TERNARY, "binary": BINARY, **FLOAT_FORMATS, **BLOCK_FORMATS}
+    return {"ternary": TERNARY, "binary": BINARY, **FLOAT_FORMATS, **BLOCK_FORMATS,
+            **BITMOD_FORMATS}
 
 
 def allowed_names() -> str:
