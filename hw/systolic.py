@@ -66,11 +66,16 @@ from __future__ import annotations
 from operator import or_
 
 from amaranth.hdl import Module, Mux, Signal, Value
-from amaranth.lib import data, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In
 
+from lowbit.hw.group_pe import (
+    GroupScaledOutputStationaryPE,
+    group_north_layout,
+    group_west_layout,
+)
 from lowbit.hw.mul.lanes import pe_multiplier
 from lowbit.hw.pe import (
     OutputStationaryPE,
@@ -92,9 +97,13 @@ def lanes(fmt, count: int) -> data.ArrayLayout:
 
 
 def stream_layouts(config: SystolicConfig) -> dict[str, data.ArrayLayout]:
-    """Payload layouts of the ``a``, ``w`` and ``result`` streams."""
-    return {"a": lanes(config.a, config.rows), "w": lanes(config.w, config.cols),
-            "result": lanes(config.accumulator, config.cols)}
+    """Payload layouts of the ``a``, ``w`` and ``result`` streams (and with group scales,
+    ``s``: an exponent per column)."""
+    out = {"a": lanes(config.a, config.rows), "w": lanes(config.w, config.cols),
+           "result": lanes(config.accumulator, config.cols)}
+    if config.scale != "none":
+        out["s"] = lanes(config.scale_fmt, config.cols)
+    return out
 
 
 def Systolic(config: SystolicConfig) -> wiring.Component:
@@ -112,7 +121,10 @@ class _Array(wiring.Component):
     def __init__(self, config: SystolicConfig, extra: dict | None = None):
         self.config = config
         layouts = stream_layouts(config)
-        super().__init__(array_ports(layouts, config.k_bits, **(extra or {})))
+        extra = dict(extra or {})
+        if config.scale != "none":
+            extra |= {"s": In(stream.Signature(layouts["s"])), "g": In(config.g_bits)}
+        super().__init__(array_ports(layouts, config.k_bits, **extra))
 
     @property
     def spec_latency(self) -> int:
@@ -308,25 +320,55 @@ class OutputStationaryArray(_Array):
         beat = Signal(cfg.k_bits)    # k within the tile
         cool = Signal(range(R))      # cycles until the column buses can take another tile
         first, last = beat == 0, beat == K - 1
+        scaled = cfg.scale != "none"
+        if scaled:   # groups of g beats; an s beat (the group's exponents) with each first
+            gbeat = Signal(cfg.g_bits)
+            group_first, glast = gbeat == 0, last | (gbeat == self.g - 1)
         go = en & self.a.valid & self.w.valid & (~first | (cool < K))
+        if scaled:
+            go = go & (self.s.valid | ~group_first)
         m.d.comb += [self.a.ready.eq(go), self.w.ready.eq(go)]
         with m.If(go):
             m.d.sync += beat.eq(Mux(last, 0, beat + 1))
+        if scaled:
+            exponents = Signal(self.s.payload.shape())
+            m.d.comb += self.s.ready.eq(go & group_first)
+            with m.If(go):
+                m.d.sync += gbeat.eq(Mux(glast, 0, gbeat + 1))
+                with m.If(group_first):
+                    m.d.sync += exponents.eq(self.s.payload)
+            current = Mux(group_first, self.s.payload.as_value(), exponents.as_value())
         with m.If(go & last):
             m.d.sync += cool.eq(R - 1)
         with m.Elif(en & (cool != 0)):
             m.d.sync += cool.eq(cool - 1)
 
         weights = self._grouped(shape_of(cfg.w))
-        west = self._skew(m, "a_skew", Skew.rising(os_west_layout(cfg.a), R), en)
-        north = self._skew(m, "w_skew", Skew.rising(weights.elem_shape, CP), en)
+        if scaled:
+            west = self._skew(m, "a_skew", Skew.rising(group_west_layout(cfg.a), R), en)
+            north = self._skew(m, "w_skew", Skew.rising(
+                group_north_layout(cfg.w, cfg.scale_fmt.bits), CP), en)
+        else:
+            west = self._skew(m, "a_skew", Skew.rising(os_west_layout(cfg.a), R), en)
+            north = self._skew(m, "w_skew", Skew.rising(weights.elem_shape, CP), en)
         with m.If(en):
             for r in range(R):
                 m.d.sync += [west.i[r].a.eq(self.a.payload[r]), west.i[r].valid.eq(go),
                              west.i[r].last.eq(go & last)]
-            m.d.sync += north.i.eq(self.w.payload.as_value())
+                if scaled:
+                    m.d.sync += west.i[r].glast.eq(go & glast)
+            if scaled:
+                shifts = data.ArrayLayout(self.s.payload.shape().elem_shape, CP)
+                m.d.sync += [north.i[c].w.eq(self.w.payload[c]) for c in range(CP)]
+                m.d.sync += [north.i[c].e.eq(shifts(current)[c]) for c in range(CP)]
+            else:
+                m.d.sync += north.i.eq(self.w.payload.as_value())
 
-        pes = self._mesh(m, OutputStationaryPE, west, north, en)
+        pe_class = OutputStationaryPE
+        if scaled:
+            def pe_class(spec):
+                return GroupScaledOutputStationaryPE(spec, cfg.scale_fmt.bits, cfg.group_bits)
+        pes = self._mesh(m, pe_class, west, north, en)
 
         # one bus per PE column: the PE whose sums are done drives it (rows finish one a cycle)
         sums = self._grouped(shape_of(cfg.accumulator))

@@ -8,13 +8,47 @@ from __future__ import annotations
 import numpy as np
 
 from lowbit.models.perf import GemmShape
+from lowbit.models.tiling import ceil_div
 from lowbit.sim.gemm_bench import GemmBench, gemm_tests
+from lowbit.sim.testbenches import OPERANDS_OPTION
 
 
 class SystolicBench(GemmBench):
     """Edge shapes include M past the ws buffer's depth and M shorter than the pipeline
     (read-after-write stalls); minifloat operands run the longest exact sums instead of
-    overflow runs (the Kulisch register cannot overflow)."""
+    overflow runs (the Kulisch register cannot overflow). With group scales (MixPE) every GEMM
+    brings random exponents per group, and the settings are group sizes 1, 2, 3, 7 and the
+    largest (the run option ``g`` sets gemm_tiled's)."""
+
+    def scaled(self) -> bool:
+        return self.config.scale != "none"
+
+    def full(self):
+        return {"g": int(self.options.get("g", 1))} if self.scaled() else {}
+
+    def settings(self):
+        if not self.scaled():
+            return [{}]
+        return [{"g": g} for g in sorted({min(g, self.config.g_max)
+                                          for g in (1, 2, 3, 7, self.config.g_max)})]
+
+    def given_operands(self, runtime):
+        """With group scales, the ``operands`` file may hold the exponent codes ``s`` too (⌈K/g⌉
+        × N, e.g. a weight quantizer's pow2 scales over a per-column base)."""
+        given = super().given_operands(runtime)
+        path = self.options.get(OPERANDS_OPTION)
+        if given is not None and self.scaled():
+            with np.load(path) as data:
+                if "s" in data:
+                    given["s"] = self.config.scale_fmt.encode(data["s"])
+        return given
+
+    def extra(self, runtime, gen, shape: GemmShape):
+        if not self.scaled():
+            return {}
+        f = self.config.scale_fmt
+        groups = (ceil_div(shape.k, runtime.get("g", 1)), shape.n)
+        return {"s": f.encode(f.random(gen, groups))}
 
     def edge_shapes(self) -> list[GemmShape]:
         c = self.config

@@ -226,9 +226,9 @@ def test_quantized_weights_run_bit_exactly(tmp_path):
     q = BitmodSpec(BITMOD4, group).quantize(w_real, k_axis=0)
     s, base = q.integer_scales(config.scale_fmt)
     a = config.a.random(rng, (m, k))
-    path = tmp_path / "operands.npz"
+    path = tmp_path / "operands.npz"     # beside the run directory, which a run empties
     np.savez(path, a=a, w=q.codes, t=q.types, s=s)
-    result = simulate(config, run_dir=tmp_path, seed=1, testcase="gemm_tiled",
+    result = simulate(config, run_dir=tmp_path / "run", seed=1, testcase="gemm_tiled",
                       options={"operands": str(path), "g": group // config.lanes})
     assert result.passed, "\n".join(result.run.failures) + f"\nlog: {result.run.log}"
     acc = bitserial_golden(config, a, q.codes, scales=s, group=group, types=q.types)

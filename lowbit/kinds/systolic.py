@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from lowbit.config import option
+from lowbit.config import int_format, option
 from lowbit.kinds.int_datapath import INT8, IntDatapathConfig
 from lowbit.kinds.kind import CoreKind, SelfTestPlan
+from lowbit.models.accumulator import product_bits
 from lowbit.models.formats import IntFormat, LevelFormat, NumberFormat, sign_codes
 from lowbit.models.kulisch import ALLOWED_OPERANDS, kulisch_bits, operand_format
 from lowbit.models.packing import MULT18X18, Packing, cheapest, packings
@@ -28,6 +29,9 @@ DEFAULT_STAGES = {"generic": 0, "ecp5": 2, "ice40": 2}
 DEFAULT_FANOUT = {"generic": 0, "ecp5": 2, "ice40": 1}
 #: products per SB_MAC16 in its 8×8 mode
 ICE40_PACK = 2
+SCALES = ("none", "pow2")
+#: the widest power-of-two exponent of a group scale (shifts up to 15)
+MAX_SHIFT_BITS = 4
 
 
 class weight_format(operand_format):
@@ -81,6 +85,15 @@ class SystolicConfig(IntDatapathConfig):
                              "to every register, with a result FIFO that absorbs them; 0: "
                              "combinational; -1: the family's default (generic 0, ecp5 2, "
                              "ice40 1)", lo=-1, hi=4)
+    scale: Literal["none", "pow2"] = option(
+        "none", "os only: per-group weight scales applied in each PE after the group's integer "
+        "dot product (MixPE): none, or pow2 (a shift by the group's exponent, then an add)",
+        choices=SCALES)
+    scale_fmt: IntFormat = option(IntFormat(3, signed=False), "the group scale's exponent "
+                                  "code (unsigned: shifts 0..2**bits-1)",
+                                  check=int_format(1, MAX_SHIFT_BITS))
+    g_bits: int = option(8, "scale != none: width of the run-time group size (K elements per "
+                            "group, up to 2**g_bits-1)", lo=1, hi=16)
 
     def check(self) -> None:
         for field, table in (("mul_stages", DEFAULT_STAGES), ("fanout", DEFAULT_FANOUT)):
@@ -89,6 +102,8 @@ class SystolicConfig(IntDatapathConfig):
                     else table[self.family]
                 object.__setattr__(self, field, default)
         self._check_multiplier()
+        if self.scale != "none":
+            self._check_scale()
         if self.integer:
             return super().check()
         need = kulisch_bits(self.a, self.w, self.k_max)
@@ -140,6 +155,29 @@ class SystolicConfig(IntDatapathConfig):
                                 "carry-chain rows to SB_CARRY from generic cells)")
         if self.pack > 1:
             self._check_packing()
+
+    def _check_scale(self) -> None:
+        """MixPE's group dequantization: in the output-stationary PEs, integer operands."""
+        if self.dataflow != "os":
+            self.fail("dataflow", "os with scale != none (each PE keeps its output's group sum "
+                                  "and dequantizes it in place)")
+        if not self.integer:
+            self.fail("scale", f"none for minifloat operands ({self.a} × {self.w}); group "
+                               "scales apply to integer dot products")
+        if self.scale_fmt.signed:
+            self.fail("scale_fmt", f"unsigned: uint1..uint{MAX_SHIFT_BITS} (a left shift)")
+        if self.pack > 1:
+            self.fail("pack", "1 with scale != none (each column has its own group scale)")
+
+    @property
+    def g_max(self) -> int:
+        """The largest run-time group size (K elements)."""
+        return (1 << self.g_bits) - 1
+
+    @property
+    def group_bits(self) -> int:
+        """Width of a PE's exact group sum: up to ``g_max`` products."""
+        return product_bits(self.a, self.w) + self.g_bits
 
     def _check_addsub(self) -> None:
         """The add/subtract PE: weights of -1/0/+1, integer activations, one column per PE."""
@@ -204,8 +242,9 @@ class SystolicConfig(IntDatapathConfig):
             pack = f"p{self.pack}" if self.pack > 1 else ""
             mul = f"_{self.mul}{blocks}{pack}_{self.family}_s{self.mul_stages}"
         fanout = f"_f{self.fanout}" if self.fanout else ""
+        scale = "" if self.scale == "none" else f"_{self.scale}{self.scale_fmt}_g{self.g_bits}"
         return (f"systolic_{self.dataflow}{self.rows}x{self.cols}_{self.a}_{self.w}_acc{self.acc}_"
-                f"{self.overflow}{regs}{mul}{fanout}_k{self.k_bits}{extra}")
+                f"{self.overflow}{regs}{mul}{fanout}{scale}_k{self.k_bits}{extra}")
 
 
 def selftest(config: SystolicConfig) -> SelfTestPlan:
