@@ -19,6 +19,7 @@ including the minifloats of :mod:`lowbit.models.minifloat` and the block-scaled 
 ``fp16``/``bf16``/``fp32``  IEEE half, bfloat16, IEEE single
 ``mxfp8_e4m3`` ...        OCP MX v1.0 block formats; ``nvfp4`` NVIDIA's FP4 block format
 ``bitmod3``, ``bitmod4``  BitMoD's per-group mixtures of data types (:mod:`lowbit.models.bitmod`)
+``olive4``                OliVe's outlier-victim pairs, INT4 and abfloat (:mod:`.olive`)
 ========================  =================================================================
 """
 
@@ -360,9 +361,10 @@ def named_formats() -> dict[str, Format]:
     from lowbit.models.bitmod import BITMOD_FORMATS
     from lowbit.models.block_formats import BLOCK_FORMATS
     from lowbit.models.minifloat import FLOAT_FORMATS
+    from lowbit.models.olive import OLIVE_FORMATS
 
     return {"ternary": TERNARY, "binary": BINARY, **FLOAT_FORMATS, **BLOCK_FORMATS,
-            **BITMOD_FORMATS}
+            **BITMOD_FORMATS, **OLIVE_FORMATS}
 
 
 def allowed_names() -> str:

@@ -36,8 +36,9 @@ def register(verbs) -> None:
         "quantizer and report the signal-to-quantization-noise ratio in dB.")
     p.add_argument("-q", "--quantizers", metavar="LIST",
                    help="comma-separated quantizers FORMAT[:tensor|channel|gN][:asym]"
-                        "[:float32|pow2|e8m0], block formats, or bitmod3/bitmod4[:gN] "
-                        "(default: a set of int, FP8, MX, NVFP4 and BitMoD choices)")
+                        "[:float32|pow2|e8m0], block formats, bitmod3/bitmod4[:gN] or "
+                        "olive4[:tensor|channel] (default: a set of int, FP8, MX, NVFP4, BitMoD "
+                        "and OliVe choices)")
     p.add_argument("--mul", choices=("lmul",),
                    help="report an approximate multiplier instead: lmul (L-Mul, Luo & Sun "
                         "2024) against the exact product, per pair of --formats")
