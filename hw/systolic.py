@@ -65,7 +65,7 @@ from __future__ import annotations
 
 from operator import or_
 
-from amaranth.hdl import Module, Mux, Signal, Value
+from amaranth.hdl import Cat, Module, Mux, Signal, Value, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
@@ -77,6 +77,7 @@ from lowbit.hw.group_pe import (
     group_west_layout,
 )
 from lowbit.hw.mul.lanes import pe_multiplier
+from lowbit.hw.olive import decode_lanes
 from lowbit.hw.pe import (
     OutputStationaryPE,
     PESpec,
@@ -89,6 +90,7 @@ from lowbit.hw.skew import Skew, delayed
 from lowbit.hw.streams import array_ports
 from lowbit.hw.trees import balanced
 from lowbit.kinds.systolic import SystolicConfig
+from lowbit.models.olive import OvpFormat
 
 
 def lanes(fmt, count: int) -> data.ArrayLayout:
@@ -96,10 +98,25 @@ def lanes(fmt, count: int) -> data.ArrayLayout:
     return data.ArrayLayout(shape_of(fmt), count)
 
 
+def code_lanes(fmt, count: int) -> data.ArrayLayout:
+    """A payload of ``count`` operand lanes: the format's codes (an OliVe operand's are
+    unsigned pair codes, decoded inside)."""
+    return data.ArrayLayout(unsigned(fmt.bits), count) if isinstance(fmt, OvpFormat) else \
+        lanes(fmt, count)
+
+
+def beat_lanes(fmt, payload) -> list:
+    """A beat's lanes as the PEs take them: OliVe pairs decoded to terms (on the fly, at the
+    array's edge), any other format as it came."""
+    if isinstance(fmt, OvpFormat):
+        return decode_lanes(fmt, [payload[i] for i in range(len(payload))])
+    return [payload[i] for i in range(len(payload))]
+
+
 def stream_layouts(config: SystolicConfig) -> dict[str, data.ArrayLayout]:
     """Payload layouts of the ``a``, ``w`` and ``result`` streams (and with group scales,
     ``s``: an exponent per column)."""
-    out = {"a": lanes(config.a, config.rows), "w": lanes(config.w, config.cols),
+    out = {"a": code_lanes(config.a, config.rows), "w": code_lanes(config.w, config.cols),
            "result": lanes(config.accumulator, config.cols)}
     if config.scale != "none":
         out["s"] = lanes(config.scale_fmt, config.cols)
@@ -134,7 +151,7 @@ class _Array(wiring.Component):
     def _spec(self, dsp: bool) -> PESpec:
         cfg = self.config
         make = (lambda: pe_multiplier(cfg, dsp)) if cfg.integer else None
-        return PESpec(cfg.a, cfg.w, cfg.accumulator, cfg.pack, make,
+        return PESpec(*cfg.pe_formats, cfg.accumulator, cfg.pack, make,
                       cfg.mul_stages if cfg.integer else 0, cfg.mul_reg)
 
     def _grouped(self, shape) -> data.ArrayLayout:
@@ -257,18 +274,19 @@ class WeightStationaryArray(_Array):
 
         # --- input stage: weight rows to the load bus, activation lanes past K zeroed
         load_bus = data.StructLayout({"valid": 1, "row": range(R),
-                                      "w": data.ArrayLayout(shape_of(cfg.w), P)})
+                                      "w": data.ArrayLayout(shape_of(cfg.pe_formats[1]), P)})
         wskew = self._skew(m, "w_skew", Skew.rising(load_bus, CP), en)
-        west = self._skew(m, "a_skew", Skew.rising(ws_west_layout(cfg.a), R), en)
+        west = self._skew(m, "a_skew", Skew.rising(ws_west_layout(cfg.pe_formats[0]), R), en)
+        a_lanes, w_lanes = beat_lanes(cfg.a, self.a.payload), beat_lanes(cfg.w, self.w.payload)
         token = Signal(data.StructLayout({"valid": 1, "first": 1, "last": 1}))
         with m.If(en):
             m.d.sync += [token.valid.eq(take_a), token.first.eq(first_tile),
                          token.last.eq(last_tile)]
             for c in range(CP):
                 m.d.sync += [wskew.i[c].valid.eq(take_w), wskew.i[c].row.eq(load_r),
-                             *(wskew.i[c].w[k].eq(self.w.payload[c * P + k]) for k in range(P))]
+                             *(wskew.i[c].w[k].eq(w_lanes[c * P + k]) for k in range(P))]
             for r in range(R):
-                m.d.sync += [west.i[r].a.eq(Mux(take_a & (left > r), self.a.payload[r], 0)),
+                m.d.sync += [west.i[r].a.eq(Mux(take_a & (left > r), a_lanes[r], 0)),
                              west.i[r].swap.eq(swap)]
 
         # --- partial sums: read when the row is taken, skewed into the top of the columns
@@ -343,13 +361,14 @@ class OutputStationaryArray(_Array):
         with m.Elif(en & (cool != 0)):
             m.d.sync += cool.eq(cool - 1)
 
-        weights = self._grouped(shape_of(cfg.w))
+        weights = self._grouped(shape_of(cfg.pe_formats[1]))
         if scaled:
             west = self._skew(m, "a_skew", Skew.rising(group_west_layout(cfg.a), R), en)
             north = self._skew(m, "w_skew", Skew.rising(
                 group_north_layout(cfg.w, cfg.scale_fmt.bits), CP), en)
         else:
-            west = self._skew(m, "a_skew", Skew.rising(os_west_layout(cfg.a), R), en)
+            west = self._skew(m, "a_skew", Skew.rising(os_west_layout(cfg.pe_formats[0]), R),
+                              en)
             north = self._skew(m, "w_skew", Skew.rising(weights.elem_shape, CP), en)
         with m.If(en):
             for r in range(R):
@@ -361,6 +380,8 @@ class OutputStationaryArray(_Array):
                 shifts = data.ArrayLayout(self.s.payload.shape().elem_shape, CP)
                 m.d.sync += [north.i[c].w.eq(self.w.payload[c]) for c in range(CP)]
                 m.d.sync += [north.i[c].e.eq(shifts(current)[c]) for c in range(CP)]
+            elif isinstance(cfg.w, OvpFormat):
+                m.d.sync += north.i.eq(Cat(*beat_lanes(cfg.w, self.w.payload)))
             else:
                 m.d.sync += north.i.eq(self.w.payload.as_value())
 

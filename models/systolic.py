@@ -19,6 +19,7 @@ import numpy as np
 from lowbit.models.accumulator import Accumulator, product_bits
 from lowbit.models.int_gemm import int_gemm
 from lowbit.models.kulisch import kulisch_bits
+from lowbit.models.olive import OvpFormat, TermFormat
 from lowbit.models.perf import GemmShape
 from lowbit.models.qgemm import qgemm
 from lowbit.models.qtensor import QTensor
@@ -28,7 +29,8 @@ from lowbit.models.tiling import Operands, Run, TiledPerf, Tiler, block_index, c
 def systolic_golden(config, a: np.ndarray, w: np.ndarray, *, scales: np.ndarray | None = None,
                     group: int | None = None) -> np.ndarray:
     """``A (M×K) @ W (K×N)`` exactly as the core's accumulators hold it: for minifloat
-    operands qgemm's exact block sum in units of ``2**(lsb_a + lsb_w)``, inf/NaN as 0.
+    operands qgemm's exact block sum in units of ``2**(lsb_a + lsb_w)``, inf/NaN as 0; OliVe
+    operands (:mod:`lowbit.models.olive`) as their decoded integer values.
 
     With per-group scales (``scale = pow2``; MixPE's dequantization after the group's integer
     dot product), ``scales`` holds exponent codes (⌈K/group⌉ × N): each group of ``group``
@@ -38,7 +40,7 @@ def systolic_golden(config, a: np.ndarray, w: np.ndarray, *, scales: np.ndarray 
     if config.integer and config.scale != "none":
         return group_scaled(config, a, w, scales, group)
     if config.integer:
-        return int_gemm(a, w, config.a, config.w, config.accumulator)
+        return int_gemm(a, w, *config.value_formats, config.accumulator)
     acc = qgemm(QTensor.of_values(a, config.a, 1), QTensor.of_values(w, config.w, 0)).acc
     return acc[0].astype(np.int64) if acc.shape[0] else np.zeros((a.shape[0], w.shape[1]), np.int64)
 
@@ -137,8 +139,10 @@ class SystolicTiler(Tiler):
 
     def random(self, gen: np.random.Generator, shape: GemmShape) -> dict[str, np.ndarray]:
         c = self.config
-        out = {"a": c.a.encode(c.a.random(gen, (shape.m, shape.k))),
-               "w": c.w.encode(c.w.random(gen, (shape.k, shape.n)))}
+        out = {side: fmt.random(gen, dims) if isinstance(fmt, OvpFormat) else
+               fmt.encode(fmt.random(gen, dims))
+               for side, fmt, dims in (("a", c.a, (shape.m, shape.k)),
+                                       ("w", c.w, (shape.k, shape.n)))}
         if self.scaled:
             out["s"] = c.scale_fmt.encode(c.scale_fmt.random(
                 gen, (ceil_div(shape.k, self.g), shape.n)))
@@ -196,9 +200,11 @@ class SystolicPerf(TiledPerf):
         """
         c = self.config
         R, C, P, CP = c.rows, c.cols, c.pack, c.wide_cols
-        a, w, acc, L = c.a.bits, c.w.bits, c.acc, c.product_latency
+        a, w = (f.m.bits + f.shift_bits if isinstance(f, TermFormat) else f.bits
+                for f in c.pe_formats)      # an OliVe operand travels decoded
+        acc, L = c.acc, c.product_latency
         tri_r, tri_c = R * (R - 1) // 2, CP * (CP - 1) // 2
-        product = product_bits(c.a, c.w) if c.integer else kulisch_bits(c.a, c.w, 1)
+        product = product_bits(*c.value_formats) if c.integer else kulisch_bits(c.a, c.w, 1)
         result = C * acc + 1 if c.fanout == 0 else (2 * (c.fanout + 2)) * C * acc + c.fanout
         if c.dataflow == "os":
             # with group scales each register west carries glast, each south the exponent

@@ -18,6 +18,7 @@ from lowbit.hw.mul.fabric import FabricMultiplier
 from lowbit.hw.mul.ice40 import SbMac16x8
 from lowbit.hw.mul.packed import PackedMultiplier
 from lowbit.hw.mul.shape import InferredMultiplier, Multiplier
+from lowbit.hw.olive import OliveMultiplier
 from lowbit.models.formats import IntFormat
 
 
@@ -48,6 +49,9 @@ def pe_multiplier(config, dsp: bool) -> Multiplier:
     for the fabric (``infer``: ``a * w`` left to Yosys; ``lut``/``auto``: carry chains;
     ``addsub``: add/subtract/skip for weights of -1, 0, +1)."""
     a, w, lanes, stages = config.a, config.w, config.pack, config.mul_stages
+    if config.olive:   # decoded OliVe terms: INT4 products and a shift
+        a, w = config.pe_formats
+        return SharedOperand(a, w, lanes, lambda: OliveMultiplier(a, w, stages))
     if config.mul == "infer":
         return SharedOperand(a, w, lanes, lambda: InferredMultiplier(a, w, stages))
     if config.mul == "addsub":

@@ -10,8 +10,9 @@ from lowbit.config import int_format, option
 from lowbit.kinds.int_datapath import INT8, IntDatapathConfig
 from lowbit.kinds.kind import CoreKind, SelfTestPlan
 from lowbit.models.accumulator import product_bits
-from lowbit.models.formats import IntFormat, LevelFormat, NumberFormat, sign_codes
+from lowbit.models.formats import Format, IntFormat, LevelFormat, sign_codes
 from lowbit.models.kulisch import ALLOWED_OPERANDS, kulisch_bits, operand_format
+from lowbit.models.olive import OvpFormat
 from lowbit.models.packing import MULT18X18, Packing, cheapest, packings
 from lowbit.models.perf import GemmShape
 from lowbit.models.systolic import SystolicPerf, SystolicTiler, systolic_golden
@@ -34,15 +35,26 @@ SCALES = ("none", "pow2")
 MAX_SHIFT_BITS = 4
 
 
-class weight_format(operand_format):
-    """A config ``check`` for the weight operand: an operand format, or weights of values
-    -1, 0, +1 (ternary, binary) for the add/subtract PE."""
+class activation_format(operand_format):
+    """A config ``check`` for the activation: an operand format, or OliVe pairs."""
 
-    allowed = f"{ALLOWED_OPERANDS}; or ternary, binary (with mul=addsub)"
+    allowed = f"{ALLOWED_OPERANDS}; or olive4 (OliVe pairs, ws)"
 
     def __call__(self, fmt) -> str | None:
-        return None if sign_codes(fmt) is not None or super().__call__(fmt) is None \
+        return None if isinstance(fmt, OvpFormat) or super().__call__(fmt) is None \
             else self.allowed
+
+
+class weight_format(operand_format):
+    """A config ``check`` for the weight operand: an operand format, weights of values
+    -1, 0, +1 (ternary, binary) for the add/subtract PE, or OliVe pairs."""
+
+    allowed = f"{ALLOWED_OPERANDS}; or ternary, binary (with mul=addsub); or olive4"
+
+    def __call__(self, fmt) -> str | None:
+        ok = sign_codes(fmt) is not None or isinstance(fmt, OvpFormat) or \
+            super().__call__(fmt) is None
+        return None if ok else self.allowed
 
 
 @dataclass(frozen=True)
@@ -51,10 +63,11 @@ class SystolicConfig(IntDatapathConfig):
 
     KIND: ClassVar[str] = "systolic"
 
-    a: NumberFormat = option(INT8, "activation format: int8, uint4, ... or a minifloat "
-                             "(fp8_e4m3, fp6_e2m3, fp4_e2m1, ...)", check=operand_format())
-    w: NumberFormat = option(INT8, "weight format, as --a; or ternary/binary with mul=addsub",
-                             check=weight_format())
+    a: Format = option(INT8, "activation format: int8, uint4, ... or a minifloat "
+                       "(fp8_e4m3, fp6_e2m3, fp4_e2m1, ...); or olive4 (OliVe pairs along K, ws)",
+                       check=activation_format())
+    w: Format = option(INT8, "weight format, as --a; or ternary/binary with mul=addsub; or "
+                       "olive4 (OliVe pairs of neighbouring columns)", check=weight_format())
 
     rows: int = option(4, "PE rows R (ws: K lanes per activation beat; os: M rows per tile)",
                        lo=1, hi=MAX_DIM)
@@ -104,6 +117,8 @@ class SystolicConfig(IntDatapathConfig):
         self._check_multiplier()
         if self.scale != "none":
             self._check_scale()
+        if self.olive:
+            return self._check_olive()
         if self.integer:
             return super().check()
         need = kulisch_bits(self.a, self.w, self.k_max)
@@ -111,7 +126,43 @@ class SystolicConfig(IntDatapathConfig):
             self.fail("acc", f"at least {need} bits: {self.a} × {self.w} products accumulate "
                              f"exactly (Kulisch register) over K up to {self.k_max}")
 
+    def _check_olive(self) -> None:
+        """OliVe pairs: decoded at the array's edge from neighbouring lanes of one beat."""
+        if isinstance(self.w, OvpFormat) and self.cols % 2:
+            self.fail("cols", f"even with w={self.w} (the pairs are neighbouring columns)")
+        if isinstance(self.a, OvpFormat):
+            if self.dataflow != "ws":
+                self.fail("dataflow", f"ws with a={self.a} (its beats carry K lanes, which "
+                                      "the pairs run along)")
+            if self.rows % 2:
+                self.fail("rows", f"even with a={self.a} (the pairs are neighbouring K lanes)")
+        if self.scale != "none":
+            self.fail("scale", "none with OliVe operands")
+        va, vw = self.value_formats
+        need = product_bits(va, vw)
+        if not need <= self.acc <= self.accumulator_limit:
+            self.fail("acc", f"{need}..{self.accumulator_limit} bits to hold one {self.a}×"
+                             f"{self.w} product (values up to ±{va.max_units}×±{vw.max_units})")
+
+    @property
+    def olive(self) -> bool:
+        """An operand in OliVe pairs (:mod:`lowbit.models.olive`)."""
+        return isinstance(self.a, OvpFormat) or isinstance(self.w, OvpFormat)
+
+    @property
+    def value_formats(self) -> tuple:
+        """The integer formats of the operands' values (an OliVe operand: its decoded range)."""
+        return tuple(f.value_format if isinstance(f, OvpFormat) else f for f in (self.a, self.w))
+
+    @property
+    def pe_formats(self) -> tuple:
+        """The formats the PEs see: an OliVe operand as its decoded terms."""
+        return tuple(f.term_format if isinstance(f, OvpFormat) else f for f in (self.a, self.w))
+
     def _check_multiplier(self) -> None:
+        if self.olive and self.mul != "infer":
+            self.fail("mul", "infer with OliVe operands (the PE multiplies the decoded INT4 "
+                             "significands and shifts)")
         if self.cols % self.pack:
             self.fail("pack", f"a divisor of cols={self.cols}: pack columns share a multiplier")
         if self.mul != "auto" and self.dsp_blocks:
@@ -222,10 +273,11 @@ class SystolicConfig(IntDatapathConfig):
 
     @property
     def integer(self) -> bool:
-        """Integer operands (ternary and binary weights included: the accumulator's overflow
+        """Integer operands (ternary, binary and OliVe included: the accumulator's overflow
         rule applies); else minifloat operands
         decoded to exact fixed point and summed exactly, inf and NaN counting as 0."""
-        return isinstance(self.a, IntFormat) and isinstance(self.w, (IntFormat, LevelFormat))
+        return isinstance(self.a, (IntFormat, OvpFormat)) and isinstance(
+            self.w, (IntFormat, LevelFormat, OvpFormat))
 
     @property
     def m_bits(self) -> int:
