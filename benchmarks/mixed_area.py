@@ -79,6 +79,21 @@ UNITS = [
     ("INT8×ternary systolic os 4×4, addsub", {"kind": "systolic", "dataflow": "os", "rows": 4,
                                               "cols": 4, "a": "int8", "w": "ternary", "acc": 20,
                                               "k_bits": 12, "mul": "addsub"}),
+    ("INT8×INT4 systolic os 4×4 (plain INT PE)", {"kind": "systolic", "dataflow": "os",
+                                                  "rows": 4, "cols": 4, "a": "int8", "w": "int4",
+                                                  "acc": 24, "k_bits": 12}),
+    ("INT8×INT4 systolic os 4×4, pow2 group scale (MixPE)", {
+        "kind": "systolic", "dataflow": "os", "rows": 4, "cols": 4, "a": "int8", "w": "int4",
+        "acc": 24, "k_bits": 12, "scale": "pow2", "g_bits": 7}),
+    ("INT8×INT4 systolic ws 4×4 (plain INT PE)", {"kind": "systolic", "rows": 4, "cols": 4,
+                                                  "a": "int8", "w": "int4", "acc": 24,
+                                                  "k_bits": 12}),
+    ("INT8×INT8 systolic ws 4×4 (plain INT PE)", {"kind": "systolic", "rows": 4, "cols": 4,
+                                                  "a": "int8", "w": "int8", "acc": 24,
+                                                  "k_bits": 12}),
+    ("INT8×OliVe4 systolic ws 4×4, pairs decoded (OliVe)", {
+        "kind": "systolic", "rows": 4, "cols": 4, "a": "int8", "w": "olive4", "acc": 24,
+        "k_bits": 12}),
     ("INT8×INT4 bitserial 8×4, int8 group scale", {
         "kind": "bitserial", "lanes": 8, "cols": 4, "a": "int8", "w": "int4", "acc": 32,
         "k_bits": 12, "scale": "int", "scale_fmt": "uint8"}),

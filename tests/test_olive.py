@@ -126,6 +126,8 @@ def test_hardware_decoder_matches_the_format_on_every_pair():
     ({"w": "olive4", "dataflow": "os", "scale": "pow2"}, "scale", "none with OliVe"),
     ({"w": "olive4", "acc": 14}, "acc", "16..64 bits"),
     ({"w": "mxfp4"}, "w", "or olive4"),
+    ({"a": "fp8_e4m3", "w": "olive4"}, "a", "an integer format or olive4 with w=olive4"),
+    ({"a": "olive4", "w": "fp4_e2m1"}, "w", "an integer format or olive4 with a=olive4"),
 ])
 def test_impossible_olive_configs(values, field, allowed):
     with pytest.raises(ConfigError) as e:

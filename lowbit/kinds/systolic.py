@@ -128,6 +128,11 @@ class SystolicConfig(IntDatapathConfig):
 
     def _check_olive(self) -> None:
         """OliVe pairs: decoded at the array's edge from neighbouring lanes of one beat."""
+        for side, fmt, other in (("a", self.a, self.w), ("w", self.w, self.a)):
+            if isinstance(other, OvpFormat) and not isinstance(fmt, (IntFormat, OvpFormat)):
+                other_side = "w" if side == "a" else "a"
+                self.fail(side, f"an integer format or {other} with {other_side}={other} (the "
+                                "PE multiplies decoded INT4 significands by integers)")
         if isinstance(self.w, OvpFormat) and self.cols % 2:
             self.fail("cols", f"even with w={self.w} (the pairs are neighbouring columns)")
         if isinstance(self.a, OvpFormat):
