@@ -79,12 +79,15 @@ def test_addsub_cores_have_no_multiplier_and_the_default_is_unchanged():
         "mac_int8_ternary_acc20_wrap_addsub_k16"
 
 
+#: a mac and an array in the default suite; the other two (a Verilator build each) under
+#: ``pytest -m slow``
 @pytest.mark.parametrize("config", [
     MacConfig(a="int8", w="ternary", acc=20, mul="addsub"),
-    MacConfig(a="uint8", w="binary", acc=14, mul="addsub", overflow="saturate", in_reg=True,
-              mul_reg=True, k_bits=10),
-    SystolicConfig(rows=4, cols=3, a="uint6", w="ternary", acc=14, mul="addsub", mul_stages=1,
-                   mul_reg=True, k_bits=10, depth=16),
+    pytest.param(MacConfig(a="uint8", w="binary", acc=14, mul="addsub", overflow="saturate",
+                           in_reg=True, mul_reg=True, k_bits=10), marks=pytest.mark.slow),
+    pytest.param(SystolicConfig(rows=4, cols=3, a="uint6", w="ternary", acc=14, mul="addsub",
+                                mul_stages=1, mul_reg=True, k_bits=10, depth=16),
+                 marks=pytest.mark.slow),
     SystolicConfig(rows=3, cols=4, dataflow="os", a="int8", w="binary", acc=16, mul="addsub",
                    overflow="saturate", k_bits=10),
 ], ids=lambda c: c.name)

@@ -5,7 +5,7 @@ type, overflow, back-pressure, and weights from the quantizer)."""
 
 import numpy as np
 import pytest
-from array_checks import simulate_checked
+from array_checks import first_by_default, simulate_checked
 
 from lowbit.errors import ConfigError, UsageError
 from lowbit.kinds.bitserial import BitserialConfig
@@ -205,7 +205,7 @@ CONFIGS = [
 ]
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: c.name)
+@pytest.mark.parametrize("config", first_by_default(CONFIGS), ids=lambda c: c.name)
 def test_bitmod_core_bit_and_cycle_exact(config, tmp_path):
     """Every test of the bit-serial testbench (GEMM skeleton): random codes and types per
     group, group sizes 1, 2, 3, 9 slices (a serial scale waits on the short ones), edge shapes,
