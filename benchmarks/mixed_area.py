@@ -63,6 +63,46 @@ UNITS = [
                                                        "w": "nvfp4", "lanes": 8}),
     ("fusion, run-time 8×8…2×2 (figures at 8×8: 1 MAC/cycle)",
      {"kind": "fusion", "acc": 32, "k_bits": 12}),
+    # the research datapaths of issue 17 beside the plain ones they replace
+    ("INT8×INT2 mac (multiplier)", {"kind": "mac", "a": "int8", "w": "int2", "acc": 20,
+                                    "k_bits": 12}),
+    ("INT8×ternary mac, addsub (BitNet / MatMul-free)", {
+        "kind": "mac", "a": "int8", "w": "ternary", "acc": 20, "k_bits": 12, "mul": "addsub"}),
+    ("INT8×binary mac, addsub (BiBERT)", {"kind": "mac", "a": "int8", "w": "binary", "acc": 20,
+                                          "k_bits": 12, "mul": "addsub"}),
+    ("INT8×INT2 systolic os 4×4, a * w", {"kind": "systolic", "dataflow": "os", "rows": 4,
+                                          "cols": 4, "a": "int8", "w": "int2", "acc": 20,
+                                          "k_bits": 12}),
+    ("INT8×INT2 systolic os 4×4, lut", {"kind": "systolic", "dataflow": "os", "rows": 4,
+                                        "cols": 4, "a": "int8", "w": "int2", "acc": 20,
+                                        "k_bits": 12, "mul": "lut"}),
+    ("INT8×ternary systolic os 4×4, addsub", {"kind": "systolic", "dataflow": "os", "rows": 4,
+                                              "cols": 4, "a": "int8", "w": "ternary", "acc": 20,
+                                              "k_bits": 12, "mul": "addsub"}),
+    ("INT8×INT4 systolic os 4×4 (plain INT PE)", {"kind": "systolic", "dataflow": "os",
+                                                  "rows": 4, "cols": 4, "a": "int8", "w": "int4",
+                                                  "acc": 24, "k_bits": 12}),
+    ("INT8×INT4 systolic os 4×4, pow2 group scale (MixPE)", {
+        "kind": "systolic", "dataflow": "os", "rows": 4, "cols": 4, "a": "int8", "w": "int4",
+        "acc": 24, "k_bits": 12, "scale": "pow2", "g_bits": 7}),
+    ("INT8×INT4 systolic ws 4×4 (plain INT PE)", {"kind": "systolic", "rows": 4, "cols": 4,
+                                                  "a": "int8", "w": "int4", "acc": 24,
+                                                  "k_bits": 12}),
+    ("INT8×INT8 systolic ws 4×4 (plain INT PE)", {"kind": "systolic", "rows": 4, "cols": 4,
+                                                  "a": "int8", "w": "int8", "acc": 24,
+                                                  "k_bits": 12}),
+    ("INT8×OliVe4 systolic ws 4×4, pairs decoded (OliVe)", {
+        "kind": "systolic", "rows": 4, "cols": 4, "a": "int8", "w": "olive4", "acc": 24,
+        "k_bits": 12}),
+    ("INT8×INT4 bitserial 8×4, int8 group scale", {
+        "kind": "bitserial", "lanes": 8, "cols": 4, "a": "int8", "w": "int4", "acc": 32,
+        "k_bits": 12, "scale": "int", "scale_fmt": "uint8"}),
+    ("INT8×BitMoD4 bitserial 8×4, int8 group scale", {
+        "kind": "bitserial", "lanes": 8, "cols": 4, "a": "int8", "w": "bitmod4", "acc": 32,
+        "k_bits": 12, "scale": "int", "scale_fmt": "uint8"}),
+    ("INT8×BitMoD4 bitserial 8×4, bit-serial dequant (BitMoD)", {
+        "kind": "bitserial", "lanes": 8, "cols": 4, "a": "int8", "w": "bitmod4", "acc": 32,
+        "k_bits": 12, "scale": "serial", "scale_fmt": "uint8"}),
 ]
 
 

@@ -7,6 +7,7 @@ lane 0 in the low bits)::
     a       In   lanes lanes of the activation format       one K-slice of one row of A
     w       In   lanes·cols lanes of the weight format       lane l·cols + c = W[k0+l, n0+c]
     s       In   cols lanes of the scale format               scale != none: one beat per group
+    t       In   cols lanes of 2-bit data type ids            BitMoD weights: with every s beat
     result  Out  cols lanes of the accumulator                one row segment C[m, n0:n0+cols]
     k       In   k_bits                 run-time K ≥ 1
     pw, pa  In   bits the serial operand(s) use, 1..max (pw: w-/both-serial; pa: a-/both-serial)
@@ -33,19 +34,28 @@ follow back to back. One slice, one column (w-serial, MSB-first shown)::
 Both-serial adds an outer shift-accumulator over the bits of ``a`` (the tree then counts
 ones); LSB-first adds ``±tree << j`` instead of shifting the partial sum. With a per-group
 scale the slice sums add into an exact group register, which is multiplied by (``int``) or
-shifted by (``pow2``) the group's scale before it enters the wrapping accumulator. The whole
-pipeline stalls while a result waits for ``result.ready``.
+shifted by (``pow2``) the group's scale before it enters the wrapping accumulator, or
+multiplied one scale bit per cycle (``serial``, :class:`lowbit.hw.bitmod.SerialScale`, the
+datapath waiting when a group ends before the previous product is done). The whole pipeline
+stalls while a result waits for ``result.ready``.
+
+BitMoD weights (``w = bitmod3/bitmod4``) add a decode stage in front of the serial datapath
+(:mod:`lowbit.hw.bitmod`): on each taken slice, every code is read under its group's data type
+(``t``) as ``(-1)^s · m · 2^e``; lane l of column c then holds ``±(a[l] << e)`` as its parallel
+operand and ``m`` as its serial one, so the tree, the shift-accumulators and the group stages
+behind are those of any w-serial weight.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from amaranth.hdl import Const, Module, Mux, Signal, Value, signed
+from amaranth.hdl import Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In
 
 from lowbit.hw.accumulate import accumulate
+from lowbit.hw.bitmod import SerialScale, decode_terms, shifted
 from lowbit.hw.shapes import shape_of
 from lowbit.hw.streams import array_ports
 from lowbit.hw.systolic import lanes
@@ -55,8 +65,14 @@ from lowbit.models.bitserial import Widths
 
 
 def stream_layouts(config: BitserialConfig) -> dict[str, data.ArrayLayout]:
-    """Payload layouts of the ``a``, ``w``, ``s`` and ``result`` streams."""
+    """Payload layouts of the ``a``, ``w``, ``s`` and ``result`` streams (BitMoD weights:
+    ``w`` lanes are codes, and ``t`` carries a data type id per column with each ``s``)."""
     L, C = config.lanes, config.cols
+    if config.bitmod:
+        return {"a": lanes(config.a, L), "w": data.ArrayLayout(unsigned(config.w.bits), L * C),
+                "s": lanes(config.scale_fmt, C),
+                "t": data.ArrayLayout(unsigned(config.w.type_bits), C),
+                "result": lanes(config.accumulator, C)}
     return {"a": lanes(config.a, L), "w": lanes(config.w, L * C),
             "s": lanes(config.scale_fmt, C), "result": lanes(config.accumulator, C)}
 
@@ -102,6 +118,8 @@ class BitSerialArray(wiring.Component):
         ports = array_ports(layouts, config.k_bits)
         if config.scale != "none":
             ports |= {"s": In(stream.Signature(layouts["s"])), "g": In(config.g_bits)}
+        if config.bitmod:
+            ports["t"] = In(stream.Signature(layouts["t"]))
         for op in config.serial_operands:
             ports[f"p{op}"] = In(range(config.max_bits(op) + 1))
         super().__init__(ports)
@@ -118,15 +136,25 @@ class BitSerialArray(wiring.Component):
 
         en = Signal()
         m.d.comb += en.eq(~self.result.valid | self.result.ready)
+        serial_scale = cfg.scale == "serial"
+        if serial_scale:   # the datapath waits (hold) while the serial scale is still busy
+            en_out, en, hold = en, Signal(name="en_datapath"), Signal()
+            m.d.comb += en.eq(en_out & ~hold)
 
-        # --- the slice being issued: operands, flags, bit counters
+        # --- the slice being issued: operands, flags, bit counters (BitMoD: each lane and
+        # column's decoded ±(a << e) in x_act, its mantissa in w_act)
         a_act = Signal(self.a.payload.shape())
-        w_act = Signal(self.w.payload.shape())
+        if cfg.bitmod:
+            w_act = Signal(data.ArrayLayout(unsigned(cfg.max_bits("w")), L * C))
+            x_act = Signal(data.ArrayLayout(signed(wd.x), L * C))
+            t_act = Signal(self.t.payload.shape())
+        else:
+            w_act = Signal(self.w.payload.shape())
         s_act = Signal(stream_layouts(cfg)["s"]) if scaled else None
         job = Signal(data.StructLayout({"group_first": 1, "group_last": 1, "tile_last": 1}))
         busy = Signal()
         jc = BitCounter.make("j", getattr(self, f"p{inner}"), cfg.max_bits(inner),
-                             getattr(cfg, inner).signed, msb)
+                             getattr(cfg, inner).signed and not cfg.bitmod, msb)
         ic = (BitCounter.make("i", self.pa, cfg.a.bits, cfg.a.signed, msb) if both else None)
         slice_done = jc.last & (ic.last if both else 1)
         last_issue = busy & slice_done
@@ -140,10 +168,14 @@ class BitSerialArray(wiring.Component):
         need_s = group_first if scaled else Const(0)
         take = Signal()
         s_ok = (self.s.valid | ~need_s) if scaled else 1
+        if cfg.bitmod:
+            s_ok = s_ok & (self.t.valid | ~need_s)
         m.d.comb += [take.eq(en & (~busy | last_issue) & self.a.valid & self.w.valid & s_ok),
                      self.a.ready.eq(take), self.w.ready.eq(take)]
         if scaled:
             m.d.comb += self.s.ready.eq(take & need_s)
+        if cfg.bitmod:
+            m.d.comb += self.t.ready.eq(take & need_s)
 
         with m.If(en & busy):
             with m.If(jc.last):
@@ -155,11 +187,14 @@ class BitSerialArray(wiring.Component):
             with m.If(last_issue):
                 m.d.sync += busy.eq(0)
         with m.If(take):
-            m.d.sync += [busy.eq(1), jc.index.eq(jc.start), w_act.eq(self.w.payload),
+            m.d.sync += [busy.eq(1), jc.index.eq(jc.start),
+                         *([] if cfg.bitmod else [w_act.eq(self.w.payload)]),
                          job.group_first.eq(group_first), job.group_last.eq(group_last),
                          job.tile_last.eq(tile_last), k0.eq(Mux(tile_last, 0, k0 + L))]
             m.d.sync += [a_act[i].eq(Mux(self.k > k0 + i, self.a.payload[i], 0))
                          for i in range(L)]
+            if cfg.bitmod:
+                self._decode(m, k0, need_s, t_act, x_act, w_act)
             if both:
                 m.d.sync += ic.index.eq(ic.start)
             if scaled:
@@ -183,8 +218,9 @@ class BitSerialArray(wiring.Component):
                 m.d.sync += [ctl1.first_i.eq(1), ctl1.last_i.eq(1)]
             if scaled:
                 m.d.sync += ctl1.scale.eq(s_act)
+            x = x_act if cfg.bitmod else a_act
             for c in range(C):
-                m.d.sync += tree1[c].eq(balanced(self._selected(a_act, w_act, jc, ic, c)))
+                m.d.sync += tree1[c].eq(balanced(self._selected(x, w_act, jc, ic, c)))
 
         # --- stage 2: the shift-accumulator over the inner serial operand's bits
         v2, ctl2, part = self._shift_accumulate(m, en, "part", wd.part, v1, ctl1, tree1,
@@ -206,22 +242,45 @@ class BitSerialArray(wiring.Component):
                                  for c in range(C)]
             if cfg.scale == "pow2":
                 addend = [gsum[c] << ctl4.scale[c] for c in range(C)]
-            else:
+            elif cfg.scale == "int":
                 addend = [gsum[c] * ctl4.scale[c] for c in range(C)]
         else:
             v4, ctl4, addend = v3, ctl3, dot
+        tile_last5 = ctl4.tile_last
+        if serial_scale:   # a group sum waits in stage 4 until the serial scale is free
+            unit = SerialScale(cfg.scale_fmt, wd.group, C)
+            m.d.comb += hold.eq(v4 & ~unit.ready)
+            unit.elaborate(m, en_out, v4 & unit.ready, gsum, ctl4.scale, ctl4.tile_last)
+            en, v4, tile_last5, addend = en_out, unit.valid, unit.tile_last, unit.products
 
         # --- stage 5: the wrapping accumulator; a tile's last slice (or group) emits a result
         spec = cfg.accumulator
         acc = [Signal(shape_of(spec), name=f"acc{c}") for c in range(C)]
         with m.If(en):
-            m.d.sync += self.result.valid.eq(v4 & ctl4.tile_last)
+            m.d.sync += self.result.valid.eq(v4 & tile_last5)
             with m.If(v4):
                 for c in range(C):
                     total = accumulate(acc[c], addend[c], spec)
                     m.d.sync += [self.result.payload[c].eq(total),
-                                 acc[c].eq(Mux(ctl4.tile_last, 0, total))]
+                                 acc[c].eq(Mux(tile_last5, 0, total))]
         return m
+
+    def _decode(self, m: Module, k0, need_s, t_act, x_act, w_act) -> None:
+        """BitMoD's decode stage, on the taken slice: each code under its group's data type
+        (the ``t`` beat of a group's first slice, held for the rest) to ``±(a << e)`` and the
+        mantissa the serial datapath consumes."""
+        cfg = self.config
+        L, C = cfg.lanes, cfg.cols
+        width = Widths.of(cfg).x
+        with m.If(need_s):
+            m.d.sync += t_act.eq(self.t.payload)
+        for lane in range(L):
+            a = Mux(self.k > k0 + lane, self.a.payload[lane], 0)
+            for c in range(C):
+                i = lane * cfg.cols + c
+                types = Mux(need_s, self.t.payload[c], t_act[c])
+                sign, man, shift = decode_terms(m, cfg.w, self.w.payload[i], types, f"w{i}")
+                m.d.sync += [x_act[i].eq(shifted(a, sign, shift, width)), w_act[i].eq(man)]
 
     def _selected(self, a_act, w_act, jc: BitCounter, ic: BitCounter | None, c: int) -> list:
         """The tree inputs of column ``c``: each lane's parallel operand where the serial bit is
@@ -229,7 +288,11 @@ class BitSerialArray(wiring.Component):
         cfg = self.config
         out = []
         for lane in range(cfg.lanes):
-            a, w = Value.cast(a_act[lane]), Value.cast(w_act[lane * cfg.cols + c])
+            w = Value.cast(w_act[lane * cfg.cols + c])
+            if cfg.bitmod:   # the decoded ±(a << e) where the mantissa's bit j is 1
+                out.append(Mux(w.bit_select(jc.index, 1), a_act[lane * cfg.cols + c], 0))
+                continue
+            a = Value.cast(a_act[lane])
             if cfg.serial == "w":
                 out.append(Mux(w.bit_select(jc.index, 1), a, 0))
             elif cfg.serial == "a":

@@ -14,7 +14,9 @@ Pipeline (``advance`` = result slot free or being taken; the whole pipe stalls t
 The multiplier ``×`` is the config's ``mul`` (:mod:`lowbit.hw.mul`): ``infer`` writes
 ``a * w``; ``lut`` is a carry-chain array with ``mul_stages`` registers of its own; ``dsp`` puts
 ``in_reg`` and ``mul_reg`` into the DSP block (MULT18X18D's input and output registers, or
-SB_MAC16's input and 8×8 product registers). Every register moves with ``advance``.
+SB_MAC16's input and 8×8 product registers); ``addsub`` has no multiplier at all, it adds,
+subtracts or skips ``a`` for ternary/binary weights (:mod:`lowbit.hw.mul.addsub`). Every
+register moves with ``advance``.
 
 K = 0 counts as 2**k_bits. While ``clear`` is high no operand is accepted.
 """
@@ -25,6 +27,7 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import data, wiring
 
 from lowbit.hw.accumulate import accumulate
+from lowbit.hw.mul.addsub import AddSubMultiplier
 from lowbit.hw.mul.ecp5 import Mult18x18d
 from lowbit.hw.mul.fabric import FabricMultiplier
 from lowbit.hw.mul.ice40 import SbMac16x8
@@ -40,8 +43,10 @@ def operand_layout(config: MacConfig) -> data.StructLayout:
 
 
 def multiplier(config: MacConfig) -> Multiplier:
-    """The multiplier of a ``lut`` or ``dsp`` config."""
+    """The multiplier of a ``lut``, ``dsp`` or ``addsub`` config."""
     a, w = config.a, config.w
+    if config.mul == "addsub":
+        return AddSubMultiplier(a, w)
     if config.mul == "lut":
         return FabricMultiplier(a, w, config.mul_stages, config.family)
     if config.family == "ecp5":
@@ -78,10 +83,11 @@ class MAC(wiring.Component):
         return m
 
     def _instantiated(self, m: Module, red, valid, a, w):
-        """``lut``/``dsp``: the multiplier's own registers move with the pipe, its valid bits
-        beside them; a lut's in_reg/mul_reg stay fabric registers around it."""
+        """``lut``/``dsp``/``addsub``: the multiplier's own registers move with the pipe, its
+        valid bits beside them; a lut's (and addsub's) in_reg/mul_reg stay fabric registers
+        around it."""
         cfg = self.config
-        fabric_regs = cfg.mul == "lut"
+        fabric_regs = cfg.mul in ("lut", "addsub")
         if fabric_regs and cfg.in_reg:
             valid, a, w = red.stage(m, valid, a, w)
         m.submodules.mul = unit = multiplier(cfg)

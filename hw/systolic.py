@@ -72,12 +72,18 @@ from __future__ import annotations
 
 from operator import or_
 
-from amaranth.hdl import Module, Mux, Signal, Value
-from amaranth.lib import data, wiring
+from amaranth.hdl import Cat, Module, Mux, Signal, Value, unsigned
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In
 
+from lowbit.hw.group_pe import (
+    GroupScaledOutputStationaryPE,
+    group_north_layout,
+    group_west_layout,
+)
 from lowbit.hw.mul.lanes import pe_multiplier
+from lowbit.hw.olive import decode_lanes
 from lowbit.hw.pe import (
     OutputStationaryPE,
     PESpec,
@@ -91,6 +97,7 @@ from lowbit.hw.skew import Skew, delayed
 from lowbit.hw.streams import array_ports
 from lowbit.hw.trees import balanced
 from lowbit.kinds.systolic import SystolicConfig
+from lowbit.models.olive import OvpFormat
 
 
 def lanes(fmt, count: int) -> data.ArrayLayout:
@@ -98,10 +105,29 @@ def lanes(fmt, count: int) -> data.ArrayLayout:
     return data.ArrayLayout(shape_of(fmt), count)
 
 
+def code_lanes(fmt, count: int) -> data.ArrayLayout:
+    """A payload of ``count`` operand lanes: the format's codes (an OliVe operand's are
+    unsigned pair codes, decoded inside)."""
+    return data.ArrayLayout(unsigned(fmt.bits), count) if isinstance(fmt, OvpFormat) else \
+        lanes(fmt, count)
+
+
+def beat_lanes(fmt, payload) -> list:
+    """A beat's lanes as the PEs take them: OliVe pairs decoded to terms (on the fly, at the
+    array's edge), any other format as it came."""
+    if isinstance(fmt, OvpFormat):
+        return decode_lanes(fmt, [payload[i] for i in range(len(payload))])
+    return [payload[i] for i in range(len(payload))]
+
+
 def stream_layouts(config: SystolicConfig) -> dict[str, data.ArrayLayout]:
-    """Payload layouts of the ``a``, ``w`` and ``result`` streams."""
-    return {"a": lanes(config.a, config.rows), "w": lanes(config.w, config.cols),
-            "result": lanes(config.accumulator, config.cols)}
+    """Payload layouts of the ``a``, ``w`` and ``result`` streams (and with group scales,
+    ``s``: an exponent per column)."""
+    out = {"a": code_lanes(config.a, config.rows), "w": code_lanes(config.w, config.cols),
+           "result": lanes(config.accumulator, config.cols)}
+    if config.scale != "none":
+        out["s"] = lanes(config.scale_fmt, config.cols)
+    return out
 
 
 def Systolic(config: SystolicConfig) -> wiring.Component:
@@ -126,7 +152,10 @@ class _Array(wiring.Component):
     def __init__(self, config: SystolicConfig, extra: dict | None = None):
         self.config = config
         layouts = stream_layouts(config)
-        super().__init__(array_ports(layouts, config.k_bits, **(extra or {})))
+        extra = dict(extra or {})
+        if config.scale != "none":
+            extra |= {"s": In(stream.Signature(layouts["s"])), "g": In(config.g_bits)}
+        super().__init__(array_ports(layouts, config.k_bits, **extra))
 
     @property
     def spec_latency(self) -> int:
@@ -136,7 +165,7 @@ class _Array(wiring.Component):
     def _spec(self, dsp: bool) -> PESpec:
         cfg = self.config
         make = (lambda: pe_multiplier(cfg, dsp)) if cfg.integer else None
-        return PESpec(cfg.a, cfg.w, cfg.accumulator, cfg.pack, make,
+        return PESpec(*cfg.pe_formats, cfg.accumulator, cfg.pack, make,
                       cfg.mul_stages if cfg.integer else 0, cfg.mul_reg)
 
     def _grouped(self, shape) -> data.ArrayLayout:
@@ -259,18 +288,19 @@ class WeightStationaryArray(_Array):
 
         # --- input stage: weight rows to the load bus, activation lanes past K zeroed
         load_bus = data.StructLayout({"valid": 1, "row": range(R),
-                                      "w": data.ArrayLayout(shape_of(cfg.w), P)})
+                                      "w": data.ArrayLayout(shape_of(cfg.pe_formats[1]), P)})
         wskew = self._skew(m, "w_skew", Skew.rising(load_bus, CP), en)
-        west = self._skew(m, "a_skew", Skew.rising(ws_west_layout(cfg.a), R), en)
+        west = self._skew(m, "a_skew", Skew.rising(ws_west_layout(cfg.pe_formats[0]), R), en)
+        a_lanes, w_lanes = beat_lanes(cfg.a, self.a.payload), beat_lanes(cfg.w, self.w.payload)
         token = Signal(data.StructLayout({"valid": 1, "first": 1, "last": 1}))
         with m.If(en):
             m.d.sync += [token.valid.eq(take_a), token.first.eq(first_tile),
                          token.last.eq(last_tile)]
             for c in range(CP):
                 m.d.sync += [wskew.i[c].valid.eq(take_w), wskew.i[c].row.eq(load_r),
-                             *(wskew.i[c].w[k].eq(self.w.payload[c * P + k]) for k in range(P))]
+                             *(wskew.i[c].w[k].eq(w_lanes[c * P + k]) for k in range(P))]
             for r in range(R):
-                m.d.sync += [west.i[r].a.eq(Mux(take_a & (left > r), self.a.payload[r], 0)),
+                m.d.sync += [west.i[r].a.eq(Mux(take_a & (left > r), a_lanes[r], 0)),
                              west.i[r].swap.eq(swap)]
 
         # --- partial sums: read when the row is taken, skewed into the top of the columns
@@ -318,25 +348,58 @@ class OutputStationaryArray(_Array):
         beat = Signal(cfg.k_bits)    # k within the tile
         cool = Signal(range(R))      # cycles until the column buses can take another tile
         first, last = beat == 0, beat == K - 1
+        scaled = cfg.scale != "none"
+        if scaled:   # groups of g beats; an s beat (the group's exponents) with each first
+            gbeat = Signal(cfg.g_bits)
+            group_first, glast = gbeat == 0, last | (gbeat == self.g - 1)
         go = en & self.a.valid & self.w.valid & (~first | (cool < K))
+        if scaled:
+            go = go & (self.s.valid | ~group_first)
         m.d.comb += [self.a.ready.eq(go), self.w.ready.eq(go)]
         with m.If(go):
             m.d.sync += beat.eq(Mux(last, 0, beat + 1))
+        if scaled:
+            exponents = Signal(self.s.payload.shape())
+            m.d.comb += self.s.ready.eq(go & group_first)
+            with m.If(go):
+                m.d.sync += gbeat.eq(Mux(glast, 0, gbeat + 1))
+                with m.If(group_first):
+                    m.d.sync += exponents.eq(self.s.payload)
+            current = Mux(group_first, self.s.payload.as_value(), exponents.as_value())
         with m.If(go & last):
             m.d.sync += cool.eq(R - 1)
         with m.Elif(en & (cool != 0)):
             m.d.sync += cool.eq(cool - 1)
 
-        weights = self._grouped(shape_of(cfg.w))
-        west = self._skew(m, "a_skew", Skew.rising(os_west_layout(cfg.a), R), en)
-        north = self._skew(m, "w_skew", Skew.rising(weights.elem_shape, CP), en)
+        weights = self._grouped(shape_of(cfg.pe_formats[1]))
+        if scaled:
+            west = self._skew(m, "a_skew", Skew.rising(group_west_layout(cfg.a), R), en)
+            north = self._skew(m, "w_skew", Skew.rising(
+                group_north_layout(cfg.w, cfg.scale_fmt.bits), CP), en)
+        else:
+            west = self._skew(m, "a_skew", Skew.rising(os_west_layout(cfg.pe_formats[0]), R),
+                              en)
+            north = self._skew(m, "w_skew", Skew.rising(weights.elem_shape, CP), en)
         with m.If(en):
             for r in range(R):
                 m.d.sync += [west.i[r].a.eq(self.a.payload[r]), west.i[r].valid.eq(go),
                              west.i[r].last.eq(go & last)]
-            m.d.sync += north.i.eq(self.w.payload.as_value())
+                if scaled:
+                    m.d.sync += west.i[r].glast.eq(go & glast)
+            if scaled:
+                shifts = data.ArrayLayout(self.s.payload.shape().elem_shape, CP)
+                m.d.sync += [north.i[c].w.eq(self.w.payload[c]) for c in range(CP)]
+                m.d.sync += [north.i[c].e.eq(shifts(current)[c]) for c in range(CP)]
+            elif isinstance(cfg.w, OvpFormat):
+                m.d.sync += north.i.eq(Cat(*beat_lanes(cfg.w, self.w.payload)))
+            else:
+                m.d.sync += north.i.eq(self.w.payload.as_value())
 
-        pes = self._mesh(m, OutputStationaryPE, west, north, en)
+        pe_class = OutputStationaryPE
+        if scaled:
+            def pe_class(spec):
+                return GroupScaledOutputStationaryPE(spec, cfg.scale_fmt.bits, cfg.group_bits)
+        pes = self._mesh(m, pe_class, west, north, en)
 
         # one bus per PE column: the PE whose sums are done drives it (rows finish one a cycle)
         sums = self._grouped(shape_of(cfg.accumulator))

@@ -14,8 +14,12 @@ parallel operand is used at its full width. Call these values ``A'``, ``W'``.
       C[m, n]  = wrap_acc( sum over gi of S[gi, n] · s[gi, n] )
 
   where ``s = 2**e`` for a ``pow2`` scale code ``e`` (a shift) and ``s`` = the code's integer
-  value for an ``int`` scale (a multiplier). No rounding anywhere; a fractional common scale
-  (a dyadic ``b/2**c``, :mod:`lowbit.models.requant`) is applied after the core.
+  value for an ``int`` scale (a multiplier) and for a ``serial`` one (the same product, formed
+  one scale bit per cycle). No rounding anywhere; a fractional common scale (a dyadic
+  ``b/2**c``, :mod:`lowbit.models.requant`) is applied after the core.
+* BitMoD weights (``w = bitmod3/bitmod4``, :mod:`lowbit.models.bitmod`): ``W'`` is each code's
+  value under its group's data type (``types``, ⌈K/G⌉ × N type ids), always at full precision;
+  the scaled sum above is taken over these integers.
 
 Wrapping is modular, so the order in which bit planes, slices and groups are added does not
 change a bit of the result; that is why ``saturate`` is not offered.
@@ -23,7 +27,9 @@ change a bit of the result; that is why ``saturate`` is not offered.
 **Cycles.** A *slice* is one beat: ``lanes`` products for each of ``cols`` output columns. It
 takes ``P`` cycles, P = pw (w-serial), pa (a-serial) or pa·pw (both-serial), and the next slice
 starts right after, so an M×N×K GEMM of J = M·⌈N/cols⌉·⌈K/lanes⌉ slices takes
-``J·P + latency`` cycles (:class:`BitserialPerf`).
+``J·P + latency`` cycles (:class:`BitserialPerf`). A ``serial`` scale takes D = scale bits
+cycles per group: when a group ends fewer than D cycles after the previous one the datapath
+waits, adding ``D - P·slices`` for every such group of a run but its first.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lowbit.models.accumulator import Accumulator
+from lowbit.models.bitmod import BitmodFormat
 from lowbit.models.formats import IntFormat
 from lowbit.models.int_gemm import int_gemm
 from lowbit.models.perf import GemmShape
@@ -83,31 +90,51 @@ def group_scale(config) -> GroupScale | None:
 
 
 def precisions(config, pa: int | None = None, pw: int | None = None) -> dict[str, int]:
-    """Run-time precision of each serial operand (default: its full width)."""
+    """Run-time precision of each serial operand (default: its full width; BitMoD weights
+    always use every mantissa bit)."""
     given = {"a": pa, "w": pw}
     out = {}
     for op in config.serial_operands:
         top = config.max_bits(op)
         bits = top if given[op] is None else given[op]
+        if isinstance(getattr(config, op), BitmodFormat) and bits != top:
+            raise ValueError(f"p{op}={bits}: {getattr(config, op)} weights take all {top} "
+                             "mantissa bits")
         if not 1 <= bits <= top:
             raise ValueError(f"p{op}={bits}: the run-time precision of {op} is 1..{top}")
         out[op] = bits
     return out
 
 
+def group_values(fmt: BitmodFormat, codes: np.ndarray, types: np.ndarray, group: int
+                 ) -> np.ndarray:
+    """Values of K×N BitMoD weight ``codes`` under per-group type ids (⌈K/group⌉ × N)."""
+    k = codes.shape[0]
+    types = np.asarray(types)
+    if types.shape != (-(-k // group), codes.shape[1]):
+        raise ValueError(f"type ids of shape {types.shape}; K={k} in groups of {group} needs "
+                         f"({-(-k // group)}, {codes.shape[1]})")
+    return fmt.decode(codes, np.repeat(types, group, axis=0)[:k])
+
+
 def bitserial_golden(config, a: np.ndarray, w: np.ndarray, *, pa: int | None = None,
                      pw: int | None = None, scales: np.ndarray | None = None,
-                     group: int | None = None) -> np.ndarray:
+                     group: int | None = None, types: np.ndarray | None = None) -> np.ndarray:
     """``A (M×K) @ W (K×N)`` as the core computes it at precisions ``pa``/``pw``.
 
     With a per-group scale, ``scales`` holds codes (⌈K/group⌉ × N) and ``group`` is G, the
-    products per group (a multiple of ``lanes``).
+    products per group (a multiple of ``lanes``). BitMoD weights come as codes ``w`` with the
+    groups' type ids ``types`` (same shape as ``scales``).
     """
     p = precisions(config, pa, pw)
     fa = precision_format(config.a, p["a"]) if "a" in p else config.a
-    fw = precision_format(config.w, p["w"]) if "w" in p else config.w
     a = at_precision(a, config.a, p["a"]) if "a" in p else np.asarray(a, dtype=np.int64)
-    w = at_precision(w, config.w, p["w"]) if "w" in p else np.asarray(w, dtype=np.int64)
+    if config.bitmod:
+        fw = config.w.value_format
+        w = group_values(config.w, np.asarray(w), types, group)
+    else:
+        fw = precision_format(config.w, p["w"]) if "w" in p else config.w
+        w = at_precision(w, config.w, p["w"]) if "w" in p else np.asarray(w, dtype=np.int64)
     scale = group_scale(config)
     if scale is None:
         return int_gemm(a, w, fa, fw, config.accumulator)
@@ -161,6 +188,8 @@ class Widths:
     @classmethod
     def of(cls, config) -> Widths:
         x = {"w": config.a.bits, "a": config.w.bits, "both": 1}[config.serial]
+        if config.bitmod:   # ±(a << e): the activation shifted and signed by the decoder
+            x = config.a.bits + config.w.max_shift + 1
         tree = x + clog2(config.lanes) + 1
         inner = "a" if config.serial == "a" else "w"
         part = tree + config.max_bits(inner) + 1
@@ -195,8 +224,14 @@ class BitserialTiler(Tiler):
     def tile(self) -> tuple[int, int, int]:
         return 1, self.config.cols, self.config.lanes
 
+    @property
+    def group_operands(self) -> tuple[str, ...]:
+        """The per-group operands: scale codes ``s``, and BitMoD type ids ``t``."""
+        return ("s", "t") if self.config.bitmod else ("s",)
+
     def pad_extra(self, padded: GemmShape) -> dict[str, tuple[int, ...]]:
-        return {"s": (ceil_div(padded.k, self.g * self.config.lanes), padded.n)}
+        size = (ceil_div(padded.k, self.g * self.config.lanes), padded.n)
+        return dict.fromkeys(self.group_operands, size)
 
     def runs(self, shape: GemmShape) -> list[Run]:
         c = self.config
@@ -213,30 +248,38 @@ class BitserialTiler(Tiler):
         out = {"a": np.concatenate([a[m].reshape(T, L) for m, _ in run.blocks]),
                "w": np.concatenate([w[:, n0:n0 + C].reshape(T, L * C) for _, n0 in run.blocks])}
         if self.scaled:
-            out["s"] = np.concatenate([operands["s"][:, n0:n0 + C] for _, n0 in run.blocks])
+            for name in self.group_operands:
+                out[name] = np.concatenate([operands[name][:, n0:n0 + C]
+                                            for _, n0 in run.blocks])
         return out
 
     def result_index(self, run: Run) -> tuple[np.ndarray, np.ndarray]:
         return block_index(run.blocks, 1, self.config.cols)
 
     def random(self, gen: np.random.Generator, shape: GemmShape) -> dict[str, np.ndarray]:
-        """Serial operands in their run-time precision's range, encoded at full width."""
+        """Serial operands in their run-time precision's range, encoded at full width (BitMoD
+        weights: every code, and every data type per group)."""
         c, p = self.config, self.precisions
         out = {}
+        groups = (ceil_div(shape.k, self.g * c.lanes), shape.n)
         for side, dims in (("a", (shape.m, shape.k)), ("w", (shape.k, shape.n))):
             fmt = getattr(c, side)
+            if isinstance(fmt, BitmodFormat):
+                out[side], out["t"] = fmt.random(gen, dims)[0], fmt.random(gen, groups)[1]
+                continue
             values = (precision_format(fmt, p[side]) if side in p else fmt).random(gen, dims)
             out[side] = fmt.encode(values)
         scale = group_scale(c)
         if scale is not None:
-            out["s"] = scale.random(gen, (ceil_div(shape.k, self.g * c.lanes), shape.n))
+            out["s"] = scale.random(gen, groups)
         return out
 
     def golden(self, operands: Operands) -> np.ndarray:
         c, p = self.config, self.precisions
+        w = operands["w"] if c.bitmod else c.w.decode(operands["w"])
         return c.accumulator.encode(bitserial_golden(
-            c, c.a.decode(operands["a"]), c.w.decode(operands["w"]), pa=p.get("a"),
-            pw=p.get("w"), scales=operands.get("s"), group=self.g * c.lanes))
+            c, c.a.decode(operands["a"]), w, pa=p.get("a"), pw=p.get("w"),
+            scales=operands.get("s"), group=self.g * c.lanes, types=operands.get("t")))
 
 
 class BitserialPerf(TiledPerf):
@@ -256,15 +299,35 @@ class BitserialPerf(TiledPerf):
         return int(np.prod(list(self.precisions.values())))
 
     @property
+    def dequant_cycles(self) -> int:
+        """D: cycles of a ``serial`` scale's multiplication, one per scale bit (else 0)."""
+        c = self.config
+        return c.scale_fmt.bits if c.scale == "serial" else 0
+
+    @property
     def latency(self) -> int:
         """Cycles from a slice's last bit cycle to its result's handshake: the tree, part and
-        accumulator registers, the result register, plus the outer (both) and group stages."""
+        accumulator registers, the result register, plus the outer (both) and group stages
+        and a serial scale's D cycles."""
         c = self.config
-        return 4 + (c.serial == "both") + (c.scale != "none")
+        return 4 + (c.serial == "both") + (c.scale != "none") + self.dequant_cycles
+
+    def waits(self, run: Run) -> int:
+        """Cycles a ``serial`` scale holds the datapath: a group that ends fewer than D
+        cycles after the previous one waits until the multiplier is free (the run's first
+        group never waits)."""
+        d, c = self.dequant_cycles, self.config
+        if d == 0:
+            return 0
+        slices = ceil_div(run.k, c.lanes)
+        sizes = [self.tiler.g] * (slices // self.tiler.g) + [slices % self.tiler.g] * (
+            slices % self.tiler.g > 0)
+        per_tile = [max(0, d - self.cycles_per_slice * size) for size in sizes]
+        return len(run.blocks) * sum(per_tile) - per_tile[0]
 
     def run_cycles(self, run: Run) -> int:
         slices = len(run.blocks) * ceil_div(run.k, self.config.lanes)
-        return slices * self.cycles_per_slice + self.latency
+        return slices * self.cycles_per_slice + self.latency + self.waits(run)
 
     @property
     def peak_macs_per_cycle(self) -> float:
@@ -283,8 +346,13 @@ class BitserialPerf(TiledPerf):
         inner = clog2(max(c.max_bits("a" if c.serial == "a" else "w"), 2))
         outer = clog2(max(c.a.bits, 2))
         control = 9 + inner + outer + scale          # first/last/sign ×2, 3 slice flags, bits
-        operands = L * c.a.bits + L * C * c.w.bits + scale + 3 + 1
+        # BitMoD: each lane-column holds its decoded ±(a << e) and mantissa, plus the types
+        weights = L * C * (wd.x + c.max_bits("w")) + C * 2 * 2 if c.bitmod else L * C * c.w.bits
+        operands = L * c.a.bits + weights + scale + 3 + 1
         counters = inner + (outer if c.serial == "both" else 0) + c.k_bits + c.g_bits * scaled
         sums = [wd.tree, wd.part] + [wd.dot] * (c.serial == "both") + [wd.group] * scaled
         stages = sum(1 + control + C * width for width in sums)
-        return operands + counters + stages + C * c.acc + C * c.acc + 1
+        # serial scale: per column the group sum, the scale and the product being formed
+        d = self.dequant_cycles
+        dequant = C * (2 * wd.group + 2 * c.scale_fmt.bits) + clog2(d + 1) + 2 if d else 0
+        return operands + counters + stages + dequant + C * c.acc + C * c.acc + 1

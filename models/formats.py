@@ -18,6 +18,8 @@ including the minifloats of :mod:`lowbit.models.minifloat` and the block-scaled 
 ``e8m0``                  the unsigned power-of-two scale of OCP MX
 ``fp16``/``bf16``/``fp32``  IEEE half, bfloat16, IEEE single
 ``mxfp8_e4m3`` ...        OCP MX v1.0 block formats; ``nvfp4`` NVIDIA's FP4 block format
+``bitmod3``, ``bitmod4``  BitMoD's per-group mixtures of data types (:mod:`lowbit.models.bitmod`)
+``olive4``                OliVe's outlier-victim pairs, INT4 and abfloat (:mod:`.olive`)
 ========================  =================================================================
 """
 
@@ -326,6 +328,24 @@ class LevelFormat(NumberFormat):
     def random(self, rng: np.random.Generator, shape) -> np.ndarray:
         return rng.choice(self.values(), size=shape)
 
+    def extremes(self) -> np.ndarray:
+        """Every level (there are few): what corner tests pair with the other operand."""
+        return self.values()
+
+
+def sign_codes(fmt: NumberFormat) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+    """The codes standing for +1 and for -1 of a format whose every value is -1, 0 or +1
+    (ternary, binary, int1, uint1), which an add/subtract/skip datapath takes in place of a
+    multiplier; ``None`` for any other format. Codes that stand for no value are in neither."""
+    if not isinstance(fmt, (IntFormat, LevelFormat)) or fmt.bits > 2:
+        return None
+    codes = [int(c) for c in fmt.codes() if fmt.is_code(c)]
+    values = [int(fmt.decode(np.array([c]))[0]) for c in codes]
+    if any(v not in (-1, 0, 1) for v in values):
+        return None
+    return (tuple(c for c, v in zip(codes, values) if v == 1),
+            tuple(c for c, v in zip(codes, values) if v == -1))
+
 
 #: {-1, 0, +1} as 2-bit two's complement (code 2 unused), so an int2 datapath computes it
 TERNARY = LevelFormat("ternary", 2, ((0, 0), (1, 1), (3, -1)))
@@ -338,10 +358,13 @@ _FIXED_NAME = re.compile(r"int(\d+)_f(\d+)")
 
 def named_formats() -> dict[str, Format]:
     """Every format with a fixed name (integers and fixed point are parsed from their names)."""
+    from lowbit.models.bitmod import BITMOD_FORMATS
     from lowbit.models.block_formats import BLOCK_FORMATS
     from lowbit.models.minifloat import FLOAT_FORMATS
+    from lowbit.models.olive import OLIVE_FORMATS
 
-    return {"ternary": TERNARY, "binary": BINARY, **FLOAT_FORMATS, **BLOCK_FORMATS}
+    return {"ternary": TERNARY, "binary": BINARY, **FLOAT_FORMATS, **BLOCK_FORMATS,
+            **BITMOD_FORMATS, **OLIVE_FORMATS}
 
 
 def allowed_names() -> str:

@@ -18,9 +18,11 @@ from functools import partial
 
 import numpy as np
 
+from lowbit.models.bitmod import parse_bitmod
 from lowbit.models.formats import parse_format
 from lowbit.models.lmul import lmul_products, pair_offset
 from lowbit.models.minifloat import FloatFormat
+from lowbit.models.olive import parse_olive
 from lowbit.models.qgemm import exact_dots
 from lowbit.models.quantize import parse_quantizer
 
@@ -47,12 +49,22 @@ def outlier_channels(rng: np.random.Generator, shape: tuple[int, int]) -> np.nda
 DATASETS: dict[str, Callable[[np.random.Generator, tuple[int, int]], np.ndarray]] = {
     "gaussian": gaussian, "student-t": student_t, "outliers": outlier_channels}
 
-#: what ``lowbit quant-error`` reports by default: the common integer, FP8, MX and NVFP4 choices
+#: what ``lowbit quant-error`` reports by default: the common integer, FP8, MX and NVFP4
+#: choices, and the research formats (BitMoD, OliVe) beside the plain types they extend
 DEFAULT_QUANTIZERS: tuple[str, ...] = (
     "int8:tensor", "int8:channel", "int8:g128", "int4:tensor", "int4:channel", "int4:g128",
     "int4:g32", "int4:g32:asym", "int4:g32:e8m0", "fp8_e4m3:tensor", "fp8_e4m3:channel",
     "fp8_e5m2:channel", "mxint8", "mxfp8_e4m3", "mxfp8_e5m2", "mxfp6_e3m2", "mxfp6_e2m3",
-    "mxfp4", "nvfp4", "ternary:channel", "binary:channel")
+    "mxfp4", "nvfp4", "fp4_e2m1:g128", "bitmod4:g128", "int3:g128", "bitmod3:g128",
+    "fp4_e2m1:tensor", "fp4_e2m1:channel", "olive4:tensor", "olive4:channel",
+    "ternary:channel", "binary:channel")
+
+
+def error_quantizer(text: str):
+    """A quantizer of the report: the research formats (``bitmod3``/``bitmod4``,
+    :mod:`lowbit.models.bitmod`; ``olive4``, :mod:`lowbit.models.olive`), else
+    :func:`~lowbit.models.quantize.parse_quantizer`'s."""
+    return parse_bitmod(text) or parse_olive(text) or parse_quantizer(text)
 
 
 def sqnr_db(x: np.ndarray, approx: np.ndarray) -> float:
@@ -74,7 +86,7 @@ class ErrorRow:
 def quant_error(quantizers: Iterable[str], shape: tuple[int, int] = (256, 1024), seed: int = 0,
                 progress: Callable[[str], None] = lambda text: None) -> list[ErrorRow]:
     """SQNR of every quantizer on every data set (the same matrices for all quantizers)."""
-    specs = [parse_quantizer(q) for q in quantizers]
+    specs = [error_quantizer(q) for q in quantizers]
     rng = np.random.default_rng(seed)
     data = {name: make(rng, shape).astype(np.float32) for name, make in DATASETS.items()}
     rows = []

@@ -16,23 +16,53 @@ from __future__ import annotations
 
 import numpy as np
 
-from lowbit.models.accumulator import product_bits
+from lowbit.models.accumulator import Accumulator, product_bits
 from lowbit.models.blockram import fabric_bits
 from lowbit.models.int_gemm import int_gemm
 from lowbit.models.kulisch import kulisch_bits
+from lowbit.models.olive import OvpFormat, TermFormat
 from lowbit.models.perf import GemmShape
 from lowbit.models.qgemm import qgemm
 from lowbit.models.qtensor import QTensor
 from lowbit.models.tiling import Operands, Run, TiledPerf, Tiler, block_index, ceil_div
 
 
-def systolic_golden(config, a: np.ndarray, w: np.ndarray) -> np.ndarray:
+def systolic_golden(config, a: np.ndarray, w: np.ndarray, *, scales: np.ndarray | None = None,
+                    group: int | None = None) -> np.ndarray:
     """``A (M×K) @ W (K×N)`` exactly as the core's accumulators hold it: for minifloat
-    operands qgemm's exact block sum in units of ``2**(lsb_a + lsb_w)``, inf/NaN as 0."""
+    operands qgemm's exact block sum in units of ``2**(lsb_a + lsb_w)``, inf/NaN as 0; OliVe
+    operands (:mod:`lowbit.models.olive`) as their decoded integer values.
+
+    With per-group scales (``scale = pow2``; MixPE's dequantization after the group's integer
+    dot product), ``scales`` holds exponent codes (⌈K/group⌉ × N): each group of ``group``
+    products along K sums exactly, is shifted left by its exponent and enters the accumulator
+    under its overflow rule, group after group (the last group may be shorter).
+    """
+    if config.integer and config.scale != "none":
+        return group_scaled(config, a, w, scales, group)
     if config.integer:
-        return int_gemm(a, w, config.a, config.w, config.accumulator)
+        return int_gemm(a, w, *config.value_formats, config.accumulator)
     acc = qgemm(QTensor.of_values(a, config.a, 1), QTensor.of_values(w, config.w, 0)).acc
     return acc[0].astype(np.int64) if acc.shape[0] else np.zeros((a.shape[0], w.shape[1]), np.int64)
+
+
+def group_scaled(config, a: np.ndarray, w: np.ndarray, scales: np.ndarray, group: int
+                 ) -> np.ndarray:
+    """``ovf(... ovf(ovf(0 + S_0 << e_0) + S_1 << e_1) ...)`` per output, S_j the exact sum of
+    group j's products and e_j its exponent (the core's group-scaled accumulation)."""
+    k, n = w.shape
+    groups = ceil_div(k, group)
+    scales = np.asarray(scales)
+    if scales.shape != (groups, n):
+        raise ValueError(f"scales of shape {scales.shape}; K={k} in groups of {group} needs "
+                         f"({groups}, {n})")
+    shifts = config.scale_fmt.decode(scales)
+    exact = Accumulator(64, True, "wrap")     # a group sum never reaches 2**63
+    terms = np.stack([int_gemm(a[:, j * group:(j + 1) * group], w[j * group:(j + 1) * group],
+                               config.a, config.w, exact) << shifts[j][None, :]
+                      for j in range(groups)], axis=-1)
+    m = a.shape[0]
+    return config.accumulator.accumulate(terms.reshape(m * n, groups)).reshape(m, n)
 
 
 class SystolicTiler(Tiler):
@@ -44,6 +74,22 @@ class SystolicTiler(Tiler):
     the remainder. os: an R×C tile takes K beats of a column of X (R lanes) with a row of V
     (C lanes) and gives R result rows. Rows of blocks outer, column blocks inner.
     """
+
+    def __init__(self, config, g: int = 1, capacity: int | None = None):
+        super().__init__(config, capacity)
+        if config.scale != "none" and not 1 <= g <= config.g_max:
+            raise ValueError(f"g={g}: the run-time group size is 1..{config.g_max} elements")
+        self.g = g
+
+    @property
+    def scaled(self) -> bool:
+        return self.config.scale != "none"
+
+    def params(self) -> dict[str, int]:
+        return {"g": self.g} if self.scaled else {}
+
+    def pad_extra(self, padded: GemmShape) -> dict[str, tuple[int, ...]]:
+        return {"s": (ceil_div(padded.k, self.g), padded.n)} if self.scaled else {}
 
     def tile(self) -> tuple[int, int, int]:
         c = self.config
@@ -61,7 +107,7 @@ class SystolicTiler(Tiler):
         cols = range(0, shape.n, c.cols)
         if c.dataflow == "os":
             blocks = [(m0, n0) for m0 in range(0, shape.m, c.rows) for n0 in cols]
-            return [Run({"k": shape.k}, tuple(part), c.rows, shape.k)
+            return [Run({"k": shape.k, **self.params()}, tuple(part), c.rows, shape.k)
                     for part in self.chunks(blocks, max(shape.k, c.rows))]
         height = self._height(shape.k)
         full, rest = divmod(shape.m, height)
@@ -82,21 +128,32 @@ class SystolicTiler(Tiler):
         else:   # K-tile by K-tile, row by row
             a_beats = [a[m0:m0 + run.rows].reshape(run.rows, -1, R).transpose(1, 0, 2)
                        .reshape(-1, R) for m0, _ in run.blocks]
-        return {"a": np.concatenate(a_beats),
-                "w": np.concatenate([w[:K, n0:n0 + C] for _, n0 in run.blocks])}
+        out = {"a": np.concatenate(a_beats),
+               "w": np.concatenate([w[:K, n0:n0 + C] for _, n0 in run.blocks])}
+        if self.scaled:     # one beat per group of each tile, with the group's first w beat
+            groups = ceil_div(K, self.g)
+            out["s"] = np.concatenate([operands["s"][:groups, n0:n0 + C] for _, n0 in run.blocks])
+        return out
 
     def result_index(self, run: Run) -> tuple[np.ndarray, np.ndarray]:
         return block_index(run.blocks, run.rows, self.config.cols)
 
     def random(self, gen: np.random.Generator, shape: GemmShape) -> dict[str, np.ndarray]:
         c = self.config
-        return {"a": c.a.encode(c.a.random(gen, (shape.m, shape.k))),
-                "w": c.w.encode(c.w.random(gen, (shape.k, shape.n)))}
+        out = {side: fmt.random(gen, dims) if isinstance(fmt, OvpFormat) else
+               fmt.encode(fmt.random(gen, dims))
+               for side, fmt, dims in (("a", c.a, (shape.m, shape.k)),
+                                       ("w", c.w, (shape.k, shape.n)))}
+        if self.scaled:
+            out["s"] = c.scale_fmt.encode(c.scale_fmt.random(
+                gen, (ceil_div(shape.k, self.g), shape.n)))
+        return out
 
     def golden(self, operands: Operands) -> np.ndarray:
         c = self.config
-        return c.accumulator.encode(systolic_golden(c, c.a.decode(operands["a"]),
-                                                    c.w.decode(operands["w"])))
+        return c.accumulator.encode(systolic_golden(
+            c, c.a.decode(operands["a"]), c.w.decode(operands["w"]), scales=operands.get("s"),
+            group=self.g))
 
 
 class SystolicPerf(TiledPerf):
@@ -106,14 +163,15 @@ class SystolicPerf(TiledPerf):
     offered and results always taken; a GEMM's runs are summed (the core drains between runs).
     """
 
-    def __init__(self, config):
+    def __init__(self, config, g: int = 1):
         self.config = config
-        self.tiler = SystolicTiler(config)
+        self.tiler = SystolicTiler(config, g)
 
     def run_cycles(self, run: Run) -> int:
         c = self.config
         R, CP, K, L = c.rows, c.wide_cols, run.k, c.product_latency
         out = int(c.fanout > 0)          # the result FIFO's cycle
+        out += c.scale != "none"         # a group's dequantization, one cycle after its sum
         blocks = len(run.blocks)
         if c.dataflow == "os":
             # a tile every max(K, R) cycles (K beats; a column bus carries R rows), then the
@@ -146,15 +204,22 @@ class SystolicPerf(TiledPerf):
         """
         c = self.config
         R, C, P, CP = c.rows, c.cols, c.pack, c.wide_cols
-        a, w, acc, L = c.a.bits, c.w.bits, c.acc, c.product_latency
+        a, w = (f.m.bits + f.shift_bits if isinstance(f, TermFormat) else f.bits
+                for f in c.pe_formats)      # an OliVe operand travels decoded
+        acc, L = c.acc, c.product_latency
         tri_r, tri_c = R * (R - 1) // 2, CP * (CP - 1) // 2
-        product = product_bits(c.a, c.w) if c.integer else kulisch_bits(c.a, c.w, 1)
+        product = product_bits(*c.value_formats) if c.integer else kulisch_bits(c.a, c.w, 1)
         result = C * acc + 1 if c.fanout == 0 else (2 * (c.fanout + 2)) * C * acc + c.fanout
         if c.dataflow == "os":
+            # with group scales each register west carries glast, each south the exponent
+            e, flag = (c.scale_fmt.bits, 1) if c.scale != "none" else (0, 0)
             pes = (R * CP * (P * acc + 1 + L * (P * product + 2))    # sums, done, stages, flags
-                   + R * (CP - 1) * (a + 2) + (R - 1) * CP * P * w)  # east and south registers
-            skews = (R + tri_r) * (a + 2) + (CP + tri_c) * P * (w + acc)
+                   + R * (CP - 1) * (a + 2 + flag) + (R - 1) * CP * P * (w + e))  # east, south
+            if c.scale != "none":   # group sum, pending sum and exponent, two flags
+                pes += R * CP * (2 * c.group_bits + e + 2 + L * (e + 1))
+            skews = (R + tri_r) * (a + 2 + flag) + (CP + tri_c) * P * (w + e + acc)
             control = c.k_bits + (R - 1).bit_length() + 1           # beat, cool-down, row done
+            control += (c.g_bits + CP * e) if c.scale != "none" else 0  # group beat, exponents
             return pes + skews + control + result
         row_bits = (R - 1).bit_length()
         latency = R + CP + L

@@ -212,7 +212,8 @@ class GemmBench:
             fa, fw = self.sides(runtime)["a"], self.sides(runtime)["w"]
             tm, tn, tk = self.tiler(runtime).tile()
             pairs = {"a": fa.extremes()[:, None], "w": fw.extremes()[None, :]}
-            zeros = {"a": np.zeros((tm + 1, 3), np.int64), "w": np.zeros((3, tn + 1), np.int64)}
+            w0 = 0 if 0 in fw.extremes() else fw.extremes()[0]  # binary weights have no 0
+            zeros = {"a": np.zeros((tm + 1, 3), np.int64), "w": np.full((3, tn + 1), w0)}
             for what, values in (("extreme pairs", pairs), ("all zero", zeros)):
                 shape = GemmShape(values["a"].shape[0], values["w"].shape[1], values["a"].shape[1])
                 await self.gemm(runtime, {**self.encode(runtime, values),

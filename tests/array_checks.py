@@ -2,11 +2,19 @@
 every test of the GEMM skeleton ran and passed, the requested GEMM and every shape were
 cycle-exact, every run-time setting ran, and narrow accumulators overflowed."""
 
+import pytest
+
 from lowbit.models.perf import GemmShape
 from lowbit.registry import get_kind
 from lowbit.simulate import simulate
 
 GEMM_TESTS = {"gemm_tiled", "every_setting", "gemm_shapes", "corner_values", "backpressure"}
+
+
+def first_by_default(configs: list) -> list:
+    """Parameters that simulate the first config in the default suite and the others (further
+    corners of the same datapath, a Verilator build each) only under ``pytest -m slow``."""
+    return [configs[0], *(pytest.param(c, marks=pytest.mark.slow) for c in configs[1:])]
 
 
 def simulate_checked(config, bench_class, shape: GemmShape, run_dir, seed: int,

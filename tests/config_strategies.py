@@ -71,18 +71,25 @@ def _takes_lists(cls: type[CoreConfig], f: dataclasses.Field) -> bool:
         and check(",".join(names[:2])) is None
 
 
+def drawn_names(cls: type[CoreConfig], f: dataclasses.Field) -> list:
+    """What :func:`field_strategy` samples for a field of choices or formats (names)."""
+    meta = f.metadata
+    return list(meta["choices"]) if meta.get("choices") is not None else \
+        _allowed_formats(cls, f)
+
+
 def field_strategy(cls: type[CoreConfig], f: dataclasses.Field) -> st.SearchStrategy:
     """Values of one field, as the declaration allows them (sizes capped by :data:`CAPS`)."""
     meta, typ = f.metadata, _field_type(cls, f)
     if meta.get("choices") is not None:
-        return st.sampled_from(meta["choices"])
+        return st.sampled_from(drawn_names(cls, f))
     if typ is bool:
         return st.booleans()
     if typ is int:
         lo = meta["lo"] if meta.get("lo") is not None else 0
         hi = meta["hi"] if meta.get("hi") is not None else lo + 64
         return st.integers(lo, max(lo, min(hi, CAPS.get(f.name, hi))))
-    names = _allowed_formats(cls, f)
+    names = drawn_names(cls, f)
     if not names:
         raise TypeError(f"{cls.KIND}.{f.name}: no strategy for a field of type {typ!r}")
     if _takes_lists(cls, f):

@@ -26,6 +26,7 @@ from config_strategies import (
     clear_error,
     config_values,
     construct,
+    drawn_names,
     simulate_command,
 )
 from hypothesis import HealthCheck, given, seed, settings
@@ -61,6 +62,33 @@ def test_drawn_values_are_accepted_or_clearly_refused(kind, data):
         assert clear_error(config, kind) is None, f"{config}: {clear_error(config, kind)}"
         return
     again = get_kind(kind).config.from_dict(config.to_dict())
+    assert again == config and again.hash == config.hash
+
+
+#: field values of the research datapaths (issue 17: OliVe pairs, ternary/binary weights on the
+#: add/subtract PE, MixPE's group scales, BitMoD's types and bit-serial dequantization), each
+#: forced into drawn configs so that their cross-field rules are fuzzed, not only reached by luck
+FORCED = [("systolic", "a", "olive4"), ("systolic", "w", "olive4"), ("systolic", "w", "ternary"),
+          ("systolic", "mul", "addsub"), ("systolic", "scale", "pow2"), ("mac", "w", "binary"),
+          ("mac", "mul", "addsub"), ("bitserial", "w", "bitmod3"), ("bitserial", "w", "bitmod4"),
+          ("bitserial", "scale", "serial")]
+
+
+@pytest.mark.parametrize("kind, name, value", FORCED)
+@settings(max_examples=25, deadline=None, database=None)
+@given(data=st.data())
+def test_research_fields_are_drawn_and_their_rules_hold(kind, name, value, data):
+    """The strategies derived from the declarations draw each new value, and configs with it
+    (the other fields drawn) are accepted and round-trip, or are refused clearly."""
+    cls = get_kind(kind).config
+    field = next(f for f in dataclasses.fields(cls) if f.name == name)
+    assert value in drawn_names(cls, field)
+    values = {**data.draw(config_values(kind)), name: value}
+    config = construct(kind, values)
+    if isinstance(config, ConfigError):
+        assert clear_error(config, kind) is None, f"{config}: {clear_error(config, kind)}"
+        return
+    again = cls.from_dict(config.to_dict())
     assert again == config and again.hash == config.hash
 
 

@@ -12,11 +12,13 @@ from collections.abc import Callable, Sequence
 
 from amaranth.hdl import Module, Value
 
+from lowbit.hw.mul.addsub import AddSubMultiplier
 from lowbit.hw.mul.ecp5 import Mult18x18d
 from lowbit.hw.mul.fabric import FabricMultiplier
 from lowbit.hw.mul.ice40 import SbMac16x8
 from lowbit.hw.mul.packed import PackedMultiplier
 from lowbit.hw.mul.shape import InferredMultiplier, Multiplier
+from lowbit.hw.olive import OliveMultiplier
 from lowbit.models.formats import IntFormat
 
 
@@ -44,10 +46,16 @@ def _ecp5_registers(stages: int) -> dict[str, bool]:
 def pe_multiplier(config, dsp: bool) -> Multiplier:
     """The multiplier of one PE of an integer ``config`` (``config.pack`` lanes sharing ``a``,
     ``config.mul_stages`` registers): on a DSP block when ``dsp``, else as ``config.mul`` says
-    for the fabric (``infer``: ``a * w`` left to Yosys; ``lut``/``auto``: carry chains)."""
+    for the fabric (``infer``: ``a * w`` left to Yosys; ``lut``/``auto``: carry chains;
+    ``addsub``: add/subtract/skip for weights of -1, 0, +1)."""
     a, w, lanes, stages = config.a, config.w, config.pack, config.mul_stages
+    if config.olive:   # decoded OliVe terms: INT4 products and a shift
+        a, w = config.pe_formats
+        return SharedOperand(a, w, lanes, lambda: OliveMultiplier(a, w, stages))
     if config.mul == "infer":
         return SharedOperand(a, w, lanes, lambda: InferredMultiplier(a, w, stages))
+    if config.mul == "addsub":
+        return SharedOperand(a, w, lanes, lambda: AddSubMultiplier(a, w, stages))
     if not dsp:
         cells = "ecp5" if config.family == "ecp5" else "generic"
         return SharedOperand(a, w, lanes, lambda: FabricMultiplier(a, w, stages, cells))

@@ -23,10 +23,10 @@ from lowbit.models.quant_error import (
     DEFAULT_QUANTIZERS,
     ErrorRow,
     MulErrorRow,
+    error_quantizer,
     mul_error,
     quant_error,
 )
-from lowbit.models.quantize import parse_quantizer
 
 
 def register(verbs) -> None:
@@ -36,8 +36,9 @@ def register(verbs) -> None:
         "quantizer and report the signal-to-quantization-noise ratio in dB.")
     p.add_argument("-q", "--quantizers", metavar="LIST",
                    help="comma-separated quantizers FORMAT[:tensor|channel|gN][:asym]"
-                        "[:float32|pow2|e8m0] or block formats (default: a set of int, FP8, MX "
-                        "and NVFP4 choices)")
+                        "[:float32|pow2|e8m0], block formats, bitmod3/bitmod4[:gN] or "
+                        "olive4[:tensor|channel] (default: a set of int, FP8, MX, NVFP4, BitMoD "
+                        "and OliVe choices)")
     p.add_argument("--mul", choices=("lmul",),
                    help="report an approximate multiplier instead: lmul (L-Mul, Luo & Sun "
                         "2024) against the exact product, per pair of --formats")
@@ -111,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         names = _names(",".join(DEFAULT_QUANTIZERS) if given is None else given, "--quantizers",
                        "int8:channel")
         for name in names:  # every name is checked before any work starts
-            parse_quantizer(name)
+            error_quantizer(name)
         with out.status("quantizing") as status:
             rows = quant_error(names, shape, args.seed, progress=status.update)
         out.print(_table(rows, shape))

@@ -5,16 +5,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from lowbit.config import option
-from lowbit.kinds.int_datapath import IntDatapathConfig
+from lowbit.config import int_format, option
+from lowbit.kinds.int_datapath import INT8, IntDatapathConfig
 from lowbit.kinds.kind import CoreKind, SelfTestPlan
+from lowbit.models.formats import IntFormat, NumberFormat, sign_codes
 from lowbit.models.mac import MacPerf, MacTiler, mac_golden
 from lowbit.models.perf import GemmShape
 
-MULS = ("infer", "lut", "dsp")
+MULS = ("infer", "lut", "dsp", "addsub")
 FAMILIES = ("generic", "ecp5", "ice40")
 #: the widest operand each family's DSP block takes in the mode mul=dsp uses
 DSP_OPERAND_BITS = {"ecp5": 18, "ice40": 8}
+
+
+class mac_weight(int_format):
+    """A config ``check`` for the weight: an integer format, or ternary/binary weights (values
+    -1, 0, +1) for mul=addsub."""
+
+    @property
+    def allowed(self) -> str:
+        return f"{super().allowed}, or ternary, binary (with mul=addsub)"
+
+    def __call__(self, fmt: NumberFormat) -> str | None:
+        if isinstance(fmt, IntFormat):
+            return super().__call__(fmt)
+        return None if sign_codes(fmt) is not None else self.allowed
 
 
 @dataclass(frozen=True)
@@ -23,13 +38,17 @@ class MacConfig(IntDatapathConfig):
 
     KIND: ClassVar[str] = "mac"
 
+    w: NumberFormat = option(INT8, "weight format, e.g. int4, uint2; or ternary/binary with "
+                             "mul=addsub", check=mac_weight(1, 16))
+
     in_reg: bool = option(False, "register the operands before the multiplier (mul=dsp: the "
                                  "DSP block's input registers)")
     mul_reg: bool = option(False, "register the product before the accumulator (mul=dsp: the "
                                   "DSP block's output register)")
     mul: Literal["infer", "lut", "dsp"] = option(
         "infer", "the multiplier: infer (a * w, left to Yosys), lut (a carry-chain array in the "
-        "fabric), dsp (the DSP block of --family, instantiated)", choices=MULS)
+        "fabric), dsp (the DSP block of --family, instantiated), addsub (no multiplier: add, "
+        "subtract or skip a for weights of -1/0/+1)", choices=MULS)
     family: Literal["generic", "ecp5", "ice40"] = option(
         "generic", "the FPGA family whose cells mul=lut/dsp instantiate: dsp needs ecp5 "
         "(MULT18X18D) or ice40 (SB_MAC16 in 8x8 mode); lut with ecp5 puts the partial-product "
@@ -40,9 +59,16 @@ class MacConfig(IntDatapathConfig):
 
     def check(self) -> None:
         super().check()
-        if self.mul == "infer" and self.family != "generic":
-            self.fail("family", "family applies to mul=lut or dsp; with mul=infer Yosys "
-                                "chooses the cells (allowed: generic)")
+        if self.mul == "addsub":
+            if sign_codes(self.w) is None:
+                self.fail("w", "ternary, binary, int1 or uint1 with mul=addsub (weights of -1, "
+                               "0, +1: the unit adds, subtracts or skips the activation)")
+        elif not isinstance(self.w, IntFormat):
+            self.fail("w", f"an integer format with mul={self.mul}; {self.w} weights take "
+                           "mul=addsub")
+        if self.mul in ("infer", "addsub") and self.family != "generic":
+            self.fail("family", f"family applies to mul=lut or dsp; with mul={self.mul} the "
+                                "cells are Yosys's choice (allowed: generic)")
         if self.mul != "lut" and self.mul_stages:
             self.fail("mul_stages", f"mul_stages applies to mul=lut; with mul={self.mul} use "
                                     "in_reg/mul_reg (allowed: 0)")
@@ -67,7 +93,8 @@ class MacConfig(IntDatapathConfig):
     @property
     def name(self) -> str:
         regs = "".join(s for s, on in (("_ir", self.in_reg), ("_mr", self.mul_reg)) if on)
-        mul = "" if self.mul == "infer" else f"_{self.mul}_{self.family}" + (
+        mul = "" if self.mul == "infer" else "_addsub" if self.mul == "addsub" else \
+            f"_{self.mul}_{self.family}" + (
             f"_s{self.mul_stages}" if self.mul_stages else "")
         return f"mac_{self.a}_{self.w}_acc{self.acc}_{self.overflow}{regs}{mul}_k{self.k_bits}"
 
