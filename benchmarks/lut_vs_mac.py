@@ -83,6 +83,7 @@ def main() -> None:
     out = Path(args.out or tempfile.mkdtemp(prefix="lowbit-lut-vs-mac-"))
 
     for device in args.devices:
+        verdicts = []
         cores = list(zip(LUT_CORES[device], implement(list(LUT_CORES[device]), device,
                                                       out / device / "lut", args.workers,
                                                       console)))
@@ -117,7 +118,17 @@ def main() -> None:
                               f"{d:.3f}", f"{d / best:.2f}×" if best else "-",
                               f"{d / fabric:.2f}×" if fabric else "-",
                               end_section=name == rows[-1][0])
+            winner = max(density, key=density.get)
+            runner = max((d for n, d in density.items()
+                          if n.split()[0] != winner.split()[0]), default=0)
+            verdicts.append(f"W{w}A8 on {device}: {winner.split()[0]} wins with {winner} at "
+                            f"{density[winner]:.3f} GMAC/s per kLUT"
+                            + (f", {density[winner] / runner:.2f}× the best "
+                               f"{'MAC array' if winner.startswith('lut') else 'LUT core'}"
+                               if runner else ""))
         console.print(table)
+        for line in verdicts:
+            console.print(line, markup=False)
     console.print(f"reports: {out}")
 
 

@@ -168,6 +168,17 @@ class Widths:
         return cls(x, tree, part, dot, dot + config.g_bits)
 
 
+def tree_levels(config) -> int:
+    """Adder levels of a column's tree of ``lanes`` inputs (the first adds pairs of ANDs)."""
+    return clog2(config.lanes)
+
+
+def tree_registers(config) -> int:
+    """Registers inside the tree, one after every two levels: the tree's own output register
+    ends the last two."""
+    return max(0, (tree_levels(config) - 1) // 2)
+
+
 class BitserialTiler(Tiler):
     """The beat order of :mod:`lowbit.hw.bitserial` at precisions ``pa``/``pw`` and (with a
     per-group scale) ``g`` slices per group.
@@ -257,10 +268,11 @@ class BitserialPerf(TiledPerf):
 
     @property
     def latency(self) -> int:
-        """Cycles from a slice's last bit cycle to its result's handshake: the tree, part and
-        accumulator registers, the result register, plus the outer (both) and group stages."""
+        """Cycles from a slice's last bit cycle to its result's handshake: the select, tree,
+        part and accumulator registers, the result register, the tree's inner registers
+        (:func:`tree_registers`), plus the outer (both) and group stages."""
         c = self.config
-        return 4 + (c.serial == "both") + (c.scale != "none")
+        return 5 + tree_registers(c) + (c.serial == "both") + (c.scale != "none")
 
     def run_cycles(self, run: Run) -> int:
         slices = len(run.blocks) * ceil_div(run.k, self.config.lanes)
@@ -287,4 +299,10 @@ class BitserialPerf(TiledPerf):
         counters = inner + (outer if c.serial == "both" else 0) + c.k_bits + c.g_bits * scaled
         sums = [wd.tree, wd.part] + [wd.dot] * (c.serial == "both") + [wd.group] * scaled
         stages = sum(1 + control + C * width for width in sums)
-        return operands + counters + stages + C * c.acc + C * c.acc + 1
+        x = {"w": c.a.bits, "a": c.w.bits, "both": 1}[c.serial]
+        select = 1 + control + L * C + (L if c.serial != "w" else 0) + \
+            (L * x if c.serial == "w" else L * C * x if c.serial == "a" else 0)
+        inner_regs = sum(1 + control + C * ceil_div(L, 2 << level) * (x + level + 1)
+                         for level in range(1, 2 * tree_registers(c), 2))
+        return (operands + counters + select + inner_regs + stages + C * c.acc + C * c.acc
+                + 1)
