@@ -4,7 +4,10 @@ Every unit is implemented out of context (Yosys + nextpnr, the `lowbit synth` fl
 ECP5-85F and an iCE40UP5K through the sweep machinery (cached by content hash, two worker
 processes), and one table per device prints LUTs, FFs, DSPs and Fmax of the unit, then LUTs,
 FFs and DSPs per MAC (the unit's figures over its peak MACs per cycle from its performance
-model) with each row's ratio to the reference row, the plain `mac` kind at INT8×INT8.
+model) with each row's ratio to the reference row, the plain `mac` kind at INT8×INT8, and its
+GMAC/s per kLUT against the best INT8×INT8 MAC array among ``lowbit fit``'s probes (a 4×4
+output-stationary systolic array per multiplier choice: fabric, DSP blocks, both), printed
+first.
 
 Usage: python benchmarks/mixed_area.py [--devices ecp5-85f,ice40-up5k] [-j 2] [-o DIR]
 [--rows TEXT ...] (the first run takes several minutes; a repeated one comes from the cache;
@@ -22,7 +25,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from lowbit.boards.devices import get_device
 from lowbit.boards.report import fmax_mhz
+from lowbit.fit import STRATEGIES
 from lowbit.sweep import Point, Sweep, cached_result, run_sweep
 
 SIX = "fp8_e4m3,fp8_e5m2,fp6_e3m2,fp6_e2m3,fp4_e2m1,int8"
@@ -106,6 +111,22 @@ UNITS = [
 ]
 
 
+def mac_arrays(device: str) -> list[tuple[str, dict]]:
+    """``lowbit fit``'s INT8×INT8 probes on ``device`` (a 4×4 output-stationary systolic array
+    per multiplier choice): the best of them, by GMAC/s per kLUT, is what a unit competes
+    with."""
+    strategy = STRATEGIES["systolic"]({"a": "int8", "w": "int8", "acc": 24, "dataflow": "os"},
+                                      get_device(device))
+    return [(f"INT8×INT8 systolic {c.config.rows}×{c.config.cols}, mul {c.choice} (fit probe)",
+             c.config.to_dict()) for c in strategy.probes(quick=True)]
+
+
+def density(report: dict) -> float:
+    """GMAC/s per kLUT at the post-route Fmax."""
+    gmacs = float(report["perf"]["peak_macs_per_cycle"]) * (fmax_mhz(report) or 0.0) / 1000
+    return gmacs / (int(report["resources"]["luts"]) / 1000)
+
+
 def ratio(value: float, reference: float) -> str:
     return f"{value / reference:.2f}" if reference else "-"
 
@@ -144,8 +165,9 @@ def main() -> None:
     if len(units) == 1 and args.rows:
         parser.error(f"--rows {args.rows!r} matches no row; the rows: "
                      + "; ".join(label for label, _ in UNITS[1:]))
+    rows = {device: mac_arrays(device) + units for device in devices}
     points = [Point(config, device, None, 1, None, "pypi")
-              for device in devices for _, config in units]
+              for device in devices for _, config in rows[device]]
     out = args.o or Path(tempfile.mkdtemp(prefix="lowbit-mixed-area-"))
     if args.cached:
         missing = {"status": "failed", "error": {"message": "not in the cache"}}
@@ -154,30 +176,39 @@ def main() -> None:
         results = implement(points, out, args.j, console)
     for device in devices:
         table = Table(title=f"Mixed-precision units, out of context on {device} "
-                            "(ratios: per MAC, to the INT8×INT8 mac)")
+                            "(ratios: per MAC, to the INT8×INT8 mac; density: to the best "
+                            "INT8×INT8 array)")
         for col in ("unit", "MAC/cyc", "LUTs", "FFs", "DSPs", "Fmax MHz", "LUT/MAC", "×ref",
-                    "FF/MAC", "×ref", "DSP/MAC", "Fmax ×ref"):
+                    "FF/MAC", "×ref", "DSP/MAC", "Fmax ×ref", "GMAC/s/kLUT", "÷ best array"):
             table.add_column(col, justify="left" if col == "unit" else "right")
         ref = None  # the reference row's LUT/FF/DSP per MAC and Fmax, once implemented
-        for index, (label, config) in enumerate(units):
+        arrays = len(rows[device]) - len(units)
+        reports = []
+        for _, config in rows[device]:
             point = next(p for p in points if p.device == device and p.config is config)
-            result = results[point.id]
-            if result["status"] != "ok":
+            reports.append(results[point.id].get("report"))
+        best = max((density(r) for r in reports[:arrays] if r), default=0)
+        for index, ((label, config), r) in enumerate(zip(rows[device], reports)):
+            if r is None:
+                result = results[next(p for p in points
+                                      if p.device == device and p.config is config).id]
                 message = result["error"]["message"].splitlines()[0][:60]
-                table.add_row(label, *["-"] * 10, f"failed: {message}")
+                table.add_row(label, *["-"] * 12, f"failed: {message}")
                 continue
-            r = result["report"]
             peak = float(r["perf"]["peak_macs_per_cycle"])
             res = r["resources"]
             luts, ffs, dsp, fmax = (int(res["luts"]), int(res["ffs"]), int(res["dsp"]),
                                     fmax_mhz(r) or 0.0)
             per = (luts / peak, ffs / peak, dsp / peak)
-            if index == 0:
+            if index == arrays:
                 ref = (*per, fmax)
             base = ref or (0, 0, 0, 0)
             table.add_row(label, f"{peak:g}", f"{luts:,}", f"{ffs:,}", f"{dsp}", f"{fmax:.1f}",
-                          f"{per[0]:.0f}", ratio(per[0], base[0]), f"{per[1]:.0f}",
-                          ratio(per[1], base[1]), f"{per[2]:.2f}", ratio(fmax, base[3]))
+                          f"{per[0]:.0f}", ratio(per[0], base[0]) if ref else "-",
+                          f"{per[1]:.0f}", ratio(per[1], base[1]) if ref else "-",
+                          f"{per[2]:.2f}", ratio(fmax, base[3]) if ref else "-",
+                          f"{density(r):.3f}", ratio(density(r), best),
+                          end_section=index == arrays - 1)
         console.print(table)
     console.print(f"reports: {out}")
 

@@ -80,8 +80,11 @@ ECP5 = Family(
     constraints=("--lpf", ".lpf"), placed=("--textcfg", ".config"),
     pack_args=("--input", "{placed}", "--bit", "{bitstream}"), bitstream_suffix=".bit",
     preamble=bytes.fromhex("FFFFBDB3"), native_ooc=True,
-    # A CCU2C (two adder bits) occupies both LUT4s of a slice half, as Lattice counts it.
-    lut_cells={"LUT4": 1, "CCU2C": 2}, ff_prefix="TRELLIS_FF", carry_cells=("CCU2C",),
+    # A CCU2C (two adder bits) occupies both LUT4s of a slice half, as Lattice counts it. A
+    # TRELLIS_DPR16X4 (16×4 distributed RAM) takes the four LUT4s of two slices as storage and
+    # the two of a third for its write port: six, as nextpnr's TRELLIS_COMB count has it.
+    lut_cells={"LUT4": 1, "CCU2C": 2, "TRELLIS_DPR16X4": 6}, ff_prefix="TRELLIS_FF",
+    carry_cells=("CCU2C",),
     dsp_cells=("MULT18X18D",), bram_cells=("DP16KD",),
     bels={"luts": "TRELLIS_COMB", "ffs": "TRELLIS_FF", "dsp": "MULT18X18D",
           "bram": "DP16KD", "io": "TRELLIS_IO"},

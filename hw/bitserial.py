@@ -27,9 +27,10 @@ both-serial) and the next slice is taken in the same cycle the last bit is issue
 follow back to back. One slice, one column (w-serial, MSB-first shown)::
 
     a[0..L-1] ──┐ (parallel, held P cycles)
-    w bit j  ───┤ AND ─► adder tree ─► ±tree ─► part = 2·part ± tree ──► acc ─► result
-                │ (lane l selects a[l]              (top bit of a signed w is subtracted)
-                └  when bit j of w[l] is 1)
+    w bit j  ───┤ [reg] ─► AND+add ─► adders ─► [reg] … ─► part = 2·part ± tree ─► acc ─► result
+                │ (bit j of w[l] and a copy of a[l] registered; the first tree level adds
+                └  two lanes' ANDs in one carry chain; a register every two levels;
+                   the top bit of a signed w is subtracted)
 
 Both-serial adds an outer shift-accumulator over the bits of ``a`` (the tree then counts
 ones); LSB-first adds ``±tree << j`` instead of shifting the partial sum. With a per-group
@@ -54,14 +55,14 @@ from amaranth.hdl import Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In
 
+from lowbit.hw import carry
 from lowbit.hw.accumulate import accumulate
 from lowbit.hw.bitmod import SerialScale, decode_terms, shifted
 from lowbit.hw.shapes import shape_of
 from lowbit.hw.streams import array_ports
 from lowbit.hw.systolic import lanes
-from lowbit.hw.trees import balanced
 from lowbit.kinds.bitserial import BitserialConfig
-from lowbit.models.bitserial import Widths
+from lowbit.models.bitserial import Widths, tree_levels
 
 
 def stream_layouts(config: BitserialConfig) -> dict[str, data.ArrayLayout]:
@@ -202,33 +203,43 @@ class BitSerialArray(wiring.Component):
                 with m.If(need_s):
                     m.d.sync += s_act.eq(self.s.payload)
 
-        # --- stage 1: AND-selected lanes through one adder tree per column
+        # --- stage 0: the issued bit of every serial operand, beside a copy of the parallel
+        # operand (the issued slice's registers move on when its last bit is issued)
         ctl = _control_layout(cfg, inner)
-        v1, ctl1 = Signal(), Signal(ctl)
-        tree1 = [Signal(signed(wd.tree), name=f"tree{c}") for c in range(C)]
+        v0, ctl0 = Signal(), Signal(ctl)
         with m.If(en):
-            m.d.sync += [v1.eq(busy), ctl1.first_j.eq(jc.first), ctl1.last_j.eq(jc.last),
-                         ctl1.neg_j.eq(jc.sign), ctl1.j.eq(jc.index),
-                         ctl1.group_first.eq(job.group_first), ctl1.group_last.eq(job.group_last),
-                         ctl1.tile_last.eq(job.tile_last)]
+            m.d.sync += [v0.eq(busy), ctl0.first_j.eq(jc.first), ctl0.last_j.eq(jc.last),
+                         ctl0.neg_j.eq(jc.sign), ctl0.j.eq(jc.index),
+                         ctl0.group_first.eq(job.group_first), ctl0.group_last.eq(job.group_last),
+                         ctl0.tile_last.eq(job.tile_last)]
             if both:
-                m.d.sync += [ctl1.first_i.eq(ic.first), ctl1.last_i.eq(ic.last),
-                             ctl1.neg_i.eq(ic.sign), ctl1.i.eq(ic.index)]
+                m.d.sync += [ctl0.first_i.eq(ic.first), ctl0.last_i.eq(ic.last),
+                             ctl0.neg_i.eq(ic.sign), ctl0.i.eq(ic.index)]
             else:
-                m.d.sync += [ctl1.first_i.eq(1), ctl1.last_i.eq(1)]
+                m.d.sync += [ctl0.first_i.eq(1), ctl0.last_i.eq(1)]
             if scaled:
-                m.d.sync += ctl1.scale.eq(s_act)
-            x = x_act if cfg.bitmod else a_act
-            for c in range(C):
-                m.d.sync += tree1[c].eq(balanced(self._selected(x, w_act, jc, ic, c)))
+                m.d.sync += ctl0.scale.eq(s_act)
+        terms = self._selected(m, en, x_act if cfg.bitmod else a_act, w_act, jc, ic)
+
+        # --- stage 1: AND-selected lanes through one adder tree per column, the ANDs inside
+        # the first level's carry cells, a register after every two levels
+        cells = "ecp5" if cfg.family == "ecp5" else "generic"
+        v1, ctl1 = v0, ctl0
+        sums = [_and_level(m, f"tree{c}_0", column, cells) for c, column in enumerate(terms)]
+        for level in range(1, tree_levels(cfg)):
+            sums = [_add_level(m, f"tree{c}_{level}", v, cells) for c, v in enumerate(sums)]
+            if level % 2 and level < tree_levels(cfg) - 1:
+                v1, ctl1, sums = _registered(m, en, f"tree_l{level}", v1, ctl1, sums)
+        v1, ctl1, regs = _registered(m, en, "tree", v1, ctl1, sums)
+        tree1 = [row[0] for row in regs]
 
         # --- stage 2: the shift-accumulator over the inner serial operand's bits
         v2, ctl2, part = self._shift_accumulate(m, en, "part", wd.part, v1, ctl1, tree1,
-                                                "first_j", "last_j", "neg_j", "j", msb)
+                                                "first_j", "last_j", "neg_j", "j", msb, cells)
         # --- stage 3 (both-serial): the shift-accumulator over the bits of a
         if both:
             v3, ctl3, dot = self._shift_accumulate(m, en, "dot", wd.dot, v2, ctl2, part,
-                                                   "first_i", "last_i", "neg_i", "i", msb)
+                                                   "first_i", "last_i", "neg_i", "i", msb, cells)
         else:
             v3, ctl3, dot = v2, ctl2, part
         # --- stage 4 (scaled): the exact group sum, then its scale
@@ -282,40 +293,116 @@ class BitSerialArray(wiring.Component):
                 sign, man, shift = decode_terms(m, cfg.w, self.w.payload[i], types, f"w{i}")
                 m.d.sync += [x_act[i].eq(shifted(a, sign, shift, width)), w_act[i].eq(man)]
 
-    def _selected(self, a_act, w_act, jc: BitCounter, ic: BitCounter | None, c: int) -> list:
-        """The tree inputs of column ``c``: each lane's parallel operand where the serial bit is
-        1, else 0 (both-serial: the AND of one bit of each)."""
+    def _selected(self, m: Module, en, a_act, w_act, jc: BitCounter,
+                  ic: BitCounter | None) -> list[list[tuple[Value, Value]]]:
+        """Per column, the tree's inputs as (operand, select bit) registers: a lane adds its
+        parallel operand where the issued serial bit is 1 (both-serial: bit i of a, selected
+        by bit j of w)."""
         cfg = self.config
-        out = []
-        for lane in range(cfg.lanes):
-            w = Value.cast(w_act[lane * cfg.cols + c])
-            if cfg.bitmod:   # the decoded ±(a << e) where the mantissa's bit j is 1
-                out.append(Mux(w.bit_select(jc.index, 1), a_act[lane * cfg.cols + c], 0))
-                continue
-            a = Value.cast(a_act[lane])
-            if cfg.serial == "w":
-                out.append(Mux(w.bit_select(jc.index, 1), a, 0))
-            elif cfg.serial == "a":
-                out.append(Mux(a.bit_select(jc.index, 1), w, 0))
-            else:
-                out.append(a.bit_select(ic.index, 1) & w.bit_select(jc.index, 1))
-        return out
+        L, C = cfg.lanes, cfg.cols
+
+        def reg(value, name):
+            r = Signal(Value.cast(value).shape(), name=name)
+            with m.If(en):
+                m.d.sync += r.eq(value)
+            return r
+
+        w_bit = [[reg(Value.cast(w_act[lane * C + c]).bit_select(jc.index, 1), f"sw{lane}_{c}")
+                  for c in range(C)] for lane in range(L)]
+        if cfg.bitmod:   # the decoded ±(a << e) of every lane and column
+            x = [[reg(a_act[lane * C + c], f"xx{lane}_{c}") for c in range(C)] for lane in range(L)]
+            return [[(x[lane][c], w_bit[lane][c]) for lane in range(L)] for c in range(C)]
+        if cfg.serial == "w":
+            a = [reg(a_act[lane], f"xa{lane}") for lane in range(L)]
+            return [[(a[lane], w_bit[lane][c]) for lane in range(L)] for c in range(C)]
+        index = ic.index if cfg.serial == "both" else jc.index
+        a_bit = [reg(Value.cast(a_act[lane]).bit_select(index, 1), f"sa{lane}")
+                 for lane in range(L)]
+        if cfg.serial == "both":
+            return [[(a_bit[lane], w_bit[lane][c]) for lane in range(L)] for c in range(C)]
+        w = [[reg(w_act[lane * C + c], f"xw{lane}_{c}") for c in range(C)] for lane in range(L)]
+        return [[(w[lane][c], a_bit[lane]) for lane in range(L)] for c in range(C)]
 
     @staticmethod
     def _shift_accumulate(m: Module, en, name: str, width: int, v_in, ctl_in, terms: list,
-                          first: str, last: str, neg: str, index: str, msb: bool):
-        """``reg = 2·reg ± term`` (MSB-first) or ``reg += ±term << index`` (LSB-first), from 0
+                          first: str, last: str, neg: str, index: str, msb: bool,
+                          cells: carry.Cells):
+        """``reg = 2·reg ± term`` (MSB-first, one carry chain: the shift's clear and the
+        sign's complement inside its cells) or ``reg += ±term << index`` (LSB-first), from 0
         at ``first``; the result is final in the cycle its ``valid`` pulse is high."""
         v_out, ctl_out = Signal(name=f"{name}_done"), Signal.like(ctl_in, name=f"{name}_ctl")
         regs = [Signal(signed(width), name=f"{name}{c}") for c in range(len(terms))]
         f, n = getattr(ctl_in, first), getattr(ctl_in, neg)
         with m.If(en):
             m.d.sync += [v_out.eq(v_in & getattr(ctl_in, last)), ctl_out.eq(ctl_in)]
-            with m.If(v_in):
-                for reg, term in zip(regs, terms):
-                    signed_term = Mux(n, -term, term)
-                    if msb:
-                        m.d.sync += reg.eq(Mux(f, 0, reg << 1) + signed_term)
-                    else:
-                        m.d.sync += reg.eq(Mux(f, 0, reg) + (signed_term << getattr(ctl_in, index)))
+        for c, (reg, term) in enumerate(zip(regs, terms)):
+            if msb:
+                pairs = [(carry.and_not(reg[i - 1], f) if i else carry.ZERO,
+                          _flipped(term, i, n)) for i in range(width)]
+                value = carry.chain(m, f"{name}{c}_step", pairs, carry_in=n, cells=cells)
+            else:
+                value = Mux(f, 0, reg) + (Mux(n, -term, term) << getattr(ctl_in, index))
+            with m.If(en & v_in):
+                m.d.sync += reg.eq(value)
         return v_out, ctl_out, regs
+
+
+def _extended(v: Value, i: int) -> Value | None:
+    """Bit ``i`` of ``v`` extended by its sign (None: a constant 0 above an unsigned value)."""
+    if i < len(v):
+        return v[i]
+    return v[len(v) - 1] if v.shape().signed else None
+
+
+def _flipped(v: Value, i: int, flip: Value) -> carry.Bit:
+    """Bit ``i`` of ``v`` (sign-extended) XOR ``flip``, as a summand bit."""
+    bit = _extended(v, i)
+    return carry.signal(flip) if bit is None else carry.xor(bit, flip)
+
+
+def _and_level(m: Module, name: str, column: list[tuple[Value, Value]],
+               cells: carry.Cells) -> list[Value]:
+    """The first tree level: pairs of ``operand AND select`` added in one carry chain each,
+    the two ANDs of a bit inside its carry cell (an odd lane out moves up as its AND)."""
+    out = []
+    for p in range(0, len(column) - 1, 2):
+        (x0, s0), (x1, s1) = column[p], column[p + 1]
+        x0, x1 = Value.cast(x0), Value.cast(x1)
+        signed_ = x0.shape().signed or x1.shape().signed
+        width = max(len(x0), len(x1)) + 1
+        pairs = []
+        for i in range(width):
+            b0, b1 = _extended(x0, i), _extended(x1, i)
+            pairs.append((carry.ZERO if b0 is None else carry.and_(b0, s0),
+                          carry.ZERO if b1 is None else carry.and_(b1, s1)))
+        total = Signal(signed(width) if signed_ else width, name=f"{name}_{p // 2}")
+        m.d.comb += total.eq(carry.chain(m, f"{name}_{p // 2}", pairs, cells=cells))
+        out.append(total)
+    if len(column) % 2:
+        x, s = column[-1]
+        out.append(Mux(s, x, 0))
+    return out
+
+
+def _add_level(m: Module, name: str, values: list, cells: carry.Cells) -> list:
+    """One level of a balanced adder tree, each sum a carry chain of its own."""
+    pairs = zip(values[::2], values[1::2])
+    return ([carry.add(m, f"{name}_{i}", a, b, cells=cells) for i, (a, b) in enumerate(pairs)]
+            + values[len(values) & ~1:])
+
+
+def _registered(m: Module, en, name: str, valid, ctl, sums: list) -> tuple:
+    """``valid``, ``ctl`` and every column's values one register later."""
+    v, c_out = Signal(name=f"{name}_v"), Signal.like(ctl, name=f"{name}_ctl")
+    regs = []
+    for c, values in enumerate(sums):
+        row = []
+        for i, value in enumerate(values):
+            r = Signal(Value.cast(value).shape(), name=f"{name}{c}_{i}")
+            with m.If(en):
+                m.d.sync += r.eq(value)
+            row.append(r)
+        regs.append(row)
+    with m.If(en):
+        m.d.sync += [v.eq(valid), c_out.eq(ctl)]
+    return v, c_out, regs

@@ -227,11 +227,8 @@ def fit(kind: str, base: Mapping[str, Any], device: Device, *, budget: float = 0
     acc = config_from_dict({"kind": kind, **base}).acc
     bound = device_bound(device, a, w, acc, lut_share=budget)
 
-    points: list[Implemented] = []
-    failed: list = []
-    probes = strategy.probes(quick)
-    progress(f"probing {len(probes)} small configs on {device.name}")
-    _implement(probes, device, out / "probes", workers, scheduler, points, failed, progress)
+    points, failed = probe(kind, base, device, quick=quick, out=out, workers=workers,
+                           scheduler=scheduler, progress=progress)
     models = {}
     for choice in strategy.choices:
         mine = [p for p in points if p.candidate.choice == choice]
@@ -244,6 +241,23 @@ def fit(kind: str, base: Mapping[str, Any], device: Device, *, budget: float = 0
              + ", ".join(f"{c.choice} {c.predicted_gmacs:.1f} GMAC/s" for c in fills) + ")")
     _implement(fills, device, out / "fills", workers, scheduler, points, failed, progress)
     return FitResult(device, budget, bound, points, failed)
+
+
+def probe(kind: str, base: Mapping[str, Any], device: Device, *, quick: bool = False,
+          out: Path, workers: int | None = None, scheduler: str | None = None,
+          progress: Callable[[str], None] = lambda m: None
+          ) -> tuple[list[Implemented], list[tuple[Candidate, Mapping[str, Any]]]]:
+    """The probe stage of :func:`fit` alone: small configs of every multiplier choice the
+    formats allow on ``device``, implemented (``quick``: one size per choice). The family
+    benchmarks take the best of them as the MAC array a design of similar size competes with."""
+    if kind not in STRATEGIES:
+        raise UsageError(f"lowbit fit sizes {', '.join(STRATEGIES)}; {kind} has no size to fit")
+    probes = STRATEGIES[kind](base, device).probes(quick)
+    progress(f"probing {len(probes)} small configs on {device.name}")
+    points: list[Implemented] = []
+    failed: list = []
+    _implement(probes, device, out / "probes", workers, scheduler, points, failed, progress)
+    return points, failed
 
 
 def _implement(candidates: Iterable[Candidate], device: Device, out: Path, workers, scheduler,

@@ -197,6 +197,17 @@ class Widths:
         return cls(x, tree, part, dot, dot + config.g_bits)
 
 
+def tree_levels(config) -> int:
+    """Adder levels of a column's tree of ``lanes`` inputs (the first adds pairs of ANDs)."""
+    return clog2(config.lanes)
+
+
+def tree_registers(config) -> int:
+    """Registers inside the tree, one after every two levels: the tree's own output register
+    ends the last two."""
+    return max(0, (tree_levels(config) - 1) // 2)
+
+
 class BitserialTiler(Tiler):
     """The beat order of :mod:`lowbit.hw.bitserial` at precisions ``pa``/``pw`` and (with a
     per-group scale) ``g`` slices per group.
@@ -306,11 +317,13 @@ class BitserialPerf(TiledPerf):
 
     @property
     def latency(self) -> int:
-        """Cycles from a slice's last bit cycle to its result's handshake: the tree, part and
-        accumulator registers, the result register, plus the outer (both) and group stages
-        and a serial scale's D cycles."""
+        """Cycles from a slice's last bit cycle to its result's handshake: the select, tree,
+        part and accumulator registers, the result register, the tree's inner registers
+        (:func:`tree_registers`), plus the outer (both) and group stages and a serial scale's
+        D cycles."""
         c = self.config
-        return 4 + (c.serial == "both") + (c.scale != "none") + self.dequant_cycles
+        return (5 + tree_registers(c) + (c.serial == "both") + (c.scale != "none")
+                + self.dequant_cycles)
 
     def waits(self, run: Run) -> int:
         """Cycles a ``serial`` scale holds the datapath: a group that ends fewer than D
@@ -355,4 +368,11 @@ class BitserialPerf(TiledPerf):
         # serial scale: per column the group sum, the scale and the product being formed
         d = self.dequant_cycles
         dequant = C * (2 * wd.group + 2 * c.scale_fmt.bits) + clog2(d + 1) + 2 if d else 0
-        return operands + counters + stages + dequant + C * c.acc + C * c.acc + 1
+        x = wd.x    # the operand the tree adds: a bit of a, a's or w's code, or ±(a << e)
+        wide = c.serial == "a" or c.bitmod          # one operand register per lane and column
+        select = 1 + control + L * C + (L if c.serial != "w" else 0) + \
+            (L * C * x if wide else L * x if c.serial == "w" else 0)
+        inner_regs = sum(1 + control + C * ceil_div(L, 2 << level) * (x + level + 1)
+                         for level in range(1, 2 * tree_registers(c), 2))
+        return (operands + counters + select + inner_regs + stages + dequant + C * c.acc
+                + C * c.acc + 1)

@@ -39,7 +39,7 @@ import numpy as np
 from lowbit.models.formats import IntFormat
 from lowbit.models.int_gemm import int_gemm
 from lowbit.models.perf import GemmShape
-from lowbit.models.tiling import Operands, Run, TiledPerf, Tiler, block_index
+from lowbit.models.tiling import Operands, Run, TiledPerf, Tiler, block_index, ceil_div
 
 WEIGHT_MODES: tuple[str, ...] = ("signed", "unsigned", "offset")
 
@@ -131,6 +131,24 @@ def table(groups: np.ndarray, symmetric: bool) -> np.ndarray:
     return groups @ sel.T
 
 
+def fill_order(g: int, symmetric: bool) -> list[tuple[int, int, int]]:
+    """How a table is written one entry per cycle: for each cycle k, ``(address, i, sign)``
+    — entry k goes to ``address = gray(k)`` (Gray code, ``k ^ (k >> 1)``), and the next entry
+    is this one plus ``sign·a_i`` (``sign·2a_i`` symmetrized: one weight bit flips). The first
+    entry is ``T[0] = 0``, or ``S[0] = a_{g−1} − Σ_{i<g−1} a_i``; the last cycle has no step
+    (i = sign = 0)."""
+    entries = 1 << (g - symmetric)
+    out = []
+    for k in range(entries):
+        here, there = k ^ (k >> 1), (k + 1) ^ ((k + 1) >> 1)
+        if k == entries - 1:
+            out.append((here, 0, 0))
+            continue
+        flipped = here ^ there
+        out.append((here, flipped.bit_length() - 1, 1 if there & flipped else -1))
+    return out
+
+
 def lookup(tables: np.ndarray, index: np.ndarray, g: int, symmetric: bool) -> np.ndarray:
     """Entries of ``tables`` (..., entries) at the g-bit ``index`` (..., lookups), along the
     last axis; a symmetrized table gives −S[~b] when the top index bit is 0."""
@@ -193,10 +211,15 @@ def lut_golden(config, a: np.ndarray, w: np.ndarray, wbits: int | None = None,
 class LutTiler(Tiler):
     """The beat order of :mod:`lowbit.hw.lut_core` at weight precision ``wbits`` in ``mode``.
 
-    A tile is one result beat, ``C[m, n0:n0+cols]``: its ⌈K/G⌉ groups come as one ``a`` beat
-    of G activations each, followed by the group's ``wbits`` weight bit-planes (lane c of plane
-    p holds bit p of weight ``k0+i`` of column ``n0+c`` at bit i). Rows outer, column blocks
-    inner; weights are codes of ``WeightCode(wbits, mode)``.
+    A *tile* is one row of A against ``nb`` column blocks of ``cols`` columns (run parameter
+    ``nb``, 1..``blocks``): ``C[m, n0 : n0 + nb·cols]``. Its ⌈K/G⌉ groups each come as one ``a``
+    beat of G activations and, per block in turn, the group's ``wbits`` weight bit-planes from
+    the most significant down (lane c of plane p: bit p of weight ``k0+i`` of column
+    ``n0 + b·cols + c`` at bit i); after the last group, one result beat per block. The column
+    blocks of N go in tiles of ``blocks`` (one run), the rest in one shorter tile per row (a
+    second run with a smaller ``nb``); rows outer, tiles inner. Weights are codes of
+    ``WeightCode(wbits, mode)``. ``Run.blocks`` lists every block's ``(m, n0)`` in result
+    order, ``nb`` consecutive ones per tile.
     """
 
     masks_padding = True
@@ -211,23 +234,36 @@ class LutTiler(Tiler):
 
     def runs(self, shape: GemmShape) -> list[Run]:
         c = self.config
-        blocks = [(m, n0) for m in range(shape.m) for n0 in range(0, shape.n, c.cols)]
-        params = {"k": shape.k, "wbits": self.code.bits,
-                  "wmode": WEIGHT_MODES.index(self.code.mode)}
-        per_tile = -(-shape.k // c.group) * self.code.bits
-        return [Run(params, tuple(part), 1, shape.k) for part in self.chunks(blocks, per_tile)]
+        count = ceil_div(shape.n, c.cols)
+        whole, rest = divmod(count, c.blocks)
+        spans = [(s * c.blocks, c.blocks) for s in range(whole)]
+        if rest:
+            spans.append((whole * c.blocks, rest))
+        out = []
+        for nb in sorted({nb for _, nb in spans}, reverse=True):
+            tiles = [tuple((m, (first + b) * c.cols) for b in range(nb))
+                     for m in range(shape.m) for first, size in spans if size == nb]
+            params = {"k": shape.k, "wbits": self.code.bits,
+                      "wmode": WEIGHT_MODES.index(self.code.mode), "nb": nb}
+            per_tile = ceil_div(shape.k, c.group) * self.code.bits * nb
+            out += [Run(params, tuple(b for t in part for b in t), 1, shape.k)
+                    for part in self.chunks(tiles, per_tile)]
+        return out
 
     def beats(self, run: Run, operands: Operands) -> dict[str, np.ndarray]:
-        G, C, n = self.config.group, self.config.cols, self.code.bits
+        G, C, n, nb = self.config.group, self.config.cols, self.code.bits, run.params["nb"]
         a, w = operands["a"], operands["w"].astype(np.uint64)
         q = a.shape[1] // G
         shifts = np.arange(G, dtype=np.uint64)[:, None]
+        planes_down = np.arange(n - 1, -1, -1, dtype=np.uint64)[:, None, None]
         a_beats, w_beats = [], []
-        for m, n0 in run.blocks:
+        for t in range(0, len(run.blocks), nb):
+            m, n0 = run.blocks[t]
             a_beats.append(a[m].reshape(q, G))
-            block = w[:, n0:n0 + C].reshape(q, 1, G, C)
-            planes = (block >> np.arange(n, dtype=np.uint64)[None, :, None, None]) & np.uint64(1)
-            w_beats.append((planes << shifts).sum(axis=2, dtype=np.uint64).reshape(-1, C))
+            tile = w[:, n0:n0 + nb * C].reshape(q, G, nb, C).transpose(0, 2, 1, 3)
+            planes = (tile[:, :, None] >> planes_down) & np.uint64(1)   # q × nb × n × G × C
+            # group, block, plane (MSB first): one beat of C lanes of G bits each
+            w_beats.append((planes << shifts).sum(axis=3, dtype=np.uint64).reshape(-1, C))
         return {"a": np.concatenate(a_beats), "w": np.concatenate(w_beats)}
 
     def result_index(self, run: Run) -> tuple[np.ndarray, np.ndarray]:
@@ -244,19 +280,36 @@ class LutTiler(Tiler):
                                                code.decode(operands["w"]), code.bits, code.mode))
 
 
-#: cycles from the first activation handshake to the first weight handshake (table precompute)
-PRECOMPUTE_CYCLES = 1
-#: cycles from the last weight handshake to the last result handshake (lookup, accumulate)
-DRAIN_CYCLES = 2
+#: cycles from a table's last entry written to its first lookup (the write lands at the edge)
+FILL_TO_LOOKUP = 1
+
+
+def tree_stages(config) -> int:
+    """Pipeline registers of a column's sum of its ``tables`` lookups and the correction term:
+    one per two adder levels (at least one)."""
+    levels = config.tables.bit_length()      # ⌈log2(tables + 1)⌉ levels of two-input adders
+    return -(-levels // 2)
+
+
+def drain_cycles(config) -> int:
+    """Cycles from a block's last weight beat to its result handshake: the read register, the
+    sum stages, the bit-plane (Horner) register and the accumulator/result register."""
+    return 1 + tree_stages(config) + 2
 
 
 class LutPerf(TiledPerf):
     """Cycles, peak rate and storage of a LUT core at run-time weight precision ``wbits``.
 
-    One weight beat (one bit-plane of ``g·tables`` weights for every column) is taken per
-    cycle; a table is precomputed while the previous group's last plane is looked up, so
-    **cycles = 1 + M·⌈N/C⌉·⌈K/(g·T)⌉·n + 2** (first table, lookups, lookup and accumulate
-    registers).
+    With E = :attr:`~lowbit.kinds.lut.LutConfig.entries` (the cycles a table's fill takes) and
+    L = nb·n weight beats per group (each block's n planes), a run of J groups (its tiles ×
+    ⌈K/G⌉) takes
+
+        **cycles = E + 1 + L + (J − 1)·max(E, L) + D**
+
+    from its first activation handshake to its last result handshake: the first table's fill
+    and the write-to-read cycle, then one group per max(E, L) cycles (the next table fills in
+    the other buffer while this one is read; the fill is hidden when L ≥ E), then the drain
+    D = :func:`drain_cycles` after the last weight beat.
     """
 
     def __init__(self, config, wbits: int | None = None, mode: str = "signed"):
@@ -265,28 +318,35 @@ class LutPerf(TiledPerf):
         self.wbits = self.tiler.code.bits
 
     def run_cycles(self, run: Run) -> int:
-        return (PRECOMPUTE_CYCLES + len(run.blocks) * -(-run.k // self.config.group) * self.wbits
-                + DRAIN_CYCLES)
+        c = self.config
+        nb = run.params["nb"]
+        groups = len(run.blocks) // nb * ceil_div(run.k, c.group)
+        per_group = nb * self.wbits
+        return (c.entries + FILL_TO_LOOKUP + per_group
+                + (groups - 1) * max(c.entries, per_group) + drain_cycles(c))
 
     @property
     def peak_macs_per_cycle(self) -> float:
-        """``cols·g·tables / wbits``: fewer weight bits, proportionally more MACs per cycle."""
-        return self.config.cols * self.config.group / self.wbits
+        """``cols·G·blocks / max(E, blocks·n)``: ``cols·G/n`` while the fill is hidden
+        (blocks·n ≥ E) — halving the weight bits doubles the rate — else the fill's rate."""
+        c = self.config
+        return c.cols * c.group * c.blocks / max(c.entries, c.blocks * self.wbits)
 
     @property
     def storage_bits(self) -> int:
-        """Register bits: the tables with ±Σa and their flags, the lookup stage (one shifted,
-        signed term per column and the correction), accumulators, result, control."""
+        """RAM and register bits: every column's two table buffers and accumulator RAM, the
+        fill unit (activations, running entries, the two groups' ±Σa), the read registers,
+        sum stages and bit-plane register per column, the result register and control."""
         c = self.config
         lo, hi = entry_range(c.a, c.g, c.symmetric)
         sum_lo, sum_hi = entry_range(c.a, c.group, False)
         inner = c.acc + c.symmetric
-        tables = (c.tables * (1 << (c.g - c.symmetric)) * _bits(lo, hi)
-                  + _bits(sum_lo, sum_hi) + _bits(-sum_hi, -sum_lo) + 2)             # ±Σa
-        lookup_stage = 3 + inner + c.cols * inner
-        columns = c.cols * (inner + c.acc) + 1
-        control = 2 + c.k_bits + (c.w_bits - 1).bit_length()
-        return tables + lookup_stage + columns + control
+        entry = _bits(lo, hi)
+        tables = c.cols * c.tables * 2 * c.entries * entry
+        fill = c.group * c.a.bits + c.tables * entry + 2 * (_bits(sum_lo, sum_hi) + 2)
+        column = c.tables * entry + tree_stages(c) * inner + inner + c.blocks * inner + c.acc
+        control = 8 + c.k_bits + 2 * (c.w_bits - 1).bit_length() + c.blocks.bit_length()
+        return tables + fill + c.cols * column + control
 
 
 def _bits(lo: int, hi: int) -> int:

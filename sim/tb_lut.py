@@ -8,11 +8,24 @@ through ``lowbit simulate lut``.
 from __future__ import annotations
 
 from lowbit.models.lut import WEIGHT_MODES, WeightCode
+from lowbit.models.perf import GemmShape
 from lowbit.sim.gemm_bench import GemmBench, gemm_tests
 
 
 class LutBench(GemmBench):
-    """Settings: every weight precision 1..w_bits in every mode (signed, unsigned, offset)."""
+    """Settings: every weight precision 1..w_bits in every mode (signed, unsigned, offset).
+    Shapes: the skeleton's edges of one column block and K group, plus N around whole tiles of
+    ``blocks`` column blocks (full tiles, a shorter last tile, one block short of a tile)."""
+
+    def default_shape(self) -> GemmShape:
+        c = self.config
+        return GemmShape(5, 2 * c.blocks * c.cols + c.cols + 1, min(4 * c.group + 3, c.k_max))
+
+    def edge_shapes(self) -> list[GemmShape]:
+        c = self.config
+        span, k = c.blocks * c.cols, c.group
+        shapes = [(2, span, k), (3, span + 1, 2 * k + 1), (2, 2 * span - c.cols + 1, 1)]
+        return super().edge_shapes() + [GemmShape(m, n, min(kk, c.k_max)) for m, n, kk in shapes]
 
     def settings(self):
         return [{"wbits": bits, "mode": mode} for bits in range(1, self.config.w_bits + 1)

@@ -172,7 +172,7 @@ def test_serial_scale_waits_for_short_groups():
     run = Run({}, ((0, 0), (1, 0)), 1, 4 * 5)        # two tiles of 5 one-slice groups
     assert perf.waits(run) == 2 * 5 * 3 - 3
     assert BitserialPerf(c, g=2).waits(run) == 2 * (0 + 0 + 3) - 0
-    assert perf.latency == 4 + 1 + 6 and perf.cycles_per_slice == 3
+    assert perf.latency == 5 + 1 + 6 and perf.cycles_per_slice == 3   # select stage: +1
     assert BitserialPerf(BitserialConfig(a="int8", w="int4", scale="int")).waits(run) == 0
 
 

@@ -19,10 +19,12 @@ from lowbit.models.lut import (
     correction_factor,
     correction_weight,
     entry_range,
+    fill_order,
     lookup,
     lut_gemm,
     lut_golden,
     table,
+    tree_stages,
 )
 from lowbit.models.perf import GemmShape
 
@@ -90,44 +92,93 @@ def test_corrections():
         WeightCode(3, "ternary")
 
 
+def test_fill_order_writes_the_table():
+    """The Gray-code fill (one ±activation per entry) reaches every entry of the table once,
+    and its all-ones entry is Σa."""
+    gen = np.random.default_rng(2)
+    for g, symmetric in itertools.product(range(1, 7), (False, True)):
+        a = gen.integers(-128, 128, g)
+        want = table(a[None], symmetric)[0]
+        order = fill_order(g, symmetric)
+        entry = a[g - 1] - a[:g - 1].sum() if symmetric else 0
+        got = {}
+        for address, i, sign in order:
+            got[address] = entry
+            entry += sign * (2 if symmetric else 1) * a[i]
+        assert sorted(got) == list(range(len(want))), (g, symmetric)
+        assert [got[e] for e in range(len(want))] == list(want), (g, symmetric)
+        assert got[len(want) - 1] == a.sum()
+
+
 def test_beat_order_is_the_documented_one():
-    """Read the tiler's beats back by the documented order: a beat per group of G
-    activations, then its weight bit-planes (lane c of plane p: bit p of weight k0+i of column
-    n0+c at bit i)."""
-    config = LutConfig(g=3, tables=2, cols=5)
+    """Read the tiler's beats back by the documented order: per tile of nb column blocks, a
+    beat per group of G activations; per group, each block's weight bit-planes from the MSB
+    (lane c of plane p: bit p of weight k0+i of column n0 + b·cols + c at bit i); full tiles
+    of `blocks` blocks first, then one shorter tile per row."""
+    config = LutConfig(g=3, tables=2, cols=5, blocks=3)
     G, C, bits = config.group, config.cols, 3
     tiler = LutTiler(config, bits)
     gen = np.random.default_rng(0)
-    shape = GemmShape(3, 7, 13)
+    shape = GemmShape(3, 4 * C + 2, 13)            # 5 blocks: a tile of 3, then one of 2
     padded = tiler.padded(tiler.random(gen, shape))
-    (run,) = tiler.runs(shape)
-    beats = tiler.beats(run, padded)
+    runs = tiler.runs(shape)
+    assert [r.params["nb"] for r in runs] == [3, 2]
     q = -(-shape.k // G)
-    assert beats["a"].shape == (len(run.blocks) * q, G)
-    assert beats["w"].shape == (len(run.blocks) * q * bits, C)
-    for t, (m, n0) in enumerate(run.blocks):
-        assert (beats["a"][t * q:(t + 1) * q].reshape(-1) == padded["a"][m]).all()
-        planes = beats["w"][t * q * bits:(t + 1) * q * bits].reshape(q, bits, C)
-        for i in range(G):
-            codes = sum(((planes[:, p] >> np.uint64(i)) & np.uint64(1)) << np.uint64(p)
-                        for p in range(bits))
-            assert (codes == padded["w"][i::G, n0:n0 + C]).all()
+    covered = set()
+    for run in runs:
+        nb = run.params["nb"]
+        beats = tiler.beats(run, padded)
+        tiles = len(run.blocks) // nb
+        assert beats["a"].shape == (tiles * q, G)
+        assert beats["w"].shape == (tiles * q * nb * bits, C)
+        for t in range(tiles):
+            m, n0 = run.blocks[t * nb]
+            assert list(run.blocks[t * nb:(t + 1) * nb]) == \
+                [(m, n0 + b * C) for b in range(nb)]
+            assert (beats["a"][t * q:(t + 1) * q].reshape(-1) == padded["a"][m]).all()
+            planes = beats["w"][t * q * nb * bits:(t + 1) * q * nb * bits]
+            planes = planes.reshape(q, nb, bits, C)[:, :, ::-1]      # MSB first → by p
+            for b in range(nb):
+                for i in range(G):
+                    codes = sum(((planes[:, b, p] >> np.uint64(i)) & np.uint64(1))
+                                << np.uint64(p) for p in range(bits))
+                    assert (codes == padded["w"][i::G, n0 + b * C:n0 + (b + 1) * C]).all()
+            covered |= set(run.blocks[t * nb:(t + 1) * nb])
+    assert covered == {(m, n0) for m in range(shape.m) for n0 in range(0, 5 * C, C)}
 
 
-def test_performance_model():
-    config = LutConfig(g=4, tables=2, cols=16, w_bits=4)
-    perf = LutPerf(config)
-    shape = GemmShape(64, 100, 256)
-    # 1 + M·⌈N/C⌉·⌈K/(g·T)⌉·n + 2
-    assert perf.gemm_cycles(shape) == 1 + 64 * 7 * 32 * 4 + 2
-    assert perf.peak_macs_per_cycle == 16 * 8 / 4
-    assert LutPerf(config, 1).peak_macs_per_cycle == 16 * 8
-    assert 0.85 < perf.utilization(shape) <= 1
+@pytest.mark.parametrize("blocks, wbits, entries_hidden", [(8, 1, True), (4, 4, True),
+                                                          (2, 1, False), (1, 3, False)])
+def test_performance_model(blocks, wbits, entries_hidden):
+    """E + 1 + L + (J − 1)·max(E, L) + D per run; peak cols·G/n while the fill is hidden."""
+    config = LutConfig(g=3, tables=2, cols=16, w_bits=4, blocks=blocks)
+    perf = LutPerf(config, wbits)
+    E, G = config.entries, config.group
+    assert E == 8
+    shape = GemmShape(64, 16 * blocks * 3, 256)                  # three whole tiles a row
+    groups = 64 * 3 * -(-256 // G)
+    per = blocks * wbits
+    drain = 1 + tree_stages(config) + 2
+    assert perf.gemm_cycles(shape) == E + 1 + per + (groups - 1) * max(E, per) + drain
+    if entries_hidden:
+        assert perf.peak_macs_per_cycle == 16 * G / wbits
+    else:
+        assert perf.peak_macs_per_cycle == 16 * G * blocks / E
+    assert 0.9 < perf.utilization(shape) <= 1
     assert perf.storage_bits > 16 * 2 * config.acc
+
+
+def test_a_shorter_last_tile_is_a_run_of_its_own():
+    config = LutConfig(g=3, cols=4, blocks=4)
+    perf = LutPerf(config, 2)
+    runs = perf.tiler.runs(GemmShape(2, 4 * 4 * 2 + 4, 7))
+    assert [r.params["nb"] for r in runs] == [4, 1]
+    assert perf.gemm_cycles(GemmShape(2, 36, 7)) == sum(perf.run_cycles(r) for r in runs)
 
 
 @pytest.mark.parametrize("field, value, allowed", [
     ("g", 7, "allowed 1..6"), ("w_bits", 0, "allowed 1..8"), ("cols", 0, "allowed 1..128"),
+    ("blocks", 17, "allowed 1..16"), ("family", "gowin", "ecp5"),
     ("a", "int17", "int1..int16"), ("acc", 10, "at least 12 bits"),
     ("a", "fp8_e4m3", "int1..int16"),
 ])

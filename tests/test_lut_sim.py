@@ -2,7 +2,8 @@
 the performance model.
 
 Five Verilator builds cover the acceptance matrix: g = 1, 2, 3, 4 and 6; 2, 3, 4, 5 and 8
-columns; one and two tables; symmetrized and full tables; int4, int8, int16 and uint4
+columns; one and two tables; one, two and three column blocks per table; symmetrized and full
+tables; the generic, ECP5 (CCU2C carry cells) and iCE40 table RAMs; int4, int8, int16 and uint4
 activations; weight precision up to 2, 3, 4 and 5 bits. Each build runs every cocotb test of
 ``lowbit.sim.tb_lut`` in one simulator call (the GEMM skeleton of :mod:`lowbit.sim.gemm_bench`):
 the tiled GEMM, every run-time precision 1..w_bits in every weight mode (signed, unsigned,
@@ -21,11 +22,12 @@ from lowbit.sim.tb_lut import LutBench
 
 L = LutConfig
 CONFIGS = [
-    L(a="int8", w_bits=4, g=4, cols=8, acc=18, k_bits=10),
-    L(a="int8", w_bits=4, g=3, tables=2, cols=5, symmetric=True, acc=18, k_bits=10),
+    L(a="int8", w_bits=4, g=4, cols=8, blocks=2, acc=18, k_bits=10),
+    L(a="int8", w_bits=4, g=3, tables=2, cols=5, blocks=3, symmetric=True, family="ecp5",
+      acc=18, k_bits=10),
     L(a="uint4", w_bits=2, g=2, cols=3, symmetric=True, acc=9, k_bits=6),
     L(a="int16", w_bits=5, g=1, cols=2, symmetric=True, acc=24, k_bits=8),
-    L(a="int4", w_bits=3, g=6, cols=4, acc=10, k_bits=8),
+    L(a="int4", w_bits=3, g=6, cols=4, family="ice40", acc=10, k_bits=8),
 ]
 
 

@@ -30,11 +30,11 @@ output and more stages than chains delay the output.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Literal
 
-from amaranth.hdl import Cat, Const, Instance, Module, Mux, Signal, Value
+from amaranth.hdl import Cat, Module, Mux, Signal, Value
 
+from lowbit.hw.carry import ONE, ZERO, Bit, and_, chain, signal
 from lowbit.hw.mul.shape import Multiplier, stage
 from lowbit.hw.shapes import shape_of
 from lowbit.models.formats import IntFormat
@@ -49,33 +49,13 @@ def chains(a: IntFormat, w: IntFormat) -> int:
     return max(min(a.bits, w.bits) - 1, 1)
 
 
-@dataclass(frozen=True)
-class _Term:
-    """One addend bit: the AND of ``inputs`` (1 when there are none), complemented when
-    ``invert`` — so ``_Term((), True)`` is the constant 0."""
-
-    inputs: tuple[Value, ...]
-    invert: bool = False
-
-    @property
-    def one_at_zero(self) -> bool:
-        """Whether the term is 1 with every input at 0 (it must then sit on LUT inputs A, B)."""
-        return self.invert == bool(self.inputs)
-
-    def at(self, bits: tuple[int, ...]) -> int:
-        """The term's value with its inputs at ``bits``."""
-        return int(all(bits[:len(self.inputs)])) ^ self.invert
-
-    def complement(self) -> _Term:
-        return _Term(self.inputs, not self.invert)
-
-
-_ZERO = _Term((), True)
-
-
-def _and(*bits: Value | None) -> _Term:
+def _and(*bits: Value | None) -> Bit:
     """The AND of ``bits``; a ``None`` (a constant-0 bit) makes it 0."""
-    return _ZERO if any(b is None for b in bits) else _Term(tuple(bits))
+    if any(b is None for b in bits):
+        return ZERO
+    if not bits:
+        return ONE
+    return signal(bits[0]) if len(bits) == 1 else and_(*bits)
 
 
 class FabricMultiplier(Multiplier):
@@ -154,58 +134,12 @@ class FabricMultiplier(Multiplier):
         terms = []
         for j in range(start, fmt.bits):
             if total is None:
-                first = _and(x_bit(j), y[0]) if len(bits) == 2 else _ZERO
+                first = _and(x_bit(j), y[0]) if len(bits) == 2 else ZERO
             else:
                 first = _and(sum_bit(j))
             added = _and(x_bit(j - bits[-1]), y[bits[-1]])
             terms.append((first, added.complement() if negative else added))
-        sums = _carry_chain(m, f"chain{r}", terms, carry_in=negative)
+        sums = chain(m, f"chain{r}", terms, carry_in=negative, cells="ecp5")
         out = Signal(shape_of(fmt), name=f"sum{r}")
-        m.d.comb += out.eq(Cat(*(([] if total is None else [total[:start]]) + sums)))
+        m.d.comb += out.eq(Cat(*([] if total is None else [total[:start]]), sums))
         return out
-
-
-def _half(pair: tuple[_Term, _Term]) -> tuple[int, list[Value]]:
-    """INIT and inputs (A, B, C, D) of a CCU2C half adding two terms: the one that is 1 at
-    zero inputs on A, B (the table there is the carry's generate), the other on C, D."""
-    x, y = pair
-    if y.one_at_zero:
-        x, y = y, x
-    assert not y.one_at_zero, "two complemented terms in one bit"
-    init = 0
-    for index in range(16):
-        bits = tuple((index >> b) & 1 for b in range(4))
-        init |= (x.at(bits[:2]) ^ y.at(bits[2:])) << index
-    ins = list(x.inputs) + [Const(0)] * (2 - len(x.inputs)) + \
-        list(y.inputs) + [Const(0)] * (2 - len(y.inputs))
-    return init, ins
-
-
-#: a half whose propagate is 0 (table 0 at D = 1) and generate 1 (table 1 at all-zero A, B):
-#: its carry-out is 1, the carry-in of a subtraction
-_CARRY_ONE = (0x0001, [Const(0), Const(0), Const(0), Const(1)])
-_PAD = (0x0000, [Const(0)] * 4)
-
-
-def _carry_chain(m: Module, name: str, terms: list[tuple[_Term, _Term]], *,
-                 carry_in: bool) -> list[Signal]:
-    """CCU2C cells adding each position's two terms (plus 1 when ``carry_in``); its sums."""
-    halves = ([_CARRY_ONE] if carry_in else []) + [_half(t) for t in terms]
-    if len(halves) % 2:
-        halves.append(_PAD)
-    sums = []
-    cin = Const(0)
-    for c in range(0, len(halves), 2):
-        (init0, in0), (init1, in1) = halves[c], halves[c + 1]
-        s0, s1, cout = Signal(name=f"{name}_s{c}"), Signal(name=f"{name}_s{c + 1}"), \
-            Signal(name=f"{name}_co{c // 2}")
-        m.submodules[f"{name}_{c // 2}"] = Instance(
-            "CCU2C", p_INIT0=Const(init0, 16), p_INIT1=Const(init1, 16),
-            p_INJECT1_0="NO", p_INJECT1_1="NO", i_CIN=cin,
-            **{f"i_{port}0": v for port, v in zip("ABCD", in0)},
-            **{f"i_{port}1": v for port, v in zip("ABCD", in1)},
-            o_S0=s0, o_S1=s1, o_COUT=cout)
-        sums += [s0, s1]
-        cin = cout
-    first = 1 if carry_in else 0
-    return sums[first:first + len(terms)]

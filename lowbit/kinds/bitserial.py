@@ -25,6 +25,7 @@ MAX_COLS = 64
 SERIAL = ("w", "a", "both")
 ORDERS = ("msb", "lsb")
 SCALES = ("none", "pow2", "int", "serial")
+FAMILIES = ("generic", "ecp5")
 #: the largest power-of-two exponent field (shifts up to 63)
 MAX_POW2_BITS = 6
 
@@ -72,6 +73,10 @@ class BitserialConfig(IntDatapathConfig):
     scale_fmt: IntFormat = option(IntFormat(4, signed=False),
                                   "scale code format: pow2 exponent (unsigned) or int multiplier",
                                   check=int_format(1, 16))
+    family: Literal["generic", "ecp5"] = option(
+        "generic", "cells of the adder trees and shift-accumulators: ecp5 (CCU2C carry chains "
+        "with each lane's AND and the sign's complement inside), generic (left to Yosys)",
+        choices=FAMILIES)
     g_bits: int = option(8, "width of the run-time group size (slices per group, up to "
                             "2**g_bits-1)", lo=1, hi=16)
 
@@ -125,8 +130,9 @@ class BitserialConfig(IntDatapathConfig):
     @property
     def name(self) -> str:
         scale = "" if self.scale == "none" else f"_{self.scale}{self.scale_fmt}_g{self.g_bits}"
+        family = "" if self.family == "generic" else f"_{self.family}"
         return (f"bitserial_{self.serial}{self.order}_{self.lanes}x{self.cols}_{self.a}_{self.w}_"
-                f"acc{self.acc}_k{self.k_bits}{scale}")
+                f"acc{self.acc}_k{self.k_bits}{scale}{family}")
 
 
 def selftest(config: BitserialConfig) -> SelfTestPlan:
