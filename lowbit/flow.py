@@ -228,8 +228,9 @@ def _implement(run: Steps, config: CoreConfig, core: GeneratedCore, target: Targ
     freq = target.board.clock_mhz if target.board else options.freq_mhz or \
         target.device.default_mhz
     with run.step("pnr", f"placing and routing with {target.device.family.nextpnr}"):
-        nextpnr, log = pnr(run, target, constraints, options.seed,
-                           None if target.board else freq)   # a board's clock is constrained
+        # a board's clock is in its pin constraints, where the family's carry it
+        constrained = target.board is not None and target.device.family.constrained_clock
+        nextpnr, log = pnr(run, target, constraints, options.seed, None if constrained else freq)
     clocks = rpt.clocks(nextpnr)
     with run.step("timing", "checking timing"):
         timing(clocks, enforced, f"{core.name} on {target.name}", log)
@@ -259,6 +260,8 @@ def _implement(run: Steps, config: CoreConfig, core: GeneratedCore, target: Targ
         "device_totals": {res: u["available"] for res, u in util.items()},
         "utilization": util,
         "clocks": clocks,
+        "untimed_cells": rpt.untimed_cells(target.device.family,
+                                           json.loads((run.work / "stat.json").read_text())),
         "perf": {"peak_macs_per_cycle":
                  get_kind(config.KIND).perf_model(config).peak_macs_per_cycle},
         "selftest": selftest.to_dict() if selftest else None,
@@ -289,8 +292,10 @@ def implement_component(component, name: str, target: Target, *,
         top, sources, constraints = wrap(tmp, None, core, iface, target, None, None)
         cells = synth(run, name, top, sources, target.device)
         nextpnr, _ = pnr(run, target, constraints, 1, target.device.default_mhz)
+        stat = json.loads((tmp / "stat.json").read_text())
         atomic_write(tmp / "bare.json", json.dumps({
-            "resources": target.device.family.count(cells), "clocks": rpt.clocks(nextpnr)}))
+            "resources": target.device.family.count(cells), "clocks": rpt.clocks(nextpnr),
+            "untimed_cells": rpt.untimed_cells(target.device.family, stat)}))
 
     path, _ = cached_dir("bare", key, build)
     return json.loads((path / "bare.json").read_text())

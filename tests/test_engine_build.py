@@ -12,6 +12,11 @@ BUILDS = {
     # UP5K: 8 DSPs = 6 for the 2×3 array, 2 for the requantizer's multiplier
     "icebreaker": ({"rows": 2, "cols": 3, "a": "int8", "w": "int4", "acc": 20, "depth": 128}, 256),
     "ulx3s-85f": ({"rows": 8, "cols": 8, "a": "int8", "w": "int8", "acc": 24, "depth": 256}, 512),
+    # Gowin: Yosys maps each int8×int4 product to a MULT9X9 (half an 18×18 block)
+    "tang-nano-9k": ({"rows": 4, "cols": 4, "a": "int8", "w": "int4", "acc": 20, "depth": 128},
+                     256),
+    "tang-primer-20k": ({"rows": 6, "cols": 6, "a": "int8", "w": "int4", "acc": 20,
+                         "depth": 256}, 512),
 }
 
 
