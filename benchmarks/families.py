@@ -17,9 +17,9 @@ import argparse
 from rich.console import Console
 from rich.table import Table
 
-from lowbit.boards.devices import DEVICES
+from lowbit.boards.devices import DEVICES, get_device
 from lowbit.boards.report import fmax_mhz
-from lowbit.boards.steps import Target
+from lowbit.boards.steps import FlowError, Target
 from lowbit.flow import implement
 from lowbit.registry import config_from_dict
 
@@ -40,12 +40,17 @@ def main() -> None:
     out = Console()
     table = Table(title=f"{config.name} out of context, seed 1")
     for col in ("device", "family", "speed grade", "LUT4s", "FFs", "carry", "DSP", "BRAM",
-                "Fmax MHz", "GMAC/s", "untimed cells"):
+                "Fmax MHz", "GMAC/s", "untimed cells / failure"):
         table.add_column(col, justify="left" if col in ("device", "family", "speed grade",
-                                                         "untimed cells") else "right")
+                                                         "untimed cells / failure") else "right")
     for name in args.devices.split(","):
         out.print(f"implementing on {name} ...")
-        r = implement(config, Target.parse(device=name)).report
+        try:
+            r = implement(config, Target.parse(device=name)).report
+        except FlowError as e:   # e.g. more DSP products than the part has
+            table.add_row(name, get_device(name).family.name, "", *[""] * 7,
+                          f"{e.step} failed: {e.message}")
+            continue
         res, fmax = r["resources"], fmax_mhz(r) or 0.0
         table.add_row(name, r["device"]["family"], r["device"]["speed"] or "none",
                       f"{res['luts']:,}", f"{res['ffs']:,}", f"{res['carry']:,}",

@@ -5,13 +5,15 @@ raises :class:`FlowError` naming the step, the key lines of the tool's log and w
 log is. The pipeline that strings them together, caches and publishes a run is
 :mod:`lowbit.flow`::
 
-    wrap      out of context: the core inside the register harness (lowbit.boards.harness);
+    wrap      out of context: the core inside the register harness (lowbit.boards.harness;
+              on Gowin its three ports on pins named by the chip database);
               board builds: the board top through the amaranth-boards platform (pins, clock)
     synth     Yosys synth_<family>; cell counts from ``stat -json``
     fit       the core's cells against the device's totals
     pnr       nextpnr-<family>, report JSON (utilization, Fmax, critical paths)
     timing    an enforced target (``--freq``, or a board's clock) missed is a failure
-    pack      board builds: icepack / ecppack, and a check of the bitstream's preamble
+    pack      board builds: icepack / ecppack / gowin_pack, and a check of the bitstream's
+              preamble
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Gowin through Apicula: what Yosys maps where, the netlist nextpnr times, the fabric cost
 model, the device bound and ``lowbit fit``'s choices on a Gowin part."""
 
+import csv
 import json
 
 import pytest
@@ -82,3 +83,25 @@ def test_gowin_dsp_bound_and_fit_choices():
     assert {(c.choice, c.config.mul, c.config.family) for c in probes} == {
         ("lut", "lut", "generic"), ("dsp", "infer", "generic")}
     assert max(c.config.rows * c.config.cols for c in probes if c.choice == "dsp") <= 40
+
+
+def test_compare_and_sweep_take_gowin_runs(cli, tmp_path, ooc_gw1n, ooc_gw2a, ooc_ice40):
+    """`lowbit compare` puts Gowin runs beside the others, figures from their reports; a sweep
+    over Gowin devices expands and validates like any other."""
+    from lowbit.sweep import load_sweep
+
+    out = tmp_path / "c.csv"
+    code, text, _ = cli("compare", ooc_gw1n.path, ooc_gw2a.path, ooc_ice40.path, "--csv", out)
+    assert code == 0 and "gw1nr-9" in text and "gw2a-18" in text
+    with open(out) as f:
+        rows = {r["device"]: r for r in csv.DictReader(f)}
+    for run in (ooc_gw1n, ooc_gw2a):
+        r = run.report
+        row = rows[r["device"]["name"]]
+        assert int(row["luts"]) == r["resources"]["luts"] and int(row["dsp"]) == 1
+        assert float(row["fmax_mhz"]) == r["clocks"]["clk"]["achieved_mhz"]
+    sweep = tmp_path / "s.toml"
+    sweep.write_text('kind = "mac"\ndevices = ["gw1nr-9", "gw2a-18"]\n[base]\nacc = 12\n'
+                     '[grid]\na = ["int4", "int6"]\n')
+    points = load_sweep(sweep).points
+    assert {p.target for p in points} == {"gw1nr-9", "gw2a-18"} and len(points) == 4
