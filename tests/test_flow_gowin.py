@@ -105,3 +105,30 @@ def test_compare_and_sweep_take_gowin_runs(cli, tmp_path, ooc_gw1n, ooc_gw2a, oo
                      '[grid]\na = ["int4", "int6"]\n')
     points = load_sweep(sweep).points
     assert {p.target for p in points} == {"gw1nr-9", "gw2a-18"} and len(points) == 4
+
+
+@pytest.mark.parametrize("args, match", [
+    # instantiated ECP5 / iCE40 cells: refused on Gowin before any tool runs
+    (["synth", "mac", "--mul", "dsp", "--family", "ecp5", "--device", "gw1nr-9"],
+     "family='ecp5' is not allowed; gw1nr-9 is in the gowin family, and family=ecp5 "
+     "instantiates ecp5 cells; allowed there: generic (no Gowin DSP block is instantiated yet: "
+     "mul=infer maps products to MULT9X9 / MULT18X18"),
+    (["synth", "systolic", "--mul", "auto", "--dsp-blocks", "2", "--family", "ice40",
+      "--device", "gw2a-18"], "family='ice40' is not allowed; gw2a-18 is in the gowin family"),
+    (["synth", "systolic", "--mul", "lut", "--family", "ecp5", "--device", "gw1nr-9"],
+     "family='ecp5' is not allowed"),
+    (["synth", "mac", "--mul", "lut", "--family", "ecp5", "--device", "ice40-up5k"],
+     "ice40-up5k is in the ice40 family, and family=ecp5 instantiates ecp5 cells; allowed "
+     "there: generic or ice40"),
+    (["synth", "mac", "--mul", "dsp", "--family", "gowin", "--device", "gw1nr-9"],
+     "family='gowin' is not allowed; one of generic, ecp5, ice40"),
+    (["build", "systolic", "--board", "tang-nano-9k", "--engine", "--core-mhz", "50"],
+     "core_mhz=50.0 is not allowed; a PLL core clock (--core-mhz) is built on ice40 and ecp5 "
+     "boards only; on this gowin board it is not supported yet"),
+])
+def test_what_cannot_map_on_gowin_is_one_clear_error(cli, tmp_path, args, match):
+    """The multiplier choices that instantiate another family's cells, and a PLL core clock on
+    a Gowin board, fail with one line naming what is allowed, before Yosys runs."""
+    code, _, err = cli(*args, "-o", tmp_path / "out")
+    assert code == 2 and match in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
