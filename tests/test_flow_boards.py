@@ -64,8 +64,11 @@ def test_gowin_totals_come_from_the_chip_database():
     assert set(pins) == {"clk", "din", "dout"} and len(set(pins.values())) == 3
 
 
-@pytest.mark.parametrize("run", ["ooc_ice40", "ooc_ecp5", "ooc_ecp5_45f", "ooc_gw1n", "ooc_gw2a",
-                                 "bitstream_ice40", "bitstream_ecp5", "bitstream_gowin"])
+@pytest.mark.parametrize("run", [
+    "ooc_ice40", "ooc_ecp5", "ooc_gw1n", "bitstream_ice40", "bitstream_ecp5",
+    # 10-30 s each on top of the runs the default suite has anyway
+    *(pytest.param(r, marks=pytest.mark.slow)
+      for r in ("ooc_ecp5_45f", "ooc_gw2a", "bitstream_gowin"))])
 def test_datasheet_totals_are_nextpnrs(run, request):
     """The table `lowbit boards` prints agrees with nextpnr's device database (every part)."""
     report = request.getfixturevalue(run).report

@@ -35,6 +35,7 @@ def test_ecp5_bitstream(bitstream_ecp5):
     assert 500_000 < len(data) < 600_000
 
 
+@pytest.mark.slow      # ~30 s: nextpnr-himbaechel and gowin_pack on the Tang Nano 9K
 def test_gowin_bitstream(bitstream_gowin):
     """gowin_pack's .fs: ASCII bits; after 20 bytes of FF padding, FF FF and the sync word
     A5 C3, then the ID-code command (06) with the GW1NR-9C's JTAG IDCODE."""
@@ -60,7 +61,8 @@ def test_gowin_bitstream_check_refuses_other_files(tmp_path):
         check_bitstream(fake, GOWIN.preamble, GOWIN.text_bitstream)
 
 
-@pytest.mark.parametrize("run", ["bitstream_ice40", "bitstream_ecp5", "bitstream_gowin"])
+@pytest.mark.parametrize("run", ["bitstream_ice40", "bitstream_ecp5",
+                                 pytest.param("bitstream_gowin", marks=pytest.mark.slow)])
 def test_board_report(run, request, flow_config):
     impl = request.getfixturevalue(run)
     r = impl.report

@@ -10,7 +10,9 @@ from lowbit.boards.devices import DEVICES
 from lowbit.boards.report import SCHEMA, clock_name
 from lowbit.hw.verilog import generate
 
-RUNS = ["ooc_ice40", "ooc_ecp5", "ooc_ecp5_45f", "ooc_gw1n", "ooc_gw2a"]
+#: the second ECP5 and Gowin parts add 10-20 s each: slow
+RUNS = ["ooc_ice40", "ooc_ecp5", "ooc_gw1n",
+        *(pytest.param(r, marks=pytest.mark.slow) for r in ("ooc_ecp5_45f", "ooc_gw2a"))]
 
 
 @pytest.fixture(params=RUNS)
