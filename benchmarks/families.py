@@ -7,7 +7,9 @@ Default config: a 4×4 weight-stationary INT8×INT4 systolic array, 20-bit accum
 uses the portable carry-chain rows instead.
 
     python benchmarks/families.py [--rows 4 --cols 4 --a int8 --w int4 --acc 20]
-                                  [--mul infer|lut] [--devices ice40-up5k,gw1nr-9]
+                                  [--mul infer|lut] [--devices ice40-up5k,gw1nr-9] [--markdown]
+
+``--markdown`` prints the table as GitHub Markdown (as in the README) instead of a terminal table.
 """
 
 from __future__ import annotations
@@ -34,13 +36,16 @@ def main() -> None:
     parser.add_argument("--mul", choices=("infer", "lut"), default="infer")
     parser.add_argument("--devices", default=",".join(DEVICES),
                         help="comma-separated devices (default: every device)")
+    parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     args = parser.parse_args()
     config = config_from_dict({"kind": "systolic", "rows": args.rows, "cols": args.cols,
                                "a": args.a, "w": args.w, "acc": args.acc, "mul": args.mul})
-    out = Console()
-    table = Table(title=f"{config.name} out of context, seed 1")
-    for col in ("device", "family", "speed grade", "LUT4s", "FFs", "carry", "DSP", "BRAM",
-                "Fmax MHz", "GMAC/s", "untimed cells / failure"):
+    out = Console(width=200)
+    title = f"{config.name} out of context, seed 1"
+    columns = ("device", "family", "speed grade", "LUT4s", "FFs", "carry", "DSP", "BRAM",
+               "Fmax MHz", "GMAC/s", "untimed cells / failure")
+    table = Table(title=title)
+    for col in columns:
         table.add_column(col, justify="left" if col in ("device", "family", "speed grade",
                                                          "untimed cells / failure") else "right")
     for name in args.devices.split(","):
@@ -57,7 +62,12 @@ def main() -> None:
                       str(res["dsp"]), str(res["bram"]), f"{fmax:.1f}",
                       f"{r['perf']['peak_macs_per_cycle'] * fmax / 1000:.2f}",
                       ", ".join(r.get("untimed_cells", [])) or "-")
-    out.print(table)
+    if not args.markdown:
+        out.print(table)
+        return
+    print(f"{title}\n\n| {' | '.join(columns)} |\n|{'---|' * len(columns)}")
+    for row in zip(*(c.cells for c in table.columns)):
+        print(f"| {' | '.join(row)} |")
 
 
 if __name__ == "__main__":
