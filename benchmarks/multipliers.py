@@ -48,11 +48,12 @@ BARE_PAIRS = [("int4", "int4"), ("int8", "int4"), ("int8", "int8"),
 
 
 def nodsp(device):
-    """The device with DSP inference off: a distinct name (so its own cache entries)."""
-    family = device.family
-    synth = f"{family.synth} -nodsp" if family.name == "ecp5" else family.synth
-    return dataclasses.replace(device, name=f"{device.name}-nodsp",
-                               family=dataclasses.replace(family, synth=synth))
+    """The device with DSP inference off (iCE40: no ``-dsp``; ECP5, Gowin: ``-nodsp``) and a
+    distinct name (so its own cache entries)."""
+    args = [a for a in device.synth_args.split() if a != "-dsp"]
+    if device.family.name in ("ecp5", "gowin"):
+        args.append("-nodsp")
+    return dataclasses.replace(device, name=f"{device.name}-nodsp", synth_args=" ".join(args))
 
 
 def mac_rows(device, a: str, w: str):

@@ -1,6 +1,8 @@
-"""Boards, devices and the FPGA flow's steps (Yosys → nextpnr → icepack/ecppack) for any core.
+"""Boards, devices and the FPGA flow's steps (Yosys → nextpnr → icepack/ecppack/gowin_pack) for
+any core.
 
 * :mod:`~lowbit.boards.devices` — FPGA families and parts: synthesis, nextpnr options, totals
+* :mod:`~lowbit.boards.gowin` — Gowin parts from Apicula's chip database: totals, pins
 * :mod:`~lowbit.boards.platforms` — the boards, on amaranth-boards platforms
 * :mod:`~lowbit.boards.harness` — the out-of-context harness (every port behind a flip-flop)
 * :mod:`~lowbit.boards.selftest`, :mod:`~lowbit.boards.board_top` — the on-chip self-test

@@ -5,9 +5,11 @@ GEMM of given operand formats — what a generated design's throughput is a frac
 
 Products per block: ECP5 MULT18X18D packs as many products sharing an operand as fit 18×18
 (:mod:`lowbit.models.packing`); an iCE40 SB_MAC16 gives two 8×8 products (its 8×8 mode) or one
-up to 16×16. The free LUTs are the device's (or a budget's share of them) less the adders of the
-DSP products' accumulators. The fabric MAC is the carry-chain multiplier and its accumulator
-(:mod:`lowbit.models.fabric`), unless a measured figure is given.
+up to 16×16; a Gowin DSP block (counted in 18×18 multipliers) gives two 9×9 products (two
+MULT9X9, as Yosys maps products that fit them) or one up to 18×18. The free LUTs are the
+device's (or a budget's share of them) less the adders of the DSP products' accumulators.
+The fabric MAC is the carry-chain multiplier and its accumulator (:mod:`lowbit.models.fabric`),
+unless a measured figure is given.
 
 The clock ceiling is the device's registered-DSP / block-RAM limit at its speed grade
 (:attr:`lowbit.boards.devices.Device.ceiling_mhz`).
@@ -17,13 +19,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lowbit.boards.devices import ECP5, ICE40, Device
+from lowbit.boards.devices import ECP5, GOWIN, ICE40, Device
 from lowbit.models.fabric import chain_luts, mac_luts
 from lowbit.models.formats import IntFormat
 from lowbit.models.packing import MULT18X18, packings
 
 #: operand widths the DSP blocks take: (ECP5 18×18; iCE40 8×8 mode, 16×16 mode)
 ECP5_DSP_BITS, ICE40_DUAL_BITS, ICE40_DSP_BITS = 18, 8, 16
+#: ... and Gowin's: a block's two 9×9 multipliers, or the 18×18 they make
+GOWIN_DUAL_BITS, GOWIN_DSP_BITS = 9, 18
 
 
 def products_per_dsp(device: Device, a: IntFormat, w: IntFormat) -> int:
@@ -34,11 +38,11 @@ def products_per_dsp(device: Device, a: IntFormat, w: IntFormat) -> int:
         if max(a.bits, w.bits) > ECP5_DSP_BITS:
             return 0
         return max([p.count for p in packings(a, w, MULT18X18)], default=1)
-    if device.family is ICE40:
-        if max(a.bits, w.bits) <= ICE40_DUAL_BITS:
-            return 2
-        return 1 if max(a.bits, w.bits) <= ICE40_DSP_BITS else 0
-    return 1
+    dual, single = {ICE40.name: (ICE40_DUAL_BITS, ICE40_DSP_BITS),
+                    GOWIN.name: (GOWIN_DUAL_BITS, GOWIN_DSP_BITS)}[device.family.name]
+    if max(a.bits, w.bits) <= dual:
+        return 2
+    return 1 if max(a.bits, w.bits) <= single else 0
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,17 @@
 """The out-of-context harness: every port of the core driven and taken by a flip-flop.
 
-Out of context, a core's ports must neither become pins (nextpnr-ice40 has no
-``--out-of-context`` and gives each top-level port an IO, more than a small package has) nor go
+Out of context, a core's ports must neither become pins (nextpnr-ice40 and nextpnr-himbaechel-
+gowin have no ``--out-of-context`` and give each top-level port an IO, more than a small package
+has; Gowin's even needs each on a named pin, see :mod:`lowbit.boards.gowin`) nor go
 untimed (nextpnr-ecp5's ``--out-of-context`` does not time paths from a top-level input, and
 for a core whose run-time parameters feed its control logic that is where the critical path
 is: a MAC's K→last-beat→accumulator path measured 99 MHz with the harness against 216 MHz
-without). So on both families the core sits in this harness: one port shifts a chain of
+without). So on every family the core sits in this harness: one port shifts a chain of
 flip-flops that drives every input bit, and every output bit is XORed into a second chain that
 ends on one port. Paths into and out of the core are timed as from and to the registers that
 would drive and take them in a system; a harness stage is one flip-flop (inputs) or one
-flip-flop and a 2-input LUT (outputs), never a critical path of its own. The core is kept as
+flip-flop and a 2-input LUT (outputs), never a critical path of its own. On every family the
+harness is the same three ports: ``clk``, ``din``, ``dout``. The core is kept as
 its own module (``keep_hierarchy``), so the report counts its cells alone.
 """
 

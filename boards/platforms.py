@@ -1,8 +1,9 @@
 """Board files: every board Lowbit builds bitstreams for, on amaranth-boards platforms.
 
-All five boards exist in ``amaranth-boards``; each entry names its platform class and which of
-its LEDs show the self-test's verdict (see :mod:`lowbit.boards.selftest`). The FPGA part and
-package come from the platform itself and select the :class:`~lowbit.boards.devices.Device`.
+Every board exists in ``amaranth-boards``; each entry names its platform class and which of
+its LEDs show the self-test's verdict (see :mod:`lowbit.boards.selftest`). The FPGA part,
+package and speed grade come from the platform itself and select the
+:class:`~lowbit.boards.devices.Device`.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Board:
     checksum_leds: tuple[Led, ...] = ()
     extra_resources: str | None = None     # platform attribute listing add-on resources
     memories: tuple[Memory, ...] = ()
+    pack_options: tuple[str, ...] = ()     # the platform's own packer flags (pins as GPIO)
     pll_pad: bool = False       # iCE40: the clock pin is a PLL's own pad (the _PAD primitive)
 
     def make_platform(self):
@@ -52,16 +54,28 @@ class Board:
         return self.make_platform()
 
     @property
+    def part(self) -> str:
+        """The FPGA part as the platform names it: Lattice ``device``, Gowin ``family``."""
+        platform = self._platform
+        return getattr(platform, "device", None) or platform.family
+
+    @property
     def device(self) -> Device:
-        return device_of_part(self._platform.device)
+        return device_of_part(self.part)
+
+    @property
+    def part_number(self) -> str:
+        """The full part number where the family selects parts by it (Gowin), else ''."""
+        return self._platform.part if self.device.part_number else ""
 
     @property
     def package(self) -> str:
-        """The package as nextpnr names it (e.g. ``sg48``, ``CABGA381``)."""
+        """The package as nextpnr names it (e.g. ``sg48``, ``CABGA381``, ``QN88P``)."""
         return self.device.family.nextpnr_package(self._platform.package)
 
     @property
     def speed(self) -> str | None:
+        """The part's speed grade (ECP5 ``6``, Gowin ``C6/I5``); iCE40 parts have none."""
         return getattr(self._platform, "speed", None)
 
     @property
@@ -88,6 +102,19 @@ BOARDS: dict[str, Board] = {b.name: b for b in [
           "orangecrab_r0_2:OrangeCrabR0_2_25FPlatform",
           pass_led=("rgb_led", 0, "g"), fail_led=("rgb_led", 0, "r"),
           memories=(ORANGECRAB_DDR3,)),
+    Board("ulx3s-45f", "Radiona ULX3S (LFE5U-45F)", "ulx3s:ULX3S_45F_Platform",
+          pass_led=("led", 0), fail_led=("led", 1),
+          checksum_leds=tuple(("led", i) for i in range(2, 8)), memories=(ULX3S_SDRAM,)),
+    # amaranth-boards' Tang platforms pass these to gowin_pack: the SPI pins stay user IO
+    Board("tang-nano-9k", "Sipeed Tang Nano 9K (GW1NR-9C)", "tang_nano_9k:TangNano9kPlatform",
+          pass_led=("led", 0), fail_led=("led", 1),
+          checksum_leds=tuple(("led", i) for i in range(2, 6)),
+          pack_options=("--sspi_as_gpio", "--mspi_as_gpio")),
+    Board("tang-primer-20k", "Sipeed Tang Primer 20K on its Dock (GW2A-18C)",
+          "tang_primer_20k:TangPrimer20kDockPlatform", pass_led=("led", 0), fail_led=("led", 1),
+          checksum_leds=tuple(("led", i) for i in range(2, 6)),
+          pack_options=("--mspi_as_gpio", "--sspi_as_gpio", "--ready_as_gpio",
+                        "--done_as_gpio")),
 ]}
 
 

@@ -167,8 +167,10 @@ def core_clock(family: str, input_mhz: float, requested_mhz: float) -> CoreClock
     """The PLL of ``family`` making the fastest clock not above ``requested_mhz`` from
     ``input_mhz``; a ConfigError when nothing within :data:`TOLERANCE` below it exists."""
     if family not in PLLS:
-        raise ConfigError("core_mhz", requested_mhz, f"a PLL core clock on {', '.join(PLLS)} "
-                          f"boards; this is a {family} board", context="engine")
+        raise ConfigError("core_mhz", requested_mhz, (
+            f"a PLL core clock (--core-mhz) is built on {' and '.join(PLLS)} boards only; on "
+            f"this {family} board it is not supported yet (no {family} PLL), so the core runs "
+            f"on the board's {input_mhz:g} MHz clock: leave --core-mhz out"), context="engine")
     f_in, want = _mhz(input_mhz), _mhz(requested_mhz)
     options = _settings(family, f_in)
     if not options:

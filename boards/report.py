@@ -10,6 +10,8 @@ A report is a JSON object with ``"schema": SCHEMA``; ``lowbit compare`` reads an
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -30,27 +32,45 @@ def module_cells(stat: Mapping[str, Any], module: str) -> dict[str, int]:
     return {t: int(n) for t, n in entry["num_cells_by_type"].items()}
 
 
+def untimed_cells(family: Family, stat: Mapping[str, Any]) -> list[str]:
+    """The cell types of the whole design (every module of Yosys' ``stat -json``) that the
+    family's nextpnr has no timing model for: paths through them are left out of its Fmax."""
+    present = {t for entry in stat["modules"].values() for t in entry["num_cells_by_type"]}
+    return sorted(present & set(family.untimed_cells))
+
+
 def placed(family: Family, nextpnr: Mapping[str, Any]) -> dict[str, dict[str, int]]:
     """Used and available cells of each normalized resource after placement.
 
     Where two resources share a cell type (an iCE40 logic cell holds a LUT and a flip-flop),
     only the first gets its ``used`` count; the other's is None, since nextpnr does not say.
+    nextpnr counts ``used`` by cell type and ``available`` by bel type; where a family's placed
+    cells of one resource have several types (Gowin: IOB and TBUF cells on IOB bels, MULT9X9
+    cells taking half an 18×18 multiplier), ``used`` sums them by their weights, rounded up.
     """
     util = nextpnr["utilization"]
     none = {"used": 0, "available": 0}      # a part without the cell type (HX8K: no DSPs)
     out, seen = {}, set()
     for res, bel in family.bels.items():
         u = util.get(bel, none)
-        out[res] = {"used": None if bel in seen else int(u["used"]),
-                    "available": int(u["available"])}
+        used = None if bel in seen else int(u["used"])
+        if res in family.used_keys:
+            used = math.ceil(sum(w * int(util.get(key, none)["used"])
+                                 for key, w in family.used_keys[res].items()))
+        out[res] = {"used": used, "available": int(u["available"])}
         seen.add(bel)
     return out
 
 
+#: the name Yosys' Gowin IO mapping gives the net out of a port's input buffer
+GOWIN_INPUT_NET = re.compile(r"_IBUF_I_O$")
+
+
 def clock_name(net: str) -> str:
     """The clock as the design names it; nextpnr decorates global nets with buffer names
-    (``clk$SB_IO_IN_$glb_clk``, ``$glbnet$cd_sync.clk``)."""
-    return next((part for part in net.split("$") if part and part != "glbnet"), net)
+    (``clk$SB_IO_IN_$glb_clk``, ``$glbnet$cd_sync.clk``, Gowin ``clk_IBUF_I_O``)."""
+    name = next((part for part in net.split("$") if part and part != "glbnet"), net)
+    return GOWIN_INPUT_NET.sub("", name)
 
 
 def clocks(nextpnr: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

@@ -5,14 +5,16 @@ raises :class:`FlowError` naming the step, the key lines of the tool's log and w
 log is. The pipeline that strings them together, caches and publishes a run is
 :mod:`lowbit.flow`::
 
-    wrap      out of context: the core inside the register harness (lowbit.boards.harness);
+    wrap      out of context: the core inside the register harness (lowbit.boards.harness;
+              on Gowin its three ports on pins named by the chip database);
               board builds: the board top through the amaranth-boards platform (pins, clock)
     synth     Yosys synth_<family>; cell counts from ``stat -json``
     fit       the core's cells against the device's totals
     pnr       nextpnr-<family>, report JSON (utilization, Fmax, critical paths)
     timing    an enforced target (``--freq``, or a board's clock) missed is a failure; an
               engine with a PLL core clock must have both clocks timed, each at its frequency
-    pack      board builds: icepack / ecppack, and a check of the bitstream's preamble
+    pack      board builds: icepack / ecppack / gowin_pack, and a check of the bitstream's
+              preamble
 """
 
 from __future__ import annotations
@@ -119,12 +121,27 @@ class Target:
 
     @property
     def speed(self) -> str | None:
+        """The speed grade nextpnr times the design at (None: iCE40 parts have none)."""
         return self.board.speed if self.board else self.device.speed
+
+    @property
+    def part_number(self) -> str:
+        """The full part number, where the family selects its parts by one (Gowin), else ''."""
+        if not self.device.part_number:
+            return ""
+        return self.board.part_number if self.board else self.device.full_part_number()
+
+    def nextpnr_args(self) -> list[str]:
+        """The arguments that select the part, its package and its speed grade."""
+        d = self.device
+        return [a.format(package=self.package, speed=self.speed, part_number=self.part_number,
+                         chipdb=d.chipdb) for a in d.nextpnr_args]
 
     def to_dict(self) -> dict[str, Any]:
         d = self.device
-        return {"name": d.name, "family": d.family.name, "part": d.part,
-                "package": self.package, "speed": self.speed}
+        out = {"name": d.name, "family": d.family.name, "part": d.part,
+               "package": self.package, "speed": self.speed}
+        return {**out, "part_number": self.part_number} if self.part_number else out
 
 
 @dataclass(frozen=True)
@@ -211,6 +228,9 @@ def tool_identity(tool: Tool) -> str:
 def synth(run: Steps, core: str, top: str, sources: list[str],
           device: Device) -> dict[str, int]:
     """Yosys on ``sources`` with the core kept as its own module; the core's cells by type."""
+    family = device.family
+    for name, text in (family.synth_files or {}).items():
+        (run.work / name).write_text(text)
     script = [*(f"read_verilog {s}" for s in sources if s.endswith(".v")),
               *(f"read_rtlil {s}" for s in sources if s.endswith(".il")),
               f"hierarchy -top {top}",
@@ -220,6 +240,7 @@ def synth(run: Steps, core: str, top: str, sources: list[str],
               "rename -hide w:*[[]*",
               f"setattr -mod -set keep_hierarchy 1 {core}",
               f"{device.synth_command} -top {top}",
+              *(command.format(top=top) for command in family.post_synth),
               "tee -q -o stat.json stat -json",
               "write_json netlist.json"]
     (run.work / "synth.ys").write_text("\n".join(script) + "\n")
@@ -240,10 +261,9 @@ def fit(run: Steps, core: str, resources: dict[str, int], device: Device) -> Non
 def pnr(run: Steps, target: Target, constraints: list[str], seed: int,
         freq: float | None) -> tuple[dict[str, Any], Path]:
     """nextpnr on the netlist; its report JSON and its log."""
-    args = [*target.device.nextpnr_args, "--package", target.package,
-            *(["--speed", target.speed] if target.speed else []),
-            "--json", "netlist.json", "--report", "nextpnr.json", "--seed", str(seed),
-            "--timing-allow-fail", *constraints, *(["--freq", f"{freq:g}"] if freq else [])]
+    args = [*target.nextpnr_args(), "--json", "netlist.json", "--report", "nextpnr.json",
+            "--seed", str(seed), "--timing-allow-fail", *constraints,
+            *(["--freq", f"{freq:g}"] if freq else [])]
     log = run.tool("pnr", target.device.family.nextpnr, args, "nextpnr.log")
     return json.loads((run.work / "nextpnr.json").read_text()), log
 
@@ -285,42 +305,74 @@ def pack(run: Steps, top: str, target: Target) -> dict[str, Any]:
     family = target.device.family
     name = f"{target.board.name}{family.bitstream_suffix}"
     placed = top + family.placed[1]
-    run.tool("pack", family.packer, [a.format(placed=placed, bitstream=name)
-                                     for a in family.pack_args], "pack.log")
-    return check_bitstream(run.work / name, family.preamble)
+    args = [a.format(placed=placed, bitstream=name, chipdb=target.device.chipdb)
+            for a in family.pack_args]
+    run.tool("pack", family.packer, [*target.board.pack_options, *args], "pack.log")
+    return check_bitstream(run.work / name, family.preamble, family.text_bitstream)
 
 
 def wrap(work: Path, config: CoreConfig, core: GeneratedCore, iface: CoreInterface,
          target: Target, selftest: Expectation | None, engine):
     """The top module, the source files Yosys reads and nextpnr's arguments for the top."""
     core_file = f"{core.name}.v"
+    family = target.device.family
     if target.board:
         files = (engine_board_files(target.board, config, core, engine, core_file) if engine
                  else board_files(target.board, iface, selftest, core_file, core.verilog))
         for name, text in files.items():
             (work / name).write_text(text)
-        family = target.device.family
-        return TOP, [core_file, f"{TOP}.il"], [
-            family.constraints[0], TOP + family.constraints[1],
-            family.placed[0], TOP + family.placed[1]]
+        return TOP, [core_file, f"{TOP}.il"], [*_file_args(family.constraints, TOP),
+                                               *_file_args(family.placed, TOP)]
     harness = Harness(iface)
     (work / "harness.il").write_text(rtlil.convert(harness, name="harness",
                                                    ports=harness.ports()))
-    return "harness", [core_file, "harness.il"], (
-        ["--out-of-context"] if target.device.family.native_ooc else [])
+    if family.native_ooc:
+        return "harness", [core_file, "harness.il"], ["--out-of-context"]
+    if family.pinned_ooc:   # the harness's three ports on pins the chip database names
+        pins = target.device.chip_facts()["pins"]
+        (work / f"harness{family.constraints[1]}").write_text(
+            "".join(f'IO_LOC "{port}" {pin};\n' for port, pin in pins.items()))
+        return "harness", [core_file, "harness.il"], _file_args(family.constraints, "harness")
+    return "harness", [core_file, "harness.il"], []
 
 
-def check_bitstream(path: Path, preamble: bytes) -> dict[str, Any]:
-    """Size, hash and the offset of the family's sync word; a bitstream without it is an error."""
+def _file_args(template: tuple[tuple[str, ...], str], stem: str) -> list[str]:
+    """nextpnr's arguments naming the file ``stem`` + suffix of a family's file template."""
+    args, suffix = template
+    return [a.format(file=stem + suffix) for a in args]
+
+
+def check_bitstream(path: Path, preamble: bytes, text: bool = False) -> dict[str, Any]:
+    """Size, hash and the offset of the family's sync word; a bitstream without it is an error.
+
+    A ``text`` bitstream (Gowin's .fs) holds its bytes as lines of ASCII '0'/'1' after ``//``
+    comment lines; it is decoded before the search, and the offset is in the decoded bytes.
+    """
     try:
         data = path.read_bytes()
     except OSError as e:
         raise FlowError("pack", f"the packer wrote no bitstream {path.name}: {e.strerror}") \
             from None
-    offset = data.find(preamble, 0, 4096)
+    offset = (decode_text_bitstream(data) if text else data).find(preamble, 0, 4096)
     if offset < 0:
         raise FlowError("pack", f"{path.name} ({len(data)} bytes) has no preamble "
                         f"{preamble.hex().upper()} in its first 4 kB; not a bitstream")
     return {"file": path.name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(),
             "preamble_offset": offset}
 
+
+
+def decode_text_bitstream(data: bytes, limit: int = 4096) -> bytes:
+    """The first ``limit`` bytes of an ASCII bitstream (lines of '0'/'1', ``//`` comments);
+    a line that is not whole bytes of bits ends the decoding."""
+    out = bytearray()
+    for line in data.splitlines():
+        line = line.strip()
+        if not line or line.startswith(b"//"):
+            continue
+        if len(line) % 8 or line.strip(b"01"):
+            break
+        out += int(line, 2).to_bytes(len(line) // 8, "big")
+        if len(out) >= limit:
+            break
+    return bytes(out)

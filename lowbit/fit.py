@@ -29,6 +29,7 @@ from lowbit.boards.devices import Device
 from lowbit.boards.report import fmax_mhz
 from lowbit.config import CoreConfig
 from lowbit.errors import ConfigError, UsageError
+from lowbit.kinds.systolic import FAMILIES as SYSTOLIC_FAMILIES
 from lowbit.registry import config_from_dict, get_kind
 from lowbit.sweep import Point, Sweep, run_sweep
 
@@ -103,7 +104,14 @@ def square(pes: int, pack: int, limit: int) -> tuple[int, int]:
 
 
 class SystolicStrategy:
-    """``systolic``: the fabric (``lut``), the DSP blocks (``dsp``, packed), both (``auto``)."""
+    """``systolic``: the fabric (``lut``), the DSP blocks (``dsp``, packed), both (``auto``).
+
+    A family whose DSP block the kind instantiates (ECP5, iCE40) gets all three; elsewhere
+    (Gowin) the kind's cells are ``generic`` and the DSP blocks are reached through Yosys'
+    inference alone: ``dsp`` is then ``mul=infer``, one product per PE, sized to the products
+    the blocks hold, and nothing mixes fabric and DSP PEs (``auto`` needs an instantiated
+    block).
+    """
 
     CHOICES = ("lut", "dsp", "auto")
     PROBE_SIDES = (4, 8)
@@ -116,25 +124,36 @@ class SystolicStrategy:
                              f"integer); {probe.a} × {probe.w} is not")
         self.a, self.w = probe.a, probe.w
         per_dsp = products_per_dsp(device, self.a, self.w)
-        self.pack = per_dsp if device.family.name == "ecp5" else min(per_dsp, 2)
-        self.choices = self.CHOICES if per_dsp else ("lut",)
+        self.family = device.family.name if device.family.name in SYSTOLIC_FAMILIES \
+            else "generic"
+        self.inferred = self.family == "generic"
+        if self.inferred:
+            self.pack, self.choices = 1, ("lut", "dsp") if per_dsp else ("lut",)
+        else:
+            self.pack = per_dsp if self.family == "ecp5" else min(per_dsp, 2)
+            self.choices = self.CHOICES if per_dsp else ("lut",)
+        #: PEs the DSP blocks hold: one per block, or one per inferred product
+        self.dsp_pes = device.dsp * per_dsp if self.inferred else device.dsp
         self.limit = get_kind("systolic").config.__dataclass_fields__["rows"].metadata["hi"]
 
     def config(self, choice: str, rows: int, cols: int, dsp_blocks: int = 0) -> CoreConfig:
-        mul = {"lut": "lut", "dsp": "dsp", "auto": "auto"}[choice]
+        mul = {"lut": "lut", "dsp": "infer" if self.inferred else "dsp", "auto": "auto"}[choice]
         pack = 1 if choice == "lut" else self.pack
-        family = self.device.family.name
-        if choice == "lut" and family == "ice40":
-            family = "generic"      # iCE40's carry-chain rows are Yosys's SB_CARRY mapping
+        # fabric rows of the family's own cells exist for ECP5 only (CCU2C); elsewhere generic
+        family = "generic" if choice == "lut" and self.family != "ecp5" else self.family
         fields = {**self.base, "rows": rows, "cols": cols, "mul": mul, "pack": pack,
-                  "family": family,
-                  "dsp_blocks": dsp_blocks if choice == "auto" else 0}
+                  "family": family, "dsp_blocks": dsp_blocks if choice == "auto" else 0}
         return config_from_dict({"kind": "systolic", **fields})
 
     def probes(self, quick: bool) -> list[Candidate]:
         sides = self.PROBE_SIDES[:1] if quick else self.PROBE_SIDES
         out = []
         for choice in self.choices:
+            if choice == "dsp" and self.inferred:   # every product in a DSP block
+                fitting = sorted({min(side, math.isqrt(self.dsp_pes)) for side in sides})
+                out += [Candidate(self.config(choice, side, side), choice, "probe")
+                        for side in fitting]
+                continue
             for side in sides:
                 cols = max(self.pack, side // self.pack * self.pack) if choice != "lut" else side
                 pes = side * cols // (1 if choice == "lut" else self.pack)
@@ -147,7 +166,7 @@ class SystolicStrategy:
         d = self.device.dsp
         for choice in self.choices:
             if choice == "dsp":
-                rows, cols = square(d, self.pack, self.limit)
+                rows, cols = square(self.dsp_pes, self.pack, self.limit)
                 macs = rows * cols
                 luts = models["dsp"].fixed + models["dsp"].per_mac * macs
                 out.append(self._fill(choice, rows, cols, 0, luts, macs, models["dsp"].mhz))

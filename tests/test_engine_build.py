@@ -13,14 +13,27 @@ BUILDS = {
     # UP5K: 8 DSPs = 6 for the 2×3 array, 1 for a READ's byte count
     "icebreaker": ({"rows": 2, "cols": 3, "a": "int8", "w": "int4", "acc": 20, "depth": 128}, 256),
     "ulx3s-85f": ({"rows": 8, "cols": 8, "a": "int8", "w": "int8", "acc": 24, "depth": 256}, 512),
+    # Gowin: Yosys maps each int8×int4 product to a MULT9X9 (half an 18×18 block)
+    "tang-nano-9k": ({"rows": 4, "cols": 4, "a": "int8", "w": "int4", "acc": 20, "depth": 128},
+                     256),
+    "tang-primer-20k": ({"rows": 6, "cols": 6, "a": "int8", "w": "int4", "acc": 20,
+                         "depth": 256}, 512),
 }
-#: core clocks the PLL makes and the cores meet (board clocks: 12 and 25 MHz)
+#: core clocks the PLL makes and the cores meet (board clocks: 12 and 25 MHz); Gowin boards have
+#: no PLL core clock yet (tests/test_flow_gowin.py checks the error)
 CORE_MHZ = {"icebreaker": 24, "ulx3s-85f": 50}
 
 
+#: measured after the engine-components merge: the command executor's byte-count path
+#: (state → reply length through carry chains, 42.5 ns) reaches 23.5 MHz on the GW2A-18
+MISSES = {"tang-primer-20k": "the engine misses the 27 MHz board clock on the GW2A-18 (23.5 MHz, "
+                             "CommandExecutor state → reply length)"}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("pll", [False, True], ids=["board-clock", "pll-core-clock"])
-@pytest.mark.parametrize("board", sorted(BUILDS))
+@pytest.mark.parametrize("board, pll", [
+    pytest.param(b, False, marks=pytest.mark.xfail(reason=MISSES[b], strict=False))
+    if b in MISSES else (b, False) for b in sorted(BUILDS)] + [(b, True) for b in sorted(CORE_MHZ)])
 def test_engine_bitstream(board, pll, tmp_path):
     values, depth = BUILDS[board]
     config = config_from_dict({"kind": "systolic", "k_bits": 12, **values})

@@ -35,19 +35,48 @@ def test_ecp5_bitstream(bitstream_ecp5):
     assert 500_000 < len(data) < 600_000
 
 
-@pytest.mark.parametrize("run", ["bitstream_ice40", "bitstream_ecp5"])
+@pytest.mark.slow      # ~30 s: nextpnr-himbaechel and gowin_pack on the Tang Nano 9K
+def test_gowin_bitstream(bitstream_gowin):
+    """gowin_pack's .fs: ASCII bits; after 20 bytes of FF padding, FF FF and the sync word
+    A5 C3, then the ID-code command (06) with the GW1NR-9C's JTAG IDCODE."""
+    r, path = bitstream_gowin.report, bitstream_gowin.bitstream
+    assert r["board"] == "tang-nano-9k" and path.suffix == ".fs"
+    lines = [x for x in path.read_text().splitlines() if not x.startswith("//")]
+    assert set("".join(lines[:10])) == {"0", "1"}
+    head = b"".join(int(x, 2).to_bytes(len(x) // 8, "big") for x in lines[:4])
+    assert head == bytes.fromhex("FF" * 22 + "A5C3" + "06000000" + "1100481B")
+    assert r["bitstream"]["preamble_offset"] == 20 and r["bitstream"]["bytes"] == len(
+        path.read_bytes())
+    assert r["device"]["part_number"] == "GW1NR-LV9QN88PC6/I5"
+    assert r["device"]["speed"] == "C6/I5"
+
+
+def test_gowin_bitstream_check_refuses_other_files(tmp_path):
+    from lowbit.boards.devices import GOWIN
+    from lowbit.boards.steps import FlowError, check_bitstream
+
+    fake = tmp_path / "x.fs"
+    fake.write_text("//comment\n" + "1" * 16 + "\n" + "0" * 16 + "\n")
+    with pytest.raises(FlowError, match="no preamble FFFFA5C3"):
+        check_bitstream(fake, GOWIN.preamble, GOWIN.text_bitstream)
+
+
+@pytest.mark.parametrize("run", ["bitstream_ice40", "bitstream_ecp5",
+                                 pytest.param("bitstream_gowin", marks=pytest.mark.slow)])
 def test_board_report(run, request, flow_config):
     impl = request.getfixturevalue(run)
     r = impl.report
     assert r["target_enforced"] and r["top"] == "top"
     (clock,) = r["clocks"].values()
-    board_mhz = {"ice40-hx8k-evb": 12, "ulx3s-25f": 25}[r["board"]]
+    board_mhz = {"ice40-hx8k-evb": 12, "ulx3s-25f": 25, "tang-nano-9k": 27}[r["board"]]
     assert clock["target_mhz"] == board_mhz and clock["met"]
     assert r["resources"]["cells"]    # the core's own cells, not the board top's
-    # clock and LEDs placed; the constraints come from the amaranth-boards platform
-    assert r["resources"]["io"] == r["utilization"]["io"]["used"] == 9
-    constraints = (impl.path / ("top.pcf" if r["device"]["family"] == "ice40" else "top.lpf"))
-    assert "led_0__io" in constraints.read_text()
+    # clock and LEDs placed (the Tang Nano 9K has 6 LEDs, the others 8); the constraints
+    # come from the amaranth-boards platform
+    leds = 6 if r["board"] == "tang-nano-9k" else 8
+    assert r["resources"]["io"] == r["utilization"]["io"]["used"] == 1 + leds
+    suffix = {"ice40": "pcf", "ecp5": "lpf", "gowin": "cst"}[r["device"]["family"]]
+    assert "led_0__io" in (impl.path / f"top.{suffix}").read_text()
     st = r["selftest"]
     assert st["source"] == "golden model" and st["params"] == {"k": 16, "clear": 0}
     assert st["gemm"] == "4x8x16" and st["results"] == [32] and st["beats"] == {"operands": 512}
@@ -63,14 +92,19 @@ def test_cli_build(cli, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("board", ["icebreaker", "ice40-hx8k-evb", "ulx3s-85f", "ulx3s-25f",
-                                   "orangecrab-25f"])
+@pytest.mark.parametrize("board", ["icebreaker", "ice40-hx8k-evb", "ulx3s-85f", "ulx3s-45f",
+                                   "ulx3s-25f", "orangecrab-25f", "tang-nano-9k",
+                                   "tang-primer-20k"])
 def test_every_board_builds(board, flow_config, tmp_path):
-    from lowbit.boards.steps import Target
+    from lowbit.boards.steps import Target, decode_text_bitstream
     from lowbit.flow import implement
 
     impl = implement(flow_config, Target.parse(board=board), out=tmp_path / board)
     family = impl.report["device"]["family"]
-    preamble = bytes.fromhex("7EAA997E" if family == "ice40" else "FFFFBDB3")
-    assert preamble in impl.bitstream.read_bytes()[:64]
+    preamble = {"ice40": "7EAA997E", "ecp5": "FFFFBDB3", "gowin": "FFFFA5C3"}[family]
+    data = impl.bitstream.read_bytes()
+    if family == "gowin":
+        data = decode_text_bitstream(data)
+    assert bytes.fromhex(preamble) in data[:64]
     assert all(c["met"] for c in impl.report["clocks"].values())
+

@@ -34,7 +34,8 @@ def test_missed_timing_target_replaces_an_old_report(cli, tmp_path):
 
 
 def test_design_that_does_not_fit(cli, tmp_path, monkeypatch):
-    tiny = dataclasses.replace(devices.DEVICES["ice40-up5k"], luts=40, ffs=60)
+    tiny = dataclasses.replace(devices.DEVICES["ice40-up5k"],
+                               datasheet={"luts": 40, "ffs": 60, "dsp": 8, "bram": 30})
     monkeypatch.setitem(devices.DEVICES, "ice40-up5k", tiny)
     code, _, err = cli("synth", *MAC, "--device", "ice40-up5k", "-o", tmp_path / "run")
     assert code == 1

@@ -1,5 +1,5 @@
-"""Out-of-context implementation on iCE40 and ECP5: every report field against the tools' own
-outputs (Yosys' statistics, nextpnr's report and log) and the device table."""
+"""Out-of-context implementation on iCE40, ECP5 and Gowin: every report field against the
+tools' own outputs (Yosys' statistics, nextpnr's report and log) and the device table."""
 
 import json
 import re
@@ -10,7 +10,9 @@ from lowbit.boards.devices import DEVICES
 from lowbit.boards.report import SCHEMA, clock_name
 from lowbit.hw.verilog import generate
 
-RUNS = ["ooc_ice40", "ooc_ecp5"]
+#: the second ECP5 and Gowin parts add 10-20 s each: slow
+RUNS = ["ooc_ice40", "ooc_ecp5", "ooc_gw1n",
+        *(pytest.param(r, marks=pytest.mark.slow) for r in ("ooc_ecp5_45f", "ooc_gw2a"))]
 
 
 @pytest.fixture(params=RUNS)
@@ -43,9 +45,14 @@ def test_cells_are_yosys_statistics_of_the_core_module(run, flow_config):
         assert r["luts"] == cells["SB_LUT4"] and r["carry"] == cells.get("SB_CARRY", 0)
         assert r["ffs"] == sum(n for t, n in cells.items() if t.startswith("SB_DFF"))
         assert r["dsp"] == cells.get("SB_MAC16", 0) == 1   # 8×4 multiplier in the UP5K's DSP
-    else:
+    elif family == "ecp5":
         assert r["luts"] == cells["LUT4"] + 2 * cells.get("CCU2C", 0)
         assert r["ffs"] == cells["TRELLIS_FF"] and r["dsp"] == cells.get("MULT18X18D", 0) == 1
+    else:   # Gowin: LUT1..LUT4 and the ALUs in their LUT positions; 8×4 → one 9×9 multiplier
+        assert r["luts"] == sum(cells.get(f"LUT{i}", 0) for i in range(1, 5)) + cells["ALU"]
+        assert r["carry"] == cells["ALU"] and cells["MULT9X9"] == 1 and r["dsp"] == 1
+        assert r["ffs"] == sum(n for t, n in cells.items() if t.startswith("DFF"))
+        assert not any("BUF" in t for t in cells)   # IO buffers on the harness's ports only
     # the core alone: the harness's registers are in another module
     harness = stat["modules"]["\\harness"]["num_cells_by_type"]
     assert sum(n for t, n in harness.items() if "DFF" in t or "FF" in t) > 0
@@ -63,6 +70,19 @@ def test_placed_and_device_totals_are_nextpnrs(run):
     for res in ("luts", "ffs", "dsp", "bram"):
         assert r["device_totals"][res] == nextpnr[bels[res]]["available"]
         assert r["device_totals"][res] == device.totals()[res], f"datasheet {res} of {device.name}"
+    if not device.family.native_ooc:   # the harness's clk, din and dout on pins
+        assert r["utilization"]["io"]["used"] == 3
+
+
+def test_report_names_the_speed_grade(run):
+    """Every device is timed at a named speed grade; iCE40 parts have none (None)."""
+    device = DEVICES[run.report["device"]["name"]]
+    speed = run.report["device"]["speed"]
+    assert speed == device.speed == {"ice40": None, "ecp5": "6"}.get(device.family.name, speed)
+    log = (run.path / "nextpnr.log").read_text()
+    if device.family.name == "gowin":   # the part number carries it: GW1NR-LV9QN88PC6/I5
+        part = run.report["device"]["part_number"]
+        assert part.endswith(speed) and f"for device '{part}'" in log
 
 
 def test_fmax_and_critical_path_match_the_log(run):

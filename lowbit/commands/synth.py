@@ -69,7 +69,8 @@ def summary(impl: Implementation) -> None:
     out, r = console(), impl.report
     dev = r["device"]
     where = f"{r['board']} ({dev['name']})" if r["board"] else f"{dev['name']}, out of context"
-    out.print(f"[bold]{r['name']}[/] on {where}, seed {r['seed']}"
+    grade = f"speed grade {dev['speed']}" if dev.get("speed") else "no speed grades"
+    out.print(f"[bold]{r['name']}[/] on {where}, {grade}, seed {r['seed']}"
               + (" [dim](cached: nothing was re-run)[/]" if impl.cached else ""))
     t = Table(title="resources of the core (Yosys) against the device (nextpnr)")
     for col in ("resource", "core", "device", "%", "placed (whole design)"):
@@ -91,6 +92,9 @@ def summary(impl: Implementation) -> None:
         if cp := c["critical_path"]:
             out.print(f"  critical path {cp['from']} → {cp['to']}: {cp['delay_ns']} ns, "
                       f"{cp['logic_levels']} logic steps", soft_wrap=True)
+    if untimed := r.get("untimed_cells"):
+        out.print(f"[yellow]Fmax leaves out paths through {', '.join(untimed)}[/]: "
+                  f"nextpnr-{dev['family']} has no timing model for them", soft_wrap=True)
     peak = r["perf"]["peak_macs_per_cycle"]
     fmax = rpt.fmax_mhz(r) or 0
     out.print(f"peak {peak:g} MAC/cycle → {peak * fmax / 1000:.3f} GMAC/s at Fmax")
