@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import metadata
@@ -174,8 +174,9 @@ def build(verilog: str, top: str, simulator: str = "verilator", *, waves: bool =
 
 def run(sim_build: SimBuild, test_module: str, run_dir: Path, *,
         env: Mapping[str, str] | None = None, seed: int | None = None,
-        testcase: str | None = None) -> SimRun:
-    """Run the cocotb tests of ``test_module`` against a build, in ``run_dir``."""
+        testcase: str | Sequence[str] | None = None) -> SimRun:
+    """Run the cocotb tests of ``test_module`` (all, or those named by ``testcase``) against a
+    build, in ``run_dir``."""
     tool = require_tool(SIMULATORS[sim_build.simulator])
     run_dir = Path(run_dir).resolve()
     if run_dir.exists():

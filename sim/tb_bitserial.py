@@ -70,4 +70,5 @@ class BitserialBench(GemmBench):
         return {**codes, **self.extra(runtime, gen, shape)}
 
 
-gemm_tiled, every_setting, gemm_shapes, corner_values, backpressure = gemm_tests(BitserialBench)
+(gemm_tiled, every_setting, gemm_shapes, corner_values, backpressure, bulk_backpressure,
+ paths_agree) = gemm_tests(BitserialBench)

@@ -6,7 +6,8 @@ from lowbit.models.perf import GemmShape
 from lowbit.registry import get_kind
 from lowbit.simulate import simulate
 
-GEMM_TESTS = {"gemm_tiled", "every_setting", "gemm_shapes", "corner_values", "backpressure"}
+GEMM_TESTS = {"gemm_tiled", "every_setting", "gemm_shapes", "corner_values", "backpressure",
+              "bulk_backpressure", "paths_agree"}
 
 
 def simulate_checked(config, bench_class, shape: GemmShape, run_dir, seed: int,
