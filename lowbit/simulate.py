@@ -16,8 +16,8 @@ from typing import Any
 
 from lowbit.config import CoreConfig
 from lowbit.hw.verilog import GeneratedCore, generate
-from lowbit.sim import bench, runner
-from lowbit.sim.bulk import Harness, wrap
+from lowbit.sim import bench, bulk, runner
+from lowbit.sim.bulk import Harness
 from lowbit.sim.testbenches import TESTBENCHES
 
 
@@ -45,10 +45,9 @@ def simulate(config: CoreConfig, *, simulator: str = "verilator", waves: bool = 
     started = time.monotonic()
     progress(f"generating Verilog for {config.name}")
     core = generate(config)
-    harness = wrap(core)
     generated = time.monotonic() - started
     progress(f"building the {simulator} model")
-    sim_build = runner.build(harness.verilog, harness.name, simulator, waves=waves)
+    harness, sim_build = bulk.build(core, simulator, waves=waves)
     progress(f"running the {config.KIND} testbench")
     run_dir = Path(run_dir or Path("lowbit-out") / core.name / f"sim-{simulator}")
     env = bench.environment(config, {"seed": seed, **(options or {})})

@@ -36,6 +36,7 @@ import numpy as np
 from lowbit.hw.interface import CoreInterface, Stream
 from lowbit.hw.payload import word_count
 from lowbit.hw.verilog import GeneratedCore, ports_of
+from lowbit.sim import runner
 from lowbit.sim.bench import CLOCK_PERIOD_NS, MAX_CYCLES
 
 #: bits of one ring buffer at most (a power-of-two depth of whole payloads); a longer run
@@ -80,6 +81,15 @@ def wrap(core: GeneratedCore) -> Harness:
     interface = CoreInterface.from_manifest(core.manifest)
     name = harness_name(core.name)
     return Harness(name, core.name, core.verilog + "\n" + harness_verilog(interface, name))
+
+
+def build(core: GeneratedCore, simulator: str = "verilator", *,
+          waves: bool = False) -> tuple[Harness, runner.SimBuild]:
+    """The core in its harness, compiled (or from the cache) with only the harness's own
+    signals reachable: what every simulation of a core kind runs on."""
+    harness = wrap(core)
+    return harness, runner.build(harness.verilog, harness.name, simulator, waves=waves,
+                                 top_only=True)
 
 
 def interface_of(component, name: str) -> CoreInterface:

@@ -95,7 +95,7 @@ def check_simulator(name: str) -> str:
 
 #: Verilator's makefile prefixes every compile with $(OBJCACHE): the run-time library's objects
 #: come from the cache (:mod:`lowbit.sim.objcache`), so each build compiles only its design
-_OBJCACHE = {"OBJCACHE": f"{shlex.quote(sys.executable)} -m lowbit.sim.objcache"}
+OBJCACHE = {"OBJCACHE": f"{shlex.quote(sys.executable)} -m lowbit.sim.objcache"}
 
 
 @contextlib.contextmanager
@@ -138,22 +138,41 @@ def _tail(path: Path, lines: int = 15) -> str:
     return "\n".join(text[-lines:])
 
 
-def build(verilog: str, top: str, simulator: str = "verilator", *, waves: bool = False) -> SimBuild:
-    """Compile ``verilog`` (top module ``top``) for ``simulator``, or take it from the cache."""
+#: Verilator flags of a model whose testbench reaches only the top module's ports and signals
+#: (the bulk harness): nothing below it is public, so Verilator optimizes the core as freely as
+#: a bare C++ harness would, and its VPI symbol table stays small (fast to compile)
+_TOP_ONLY = ["--no-public-flat-rw", "--public-depth", "1"]
+#: ... and its evaluation code compiled with -O2 instead of the makefile's -Os (the code that
+#: runs once, e.g. the constructors, keeps its flags)
+_TOP_ONLY_MAKE = "OPT_FAST=-O2"
+
+
+def build(verilog: str, top: str, simulator: str = "verilator", *, waves: bool = False,
+          top_only: bool = False) -> SimBuild:
+    """Compile ``verilog`` (top module ``top``) for ``simulator``, or take it from the cache.
+
+    ``top_only``: the testbench touches nothing below the top module (Verilator then keeps
+    the rest private, the model runs faster); otherwise every signal is reachable by VPI.
+    """
     tool = require_tool(SIMULATORS[check_simulator(simulator)])
     build_args = list(_BUILD_ARGS[simulator])
+    if top_only and simulator == "verilator":
+        build_args += _TOP_ONLY
     if waves and simulator == "verilator" and _have_lz4():
         build_args.append("--trace-fst")
     key = digest("sim", simulator, top, hashlib.sha256(verilog.encode()).hexdigest(),
                  tool_version(tool), metadata.version("cocotb"), str(cocotb_config.libs_dir),
-                 build_args, waves)
+                 build_args, waves, _TOP_ONLY_MAKE if top_only else "")
     started = time.monotonic()
 
     def compile_into(tmp: Path) -> None:
         source = tmp / f"{top}.v"
         source.write_text(verilog)
         log = tmp / "build.log"
-        with _environ(tool, _OBJCACHE if simulator == "verilator" else {}):
+        extra = dict(OBJCACHE) if simulator == "verilator" else {}
+        if top_only and simulator == "verilator":
+            extra["MAKEFLAGS"] = f"{dict(tool.env).get('MAKEFLAGS', '')} {_TOP_ONLY_MAKE}"
+        with _environ(tool, extra):
             try:
                 _runner(simulator).build(
                     sources=[source], hdl_toplevel=top, build_dir=tmp, build_args=build_args,

@@ -8,8 +8,7 @@ import pytest
 
 from lowbit.hw.verilog import generate
 from lowbit.registry import config_from_dict
-from lowbit.sim import bench, runner
-from lowbit.sim.bulk import wrap
+from lowbit.sim import bench, bulk, runner
 from lowbit.sim.testbenches import TESTBENCHES
 
 #: the array kinds' GEMM test on the bulk path with random gaps and stalls
@@ -49,10 +48,9 @@ def test_testbench_catches_a_wrong_golden_model(case, tmp_path):
     tests = (tests,) if isinstance(tests, str) else tests
     config = config_from_dict(built)
     claimed = config_from_dict({**config.to_dict(), **told})
-    harness = wrap(generate(config))
-    run = runner.run(runner.build(harness.verilog, harness.name), TESTBENCHES[config.KIND],
-                     tmp_path, env=bench.environment(claimed, {"seed": 1, **options}),
-                     testcase=tests)
+    _, build = bulk.build(generate(config))
+    run = runner.run(build, TESTBENCHES[config.KIND], tmp_path,
+                     env=bench.environment(claimed, {"seed": 1, **options}), testcase=tests)
     assert sorted(o.name for o in run.outcomes) == sorted(tests)
     assert not any(o.passed for o in run.outcomes)
     assert all("differ" in failure for failure in run.failures), run.failures

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from rich.table import Table
@@ -38,10 +39,14 @@ def run(args: argparse.Namespace) -> int:
     if args.gemm:
         shape = GemmShape.parse(args.gemm)
         config.check_gemm(shape)
-        cycles = get_kind(config.KIND).perf_model(config).gemm_cycles(shape)
+        perf = get_kind(config.KIND).perf_model(config)
+        # the peak rate bounds the cycles without walking a huge GEMM's runs one by one
+        bound = math.ceil(shape.macs / perf.peak_macs_per_cycle)
+        cycles = bound if bound > MAX_CYCLES else perf.gemm_cycles(shape)
         if cycles > MAX_CYCLES:
-            raise UsageError(f"--gemm {shape} takes {cycles:,} cycles by the performance model; "
-                             f"a simulated GEMM may take at most {MAX_CYCLES:,}")
+            raise UsageError(f"--gemm {shape} takes at least {cycles:,} cycles by the "
+                             f"performance model; a simulated GEMM may take at most "
+                             f"{MAX_CYCLES:,}")
         options["gemm"] = [shape.m, shape.n, shape.k]
     out = console()
     with out.status("starting") as status:
