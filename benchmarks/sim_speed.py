@@ -175,13 +175,14 @@ def main(argv=None) -> int:
                    "the same GEMM)")
     p.add_argument("--icarus-gemm", default="32x32x32", help="MxNxK under Icarus, bulk path "
                    "(default 32x32x32)")
-    p.add_argument("--quick", action="store_true", help="a 4×4 array, 32x32x32 GEMMs")
+    p.add_argument("--quick", action="store_true", help="a 4×4 array: 128x128x128 in bulk, "
+                   "64x64x64 per beat, 32x32x32 under Icarus")
     p.add_argument("--large", action="store_true",
                    help=f"also a {LARGE} GEMM in bulk (goal: under 2 minutes, checked)")
     args = p.parse_args(argv)
     if args.quick:
         args.rows = args.cols = 4
-        args.gemm = args.icarus_gemm = "32x32x32"
+        args.gemm, args.per_beat_gemm, args.icarus_gemm = "128x128x128", "64x64x64", "32x32x32"
     out = console()
     shape = GemmShape.parse(args.gemm)
     config = SystolicConfig(rows=args.rows, cols=args.cols, dataflow="ws", a="int8", w="int8",

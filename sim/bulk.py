@@ -85,11 +85,26 @@ def wrap(core: GeneratedCore) -> Harness:
 
 def build(core: GeneratedCore, simulator: str = "verilator", *,
           waves: bool = False) -> tuple[Harness, runner.SimBuild]:
-    """The core in its harness, compiled (or from the cache) with only the harness's own
-    signals reachable: what every simulation of a core kind runs on."""
+    """The core in its harness, compiled (or from the cache): what every simulation of a core
+    kind runs on."""
     harness = wrap(core)
-    return harness, runner.build(harness.verilog, harness.name, simulator, waves=waves,
-                                 top_only=True)
+    return harness, runner.build(harness.verilog, harness.name, simulator, waves=waves)
+
+
+def words_of_ints(payloads, width: int) -> np.ndarray:
+    """Payload integers as payload words (the form :meth:`BulkStreams.transfer` takes)."""
+    if width <= 64:
+        return np.array([int(p) for p in payloads], dtype=np.uint64).reshape(-1, 1)
+    mask, count = (1 << 64) - 1, word_count(width)
+    return np.array([[(int(p) >> (64 * j)) & mask for j in range(count)] for p in payloads],
+                    dtype=np.uint64).reshape(-1, count)
+
+
+def ints_of_words(words: np.ndarray) -> list[int]:
+    """The inverse of :func:`words_of_ints`."""
+    if words.shape[1] == 1:
+        return words[:, 0].tolist()
+    return [sum(int(w) << (64 * j) for j, w in enumerate(row)) for row in words]
 
 
 def interface_of(component, name: str) -> CoreInterface:
@@ -362,18 +377,40 @@ class _Ring:
         return min(segment - self.moved % segment, self.count - self.moved)
 
 
+def has_harness(dut) -> bool:
+    """Whether the simulated top is a core in its bulk harness."""
+    return hasattr(dut, "bulk__start")
+
+
+def quiet(dut) -> None:
+    """Drive every control input of a harness to a resting value (before its reset, which
+    takes the request numbers it sees as answered): no input is left floating (Icarus)."""
+    dut.bulk__start.value = 0
+    for handle in dut:
+        name = handle._name
+        if name.endswith(("__bulk_count", "__bulk_skip", "__bulk_limit", "__bulk_from",
+                          "__bulk_to", "__bulk_io")):
+            handle.value = 0
+        elif name.endswith("__bulk_seed"):
+            handle.value = 1
+
+
 class BulkStreams:
     """Runs transfers through the harness of :func:`wrap` (the simulated top ``dut``): rings
-    filled from files, the run started, its rings kept going, the results read back."""
+    filled from files, the run started, its rings kept going, the results read back.
+
+    It keeps no state between transfers (request and run numbers are read back from the
+    harness), so any number of them may drive one harness in turn.
+    """
 
     def __init__(self, dut, interface: CoreInterface):
-        if not hasattr(dut, "bulk__start"):
+        if not has_harness(dut):
             raise AssertionError(
                 f"the simulated top {dut._name} has no bulk stream harness; build the core "
                 "wrapped by lowbit.sim.bulk.wrap (lowbit.simulate does)")
         self.dut, self.interface = dut, interface
         self.dir = Path(os.getcwd())
-        self._requests: dict[str, int] = {st.name: 0 for st in interface.streams}
+        self._requests: dict[str, int] = {}
         self._runs = 0
 
     def _port(self, stream: str, name: str):
@@ -382,14 +419,6 @@ class BulkStreams:
     def _read(self, stream: str, name: str) -> int:
         return self._port(stream, name).value.to_unsigned()
 
-    def quiet(self) -> None:
-        """Drive every control input of the harness to its resting value (before reset)."""
-        self.dut.bulk__start.value = self._runs
-        for st in self.interface.streams:
-            for name in ("count", "skip", "limit", "from", "to"):
-                self._port(st.name, name).value = 0
-            self._port(st.name, "seed").value = 1
-            self._port(st.name, "io").value = self._requests[st.name]
 
     async def _answered(self, stream: str) -> None:
         """Until the harness has carried out the stream's last file request (one edge)."""
@@ -473,6 +502,8 @@ class BulkStreams:
         streams = len(inputs) + len(outputs)
         seeds = iter(rng.integers(1, 1 << 32, streams).tolist() if rng is not None
                      else [1] * streams)
+        self._runs = dut.bulk__run.value.to_unsigned()
+        self._requests = {st.name: self._read(st.name, "io_done") for st in self.interface.streams}
         src = [_Ring(st, len(sources[name]), np.asarray(sources[name], dtype=np.uint64))
                for name, st in inputs.items()]
         snk = [_Ring(st, int(expect[name])) for name, st in outputs.items()]

@@ -190,8 +190,6 @@ class GemmBench:
             getattr(dut, f"{name}__ready" if name == "result" else f"{name}__valid").value = 0
         for name, value in tiler.runs(GemmShape(1, 1, 1))[0].params.items():
             getattr(dut, name).value = value
-        if hasattr(dut, "bulk__start"):
-            self.bulk.quiet()
         await bench.start(dut)
 
     async def gemm(self, runtime: Mapping[str, Any], operands: Operands, *, rng=None,
