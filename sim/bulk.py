@@ -48,6 +48,11 @@ SEQ_BITS = 8               # request sequence numbers (a changed value is a requ
 PROB_BITS = 16             # idle / stall probabilities in units of 2**-16
 
 
+#: how the harness marks its ports for VPI under Verilator (nothing else is public: the core
+#: inside is optimized as in a bare C++ harness); other simulators read it as a comment
+PUBLIC = "/*verilator public_flat_rw*/"
+
+
 def ring_depth(width: int) -> int:
     """Beats one ring holds for a ``width``-bit payload: a power of two, ≤ RING_BITS bits."""
     depth = MAX_DEPTH
@@ -88,7 +93,8 @@ def build(core: GeneratedCore, simulator: str = "verilator", *,
     """The core in its harness, compiled (or from the cache): what every simulation of a core
     kind runs on."""
     harness = wrap(core)
-    return harness, runner.build(harness.verilog, harness.name, simulator, waves=waves)
+    return harness, runner.build(harness.verilog, harness.name, simulator, waves=waves,
+                                 public="marked")
 
 
 def words_of_ints(payloads, width: int) -> np.ndarray:
@@ -158,7 +164,7 @@ def harness_verilog(interface: CoreInterface, name: str) -> str:
         f"// Bulk stream harness of {interface.name} (lowbit.sim.bulk): ring-buffer sources and",
         "// sinks on its streams; the core's own ports are passed through while no bulk run goes.",
         f"module {name} (",
-        ",\n".join(f"    {x}" for x in ports),
+        ",\n".join(f"    {x} {PUBLIC}" for x in ports),
         ");",
         "    reg bulk_busy, bulk_seen_first, bulk_seen_last;",
         f"    reg [{n - 1}:0] bulk_cycle, bulk_first, bulk_last;",

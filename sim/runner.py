@@ -138,32 +138,35 @@ def _tail(path: Path, lines: int = 15) -> str:
     return "\n".join(text[-lines:])
 
 
-#: Verilator flags of a model whose testbench reaches only the top module's ports and signals
-#: (every Lowbit testbench): nothing below it is public, so Verilator optimizes the design as
-#: freely as a bare C++ harness would, and its VPI symbol table stays small (fast to compile)
-_TOP_ONLY = ["--no-public-flat-rw", "--public-depth", "1"]
-#: ... and its evaluation code compiled with -O2 instead of the makefile's -Os (the code that
+#: Verilator flags by what a testbench may reach through VPI: ``all`` (cocotb's default: every
+#: signal), ``top`` (the top module's signals: every Lowbit testbench), ``marked`` (only what
+#: the Verilog marks ``/*verilator public_flat_rw*/``: the bulk harness's ports). The less is
+#: public, the more Verilator optimizes the design below it (as in a bare C++ harness) and the
+#: smaller its VPI symbol table (faster to compile).
+PUBLIC: dict[str, list[str]] = {
+    "all": [],
+    "top": ["--no-public-flat-rw", "--public-depth", "1"],
+    "marked": ["--no-public-flat-rw"],
+}
+#: ... and the evaluation code compiled with -O2 instead of the makefile's -Os (the code that
 #: runs once, e.g. the constructors, keeps its flags)
-_TOP_ONLY_MAKE = "OPT_FAST=-O2"
+_FAST_MAKE = "OPT_FAST=-O2"
 
 
 def build(verilog: str, top: str, simulator: str = "verilator", *, waves: bool = False,
-          top_only: bool = True) -> SimBuild:
-    """Compile ``verilog`` (top module ``top``) for ``simulator``, or take it from the cache.
-
-    ``top_only``: the testbench touches nothing below the top module (Verilator then keeps
-    the rest private: the model compiles and runs about twice as fast); ``False`` makes every
-    signal reachable by VPI, for a testbench that peeks inside.
-    """
+          public: str = "top") -> SimBuild:
+    """Compile ``verilog`` (top module ``top``) for ``simulator``, or take it from the cache;
+    ``public`` says what the testbench reaches (:data:`PUBLIC`; Verilator only)."""
     tool = require_tool(SIMULATORS[check_simulator(simulator)])
-    build_args = list(_BUILD_ARGS[simulator])
-    if top_only and simulator == "verilator":
-        build_args += _TOP_ONLY
+    if public not in PUBLIC:
+        raise UsageError(f"public={public!r} is not allowed; allowed: {', '.join(PUBLIC)}")
+    fast = simulator == "verilator" and public != "all"
+    build_args = list(_BUILD_ARGS[simulator]) + (PUBLIC[public] if fast else [])
     if waves and simulator == "verilator" and _have_lz4():
         build_args.append("--trace-fst")
     key = digest("sim", simulator, top, hashlib.sha256(verilog.encode()).hexdigest(),
                  tool_version(tool), metadata.version("cocotb"), str(cocotb_config.libs_dir),
-                 build_args, waves, _TOP_ONLY_MAKE if top_only else "")
+                 build_args, waves, _FAST_MAKE if fast else "")
     started = time.monotonic()
 
     def compile_into(tmp: Path) -> None:
@@ -171,8 +174,8 @@ def build(verilog: str, top: str, simulator: str = "verilator", *, waves: bool =
         source.write_text(verilog)
         log = tmp / "build.log"
         extra = dict(OBJCACHE) if simulator == "verilator" else {}
-        if top_only and simulator == "verilator":
-            extra["MAKEFLAGS"] = f"{dict(tool.env).get('MAKEFLAGS', '')} {_TOP_ONLY_MAKE}"
+        if fast:
+            extra["MAKEFLAGS"] = f"{dict(tool.env).get('MAKEFLAGS', '')} {_FAST_MAKE}"
         with _environ(tool, extra):
             try:
                 _runner(simulator).build(
