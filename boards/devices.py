@@ -106,6 +106,7 @@ class Device:
     bram: int
     bram_kbits: int              # bits per block RAM, in kbit
     default_mhz: float           # out-of-context timing target unless --freq is given
+    ceiling_mhz: float = 0.0     # registered DSP / block RAM Fmax (benchmarks/device_ceiling.py)
 
     @property
     def synth_command(self) -> str:

@@ -12,6 +12,13 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from lowbit.boards.devices import Device, device_of_part
+from lowbit.boards.memory import (
+    ICE40UP_SPRAM,
+    ICEBREAKER_FLASH,
+    ORANGECRAB_DDR3,
+    ULX3S_SDRAM,
+    Memory,
+)
 from lowbit.errors import ConfigError
 
 #: an LED resource: (name, number) or (name, number, subsignal) as the platform defines it
@@ -20,7 +27,8 @@ Led = tuple
 
 @dataclass(frozen=True)
 class Board:
-    """One board: its amaranth-boards platform and the LEDs the board top drives."""
+    """One board: its amaranth-boards platform, the LEDs the board top drives, and the memories
+    a workload's operands can stream from (the first is the roofline's default)."""
 
     name: str
     title: str
@@ -29,6 +37,8 @@ class Board:
     fail_led: Led
     checksum_leds: tuple[Led, ...] = ()
     extra_resources: str | None = None     # platform attribute listing add-on resources
+    memories: tuple[Memory, ...] = ()
+    pll_pad: bool = False       # iCE40: the clock pin is a PLL's own pad (the _PAD primitive)
 
     def make_platform(self):
         module, _, cls = self.platform.partition(":")
@@ -63,19 +73,21 @@ BOARDS: dict[str, Board] = {b.name: b for b in [
     Board("icebreaker", "1BitSquared iCEBreaker", "icebreaker:ICEBreakerPlatform",
           pass_led=("led", 1), fail_led=("led", 0),   # green, red
           checksum_leds=tuple(("led", i) for i in range(2, 7)),   # on the PMOD2 snap-off
-          extra_resources="break_off_pmod"),
+          extra_resources="break_off_pmod", memories=(ICEBREAKER_FLASH, ICE40UP_SPRAM),
+          pll_pad=True),        # clock on pin 35
     Board("ice40-hx8k-evb", "Lattice iCE40-HX8K Breakout Board",
           "ice40_hx8k_b_evn:ICE40HX8KBEVNPlatform", pass_led=("led", 0), fail_led=("led", 1),
           checksum_leds=tuple(("led", i) for i in range(2, 8))),
     Board("ulx3s-85f", "Radiona ULX3S (LFE5U-85F)", "ulx3s:ULX3S_85F_Platform",
           pass_led=("led", 0), fail_led=("led", 1),
-          checksum_leds=tuple(("led", i) for i in range(2, 8))),
+          checksum_leds=tuple(("led", i) for i in range(2, 8)), memories=(ULX3S_SDRAM,)),
     Board("ulx3s-25f", "Radiona ULX3S (LFE5U-25F)", "ulx3s:ULX3S_25F_Platform",
           pass_led=("led", 0), fail_led=("led", 1),
-          checksum_leds=tuple(("led", i) for i in range(2, 8))),
+          checksum_leds=tuple(("led", i) for i in range(2, 8)), memories=(ULX3S_SDRAM,)),
     Board("orangecrab-25f", "Good Stuff Department OrangeCrab r0.2 (25F)",
           "orangecrab_r0_2:OrangeCrabR0_2_25FPlatform",
-          pass_led=("rgb_led", 0, "g"), fail_led=("rgb_led", 0, "r")),
+          pass_led=("rgb_led", 0, "g"), fail_led=("rgb_led", 0, "r"),
+          memories=(ORANGECRAB_DDR3,)),
 ]}
 
 

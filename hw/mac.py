@@ -11,6 +11,11 @@ Pipeline (``advance`` = result slot free or being taken; the whole pipe stalls t
 
     operands ─► [in_reg] ─► × ─► [mul_reg] ─► acc ─(K-th beat)─► result
 
+The multiplier ``×`` is the config's ``mul`` (:mod:`lowbit.hw.mul`): ``infer`` writes
+``a * w``; ``lut`` is a carry-chain array with ``mul_stages`` registers of its own; ``dsp`` puts
+``in_reg`` and ``mul_reg`` into the DSP block (MULT18X18D's input and output registers, or
+SB_MAC16's input and 8×8 product registers). Every register moves with ``advance``.
+
 K = 0 counts as 2**k_bits. While ``clear`` is high no operand is accepted.
 """
 
@@ -20,6 +25,10 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import data, wiring
 
 from lowbit.hw.accumulate import accumulate
+from lowbit.hw.mul.ecp5 import Mult18x18d
+from lowbit.hw.mul.fabric import FabricMultiplier
+from lowbit.hw.mul.ice40 import SbMac16x8
+from lowbit.hw.mul.shape import Multiplier
 from lowbit.hw.reduce import ports, reduction
 from lowbit.hw.shapes import shape_of
 from lowbit.kinds.mac import MacConfig
@@ -28,6 +37,16 @@ from lowbit.kinds.mac import MacConfig
 def operand_layout(config: MacConfig) -> data.StructLayout:
     """Payload of the operand stream: ``a`` in the low bits, ``w`` above it."""
     return data.StructLayout({"a": shape_of(config.a), "w": shape_of(config.w)})
+
+
+def multiplier(config: MacConfig) -> Multiplier:
+    """The multiplier of a ``lut`` or ``dsp`` config."""
+    a, w = config.a, config.w
+    if config.mul == "lut":
+        return FabricMultiplier(a, w, config.mul_stages, config.family)
+    if config.family == "ecp5":
+        return Mult18x18d(a, w, reg_inputs=config.in_reg, reg_output=config.mul_reg)
+    return SbMac16x8(a, w, reg_inputs=config.in_reg, reg_output=config.mul_reg)
 
 
 class MAC(wiring.Component):
@@ -43,14 +62,33 @@ class MAC(wiring.Component):
         cfg = self.config
         red = reduction(m, self.operands, self.result, self.clear)
         valid, a, w = red.valid, self.operands.p.a, self.operands.p.w
-        if cfg.in_reg:
-            valid, a, w = red.stage(m, valid, a, w)
-        product = a * w
-        if cfg.mul_reg:
-            valid, product = red.stage(m, valid, product)
+        if cfg.mul == "infer":
+            if cfg.in_reg:
+                valid, a, w = red.stage(m, valid, a, w)
+            product = a * w
+            if cfg.mul_reg:
+                valid, product = red.stage(m, valid, product)
+        else:
+            valid, product = self._instantiated(m, red, valid, a, w)
 
         acc = Signal(shape_of(cfg.accumulator))
         total = accumulate(acc, product, cfg.accumulator)
         step, last = red.finish(m, valid, self.k, self.clear, self.result)  # K = 0: 2**k_bits
         red.accumulate(m, step, last, self.clear, acc, total, self.result.payload)
         return m
+
+    def _instantiated(self, m: Module, red, valid, a, w):
+        """``lut``/``dsp``: the multiplier's own registers move with the pipe, its valid bits
+        beside them; a lut's in_reg/mul_reg stay fabric registers around it."""
+        cfg = self.config
+        fabric_regs = cfg.mul == "lut"
+        if fabric_regs and cfg.in_reg:
+            valid, a, w = red.stage(m, valid, a, w)
+        m.submodules.mul = unit = multiplier(cfg)
+        m.d.comb += [unit.a.eq(a), unit.w.eq(w), unit.en.eq(red.advance)]
+        for _ in range(unit.latency):
+            (valid,) = red.stage(m, valid)
+        product = unit.p
+        if fabric_regs and cfg.mul_reg:
+            valid, product = red.stage(m, valid, product)
+        return valid, product

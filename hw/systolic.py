@@ -47,20 +47,34 @@ result rows leave in order while the next tile already computes::
            PE ── PE ── PE   finished sums go onto one bus per column, then de-skew
 
 A tile starts at most every max(K, R) cycles (a column bus carries R rows per tile).
-The whole array stalls while a result waits for ``result.ready``.
+
+**Multipliers and PE columns.** Each PE multiplies with the component ``config.mul`` chooses
+(:mod:`lowbit.hw.mul.lanes`): Yosys's ``a * w``, a pipelined carry-chain array in the fabric, or
+the family's DSP block instantiated with its registers; with ``mul=auto`` the first
+``dsp_blocks`` PEs (row by row) get DSP blocks and the rest the fabric, all with the same
+latency. With ``pack`` > 1 a PE covers ``pack`` adjacent columns whose weights share its
+activation in one DSP block, so the mesh is R × C/pack PEs and the skews run over PE columns.
+
+**Stalls.** The whole array moves on one enable. With ``fanout`` = 0 it is
+``~result.valid | result.ready``; with ``fanout`` = F it is a register F stages after a
+decision made from the fill level of a result FIFO, which keeps F + 1 free slots for the
+results already under way, so no path runs from ``result.ready`` to the array's registers.
 """
 
 from __future__ import annotations
 
 from operator import or_
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Module, Mux, Signal, Value
 from amaranth.lib import data, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In
 
+from lowbit.hw.mul.lanes import pe_multiplier
 from lowbit.hw.pe import (
     OutputStationaryPE,
+    PESpec,
     WeightStationaryPE,
     os_west_layout,
     ws_west_layout,
@@ -88,23 +102,69 @@ def Systolic(config: SystolicConfig) -> wiring.Component:
     return {"ws": WeightStationaryArray, "os": OutputStationaryArray}[config.dataflow](config)
 
 
+def fifo_depth(config: SystolicConfig) -> int:
+    """Result FIFO slots with ``fanout`` stages: the F + 1 the decision keeps free, and as many
+    again so results keep flowing while they drain."""
+    return 2 * (config.fanout + 2)
+
+
 class _Array(wiring.Component):
     def __init__(self, config: SystolicConfig, extra: dict | None = None):
         self.config = config
         layouts = stream_layouts(config)
         super().__init__(array_ports(layouts, config.k_bits, **(extra or {})))
 
+    @property
+    def spec_latency(self) -> int:
+        """Enabled cycles from a PE's operands to its products at the adders."""
+        return self.config.product_latency
+
+    def _spec(self, dsp: bool) -> PESpec:
+        cfg = self.config
+        make = (lambda: pe_multiplier(cfg, dsp)) if cfg.integer else None
+        return PESpec(cfg.a, cfg.w, cfg.accumulator, cfg.pack, make,
+                      cfg.mul_stages if cfg.integer else 0, cfg.mul_reg)
+
+    def _grouped(self, shape) -> data.ArrayLayout:
+        """``cols`` lanes of ``shape`` grouped per PE column (``pack`` lanes each)."""
+        cfg = self.config
+        return data.ArrayLayout(data.ArrayLayout(shape, cfg.pack), cfg.wide_cols)
+
     def _enable(self, m: Module) -> Signal:
-        """The whole array moves unless a finished result row is waiting to be taken."""
+        """The whole array moves on this; see the module docstring."""
+        cfg = self.config
         en = Signal()
-        m.d.comb += en.eq(~self.result.valid | self.result.ready)
+        if cfg.fanout == 0:
+            m.d.comb += en.eq(~self.result.valid | self.result.ready)
+            return en
+        layout = stream_layouts(cfg)["result"]
+        m.submodules.results = fifo = SyncFIFOBuffered(width=layout.size, depth=fifo_depth(cfg))
+        m.d.comb += [self.result.valid.eq(fifo.r_rdy), self.result.payload.eq(fifo.r_data),
+                     fifo.r_en.eq(self.result.ready)]
+        self._fifo = fifo
+        go = fifo_depth(cfg) - fifo.level > cfg.fanout
+        stages = [Signal(name=f"en_stage{i}") for i in range(cfg.fanout - 1)]
+        for src, dst in zip([go, *stages], [*stages, en]):
+            m.d.sync += dst.eq(src)
         return en
 
+    def _emit(self, m: Module, en: Value, valid: Value, payload: Value) -> None:
+        """A result row leaves when ``valid`` is high on an enabled cycle."""
+        if self.config.fanout == 0:
+            with m.If(en):
+                m.d.sync += [self.result.valid.eq(valid), self.result.payload.eq(payload)]
+            return
+        m.d.comb += [self._fifo.w_en.eq(en & valid), self._fifo.w_data.eq(payload)]
+
     def _mesh(self, m: Module, pe_class, west: Skew, north: Skew, en: Signal) -> list[list]:
-        """R×C PEs, each fed by its west and north neighbour (the edges by the skewed inputs)."""
+        """R × C/pack PEs, each fed by its west and north neighbour (the edges by the skewed
+        inputs); PEs row by row up to ``dsp_blocks`` on DSP blocks (``mul=dsp``: all)."""
         cfg = self.config
-        pes = [[pe_class(cfg.a, cfg.w, cfg.accumulator, cfg.mul_reg) for _ in range(cfg.cols)]
-               for _ in range(cfg.rows)]
+        cols = cfg.wide_cols
+        dsp_pes = {"dsp": cfg.rows * cols, "auto": cfg.dsp_blocks}.get(cfg.mul, 0)
+        specs = {dsp: self._spec(dsp) for dsp in (False, True)}
+        pes = [[pe_class(specs[r * cols + c < dsp_pes]) for c in range(cols)]
+               for r in range(cfg.rows)]
         for r, row in enumerate(pes):
             for c, pe in enumerate(row):
                 m.submodules[f"pe_{r}_{c}"] = pe
@@ -131,12 +191,13 @@ class WeightStationaryArray(_Array):
     @property
     def latency(self) -> int:
         """Cycles from an activation beat's handshake to its partial-sum row's write-back."""
-        return self.config.rows + self.config.cols + self.config.mul_reg
+        cfg = self.config
+        return cfg.rows + cfg.wide_cols + self.spec_latency
 
     def elaborate(self, platform):
         m = Module()
         cfg = self.config
-        R, C = cfg.rows, cfg.cols
+        R, P, CP = cfg.rows, cfg.pack, cfg.wide_cols
         en = self._enable(m)
         K, M = self.k, self.m
 
@@ -144,16 +205,21 @@ class WeightStationaryArray(_Array):
         full = Signal()                 # the shadow holds a whole tile not yet in use
         load_k = Signal(cfg.k_bits)     # weight row within the pass
         load_r = Signal(range(R))       # PE row it goes to
-        # --- the activation side walks K-tiles (base k0) and rows within a tile
-        k0 = Signal(cfg.k_bits)
+        # --- the activation side walks K-tiles and rows within a tile; ``left`` is the K still
+        # to come after the current tile's start (K itself on the first tile of a pass)
+        first_tile = Signal(init=1)
+        left_reg = Signal(cfg.k_bits)
         row = Signal(range(cfg.depth))
         in_flight = Signal(range(self.latency + 2))
         retire = Signal()
+        # in_flight < M and in_flight == M, kept as flags of the value in_flight holds, so that
+        # no subtraction or comparison sits between the result side and a.ready
+        below, at = Signal(init=1), Signal()
 
         tile_start = row == 0
-        first_tile = k0 == 0
-        last_tile = K - k0 <= R
-        raw_ok = first_tile | (in_flight - retire < M)  # row `row` of the last tile is written
+        left = Mux(first_tile, K, left_reg)
+        last_tile = left <= R
+        raw_ok = first_tile | below | (at & retire)  # row `row` of the last tile is written
         m.d.comb += self.a.ready.eq(en & (~tile_start | full) & raw_ok)
         take_a = self.a.valid & self.a.ready
         swap = take_a & tile_start
@@ -171,56 +237,61 @@ class WeightStationaryArray(_Array):
                 m.d.sync += full.eq(1)
         with m.If(take_a):
             with m.If(row == M - 1):
-                m.d.sync += [row.eq(0), k0.eq(Mux(last_tile, 0, k0 + R))]
+                m.d.sync += [row.eq(0), first_tile.eq(last_tile), left_reg.eq(left - R)]
             with m.Else():
                 m.d.sync += row.eq(row + 1)
-        m.d.sync += in_flight.eq(in_flight + take_a - retire)
+        flight = in_flight + take_a - retire
+        m.d.sync += [in_flight.eq(flight), below.eq(flight < M), at.eq(flight == M)]
 
         # --- input stage: weight rows to the load bus, activation lanes past K zeroed
-        load_bus = data.StructLayout({"valid": 1, "row": range(R), "w": shape_of(cfg.w)})
-        wskew = self._skew(m, "w_skew", Skew.rising(load_bus, C), en)
+        load_bus = data.StructLayout({"valid": 1, "row": range(R),
+                                      "w": data.ArrayLayout(shape_of(cfg.w), P)})
+        wskew = self._skew(m, "w_skew", Skew.rising(load_bus, CP), en)
         west = self._skew(m, "a_skew", Skew.rising(ws_west_layout(cfg.a), R), en)
         token = Signal(data.StructLayout({"valid": 1, "first": 1, "last": 1}))
-        remaining = K - k0
         with m.If(en):
             m.d.sync += [token.valid.eq(take_a), token.first.eq(first_tile),
                          token.last.eq(last_tile)]
-            for c in range(C):
+            for c in range(CP):
                 m.d.sync += [wskew.i[c].valid.eq(take_w), wskew.i[c].row.eq(load_r),
-                             wskew.i[c].w.eq(self.w.payload[c])]
+                             *(wskew.i[c].w[k].eq(self.w.payload[c * P + k]) for k in range(P))]
             for r in range(R):
-                m.d.sync += [west.i[r].a.eq(Mux(take_a & (remaining > r), self.a.payload[r], 0)),
+                m.d.sync += [west.i[r].a.eq(Mux(take_a & (left > r), self.a.payload[r], 0)),
                              west.i[r].swap.eq(swap)]
 
         # --- partial sums: read when the row is taken, skewed into the top of the columns
-        psums = Memory(shape=lanes(cfg.accumulator, C), depth=cfg.depth, init=[])
+        sums = self._grouped(shape_of(cfg.accumulator))
+        psums = Memory(shape=sums, depth=cfg.depth, init=[])
         m.submodules.psums = psums
         wr = psums.write_port()
         rd = psums.read_port(transparent_for=(wr,))
         m.d.comb += [rd.addr.eq(row), rd.en.eq(en)]
-        top = Signal(lanes(cfg.accumulator, C))
-        m.d.comb += top.eq(Mux(token.first, 0, rd.data))
-        north = self._skew(m, "psum_skew", Skew.rising(shape_of(cfg.accumulator), C), en)
-        m.d.comb += north.i.eq(delayed(m, top, cfg.mul_reg, en, "top"))
+        # with a product latency, its first delay stage registers the block RAM's output (the
+        # read's clock-to-out is then a path of its own)
+        early = min(self.spec_latency, 1)
+        data_ = delayed(m, rd.data.as_value(), early, en, "psum_read")
+        first = delayed(m, token.first, early, en, "psum_first")
+        top = Signal(sums)
+        m.d.comb += top.eq(Mux(first, 0, data_))
+        north = self._skew(m, "psum_skew", Skew.rising(sums.elem_shape, CP), en)
+        m.d.comb += north.i.eq(delayed(m, top, self.spec_latency - early, en, "top"))
 
         pes = self._mesh(m, WeightStationaryPE, west, north, en)
         for r in range(R):
-            for c in range(C):
+            for c in range(CP):
                 m.d.comb += [pes[r][c].load.eq(wskew.o[c].valid & (wskew.o[c].row == r)),
                              pes[r][c].load_w.eq(wskew.o[c].w)]
 
         # --- bottom: de-skew into a row, then back to the buffer or out as a result
-        south = self._skew(m, "deskew", Skew.falling(north.shape, C), en)
-        m.d.comb += [south.i[c].eq(pes[R - 1][c].south) for c in range(C)]
+        south = self._skew(m, "deskew", Skew.falling(north.shape, CP), en)
+        m.d.comb += [south.i[c].eq(pes[R - 1][c].south) for c in range(CP)]
         done = delayed(m, token, self.latency - 1, en, "token")
         wrow = Signal(range(cfg.depth))
         m.d.comb += [retire.eq(en & done.valid),
                      wr.addr.eq(wrow), wr.data.eq(south.o), wr.en.eq(retire & ~done.last)]
         with m.If(retire):
             m.d.sync += wrow.eq(Mux(wrow == M - 1, 0, wrow + 1))
-        with m.If(en):
-            m.d.sync += [self.result.valid.eq(done.valid & done.last),
-                         self.result.payload.eq(south.o)]
+        self._emit(m, en, done.valid & done.last, south.o.as_value())
         return m
 
 
@@ -230,7 +301,7 @@ class OutputStationaryArray(_Array):
     def elaborate(self, platform):
         m = Module()
         cfg = self.config
-        R, C = cfg.rows, cfg.cols
+        R, CP = cfg.rows, cfg.wide_cols
         en = self._enable(m)
         K = self.k
 
@@ -246,22 +317,25 @@ class OutputStationaryArray(_Array):
         with m.Elif(en & (cool != 0)):
             m.d.sync += cool.eq(cool - 1)
 
+        weights = self._grouped(shape_of(cfg.w))
         west = self._skew(m, "a_skew", Skew.rising(os_west_layout(cfg.a), R), en)
-        north = self._skew(m, "w_skew", Skew.rising(shape_of(cfg.w), C), en)
+        north = self._skew(m, "w_skew", Skew.rising(weights.elem_shape, CP), en)
         with m.If(en):
             for r in range(R):
                 m.d.sync += [west.i[r].a.eq(self.a.payload[r]), west.i[r].valid.eq(go),
                              west.i[r].last.eq(go & last)]
-            m.d.sync += north.i.eq(self.w.payload)
+            m.d.sync += north.i.eq(self.w.payload.as_value())
 
         pes = self._mesh(m, OutputStationaryPE, west, north, en)
 
-        # one bus per column: the PE whose sum is done drives it (rows finish one per cycle)
-        deskew = self._skew(m, "deskew", Skew.falling(shape_of(cfg.accumulator), C), en)
+        # one bus per PE column: the PE whose sums are done drives it (rows finish one a cycle)
+        sums = self._grouped(shape_of(cfg.accumulator))
+        deskew = self._skew(m, "deskew", Skew.falling(sums.elem_shape, CP), en)
         row_done = Signal()
         with m.If(en):
-            for c in range(C):
-                m.d.sync += deskew.i[c].eq(balanced([pes[r][c].result for r in range(R)], or_))
-            m.d.sync += row_done.eq(balanced([pes[r][C - 1].done for r in range(R)], or_))
-            m.d.sync += [self.result.valid.eq(row_done), self.result.payload.eq(deskew.o)]
+            for c in range(CP):
+                m.d.sync += deskew.i[c].eq(balanced([pes[r][c].result.as_value()
+                                                     for r in range(R)], or_))
+            m.d.sync += row_done.eq(balanced([pes[r][CP - 1].done for r in range(R)], or_))
+        self._emit(m, en, row_done, deskew.o.as_value())
         return m

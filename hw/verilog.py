@@ -17,8 +17,8 @@ from typing import Any
 
 from amaranth._toolchain.yosys import find_yosys
 from amaranth.back import verilog
-from amaranth.hdl import Shape, Value
-from amaranth.lib import wiring
+from amaranth.hdl import Shape
+from amaranth.lib import data, wiring
 
 from lowbit.cache import atomic_write, cached_dir, digest, source_digest
 from lowbit.config import CoreConfig
@@ -63,18 +63,36 @@ def _generator_sources() -> str:
     return source_digest("lowbit", "lowbit.hw", "lowbit.models")
 
 
+def layout_of(shape: Any) -> dict[str, Any]:
+    """What a port's bits hold: ``width`` and ``signed`` of a number; for an aggregate payload
+    (an Amaranth ``ArrayLayout`` or ``StructLayout``, a plain bit vector in Verilog) also its
+    ``elements`` (``count`` and the element's layout) or ``fields`` (name → ``offset`` and
+    layout), so a two's-complement lane is recorded as signed."""
+    if isinstance(shape, data.ArrayLayout):
+        return {"width": shape.size, "signed": False,
+                "elements": {"count": shape.length, **layout_of(shape.elem_shape)}}
+    if isinstance(shape, data.StructLayout):
+        return {"width": shape.size, "signed": False,
+                "fields": {name: {"offset": field.offset, **layout_of(field.shape)}
+                           for name, field in shape}}
+    if isinstance(shape, data.Layout):
+        return {"width": shape.size, "signed": False}
+    shape = Shape.cast(shape)
+    return {"width": shape.width, "signed": shape.signed}
+
+
 def ports_of(component) -> list[dict[str, Any]]:
-    """Verilog ports of a component (Amaranth joins member paths with ``__``) plus clk/rst."""
+    """Verilog ports of a component (Amaranth joins member paths with ``__``) plus clk/rst.
+
+    ``signed`` says whether the port is one two's-complement number; an aggregate payload's
+    lanes and fields carry their own ``signed`` (:func:`layout_of`).
+    """
     ports = [{"name": "clk", "dir": "in", "width": 1, "signed": False},
              {"name": "rst", "dir": "in", "width": 1, "signed": False}]
-    for path, member, value in component.signature.flatten(component):
-        shape = Shape.cast(Value.cast(value).shape())
-        ports.append({
-            "name": "__".join(map(str, path)),
-            "dir": "in" if member.flow == wiring.In else "out",
-            "width": shape.width,
-            "signed": shape.signed,
-        })
+    for path, member, _ in component.signature.flatten(component):
+        ports.append({"name": "__".join(map(str, path)),
+                      "dir": "in" if member.flow == wiring.In else "out",
+                      **layout_of(member.shape)})
     return ports
 
 

@@ -2,15 +2,19 @@
 
 A cache entry is a directory ``<root>/<category>/<key>``. It is built in a temporary sibling
 and renamed into place only when complete, so an interrupted build leaves nothing that looks
-finished, and two processes building the same key both end with one good entry.
+finished, and two processes building the same key both end with one good entry. A temporary
+directory names its host and process; one whose process is gone (killed) is deleted by the next
+build of the same key.
 """
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -31,13 +35,33 @@ def digest(*parts: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def cached_dir(category: str, key: str, build: Callable[[Path], None]) -> tuple[Path, bool]:
-    """The entry for ``key``, building it with ``build(tmpdir)`` if absent; returns (path, hit)."""
+def discard(entry: Path) -> None:
+    """Remove a cache entry: renamed aside first (one atomic step), so no reader ever sees it
+    half-deleted, then deleted."""
+    aside = entry.with_name(f".{entry.name[:16]}.{os.getpid()}.discarded")
+    try:
+        os.rename(entry, aside)
+    except FileNotFoundError:
+        return   # another process discarded it first
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def cached_dir(category: str, key: str, build: Callable[[Path], None],
+               valid: Callable[[Path], bool] | None = None) -> tuple[Path, bool]:
+    """The entry for ``key``, building it with ``build(tmpdir)`` if absent; returns (path, hit).
+
+    An entry that ``valid`` rejects (damaged after it was written: a truncated file, a deleted
+    one) is discarded and built again.
+    """
     final = cache_root() / category / key
     if final.is_dir():
-        return final, True
+        if valid is None or valid(final):
+            return final, True
+        discard(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{key[:16]}.", suffix=".tmp", dir=final.parent))
+    _remove_orphans(final.parent, key)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{_tmp_prefix(key)}{os.getpid()}.", suffix=".tmp",
+                                dir=final.parent))
     try:
         build(tmp)
         try:
@@ -50,6 +74,32 @@ def cached_dir(category: str, key: str, build: Callable[[Path], None]) -> tuple[
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final, False
+
+
+def _tmp_prefix(key: str) -> str:
+    """How the temporary directories building ``key`` on this host start (the builder's pid
+    follows)."""
+    return f".{key[:16]}.{socket.gethostname()}."
+
+
+def _remove_orphans(folder: Path, key: str) -> None:
+    """Delete temporary build directories of ``key`` whose builder on this host is gone
+    (killed before it could clean up, e.g. a lost Dask worker)."""
+    prefix = _tmp_prefix(key)
+    for tmp in folder.glob(f"{glob.escape(prefix)}*.tmp"):
+        pid = tmp.name[len(prefix):].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _umask() -> int:

@@ -5,6 +5,8 @@ Throughput is the performance model's peak MACs per cycle at the achieved Fmax::
 
     GMAC/s          = peak MACs/cycle × Fmax [MHz] / 1000
     GMAC/s per kLUT = GMAC/s / (LUTs / 1000)
+    of bound        = GMAC/s / the device bound's GMAC/s (integer operands; see
+                      :mod:`lowbit.boards.bounds`)
 
 LUTs are the core's own LUT4s after synthesis (see ``lowbit.boards.devices``). A run is
 Pareto-optimal on its device when no other run on that device has at most its LUTs and more
@@ -22,14 +24,19 @@ from typing import Any
 
 from rich.table import Table
 
+from lowbit.boards.bounds import DeviceBound, device_bound
+from lowbit.boards.devices import get_device
 from lowbit.boards.report import fmax_mhz
 from lowbit.cache import atomic_write
+from lowbit.errors import LowbitError
+from lowbit.models.formats import IntFormat
+from lowbit.registry import config_from_dict
 
 COLUMNS = ("config", "device", "luts", "ffs", "dsp", "bram", "fmax_mhz", "peak_macs_per_cycle",
-           "gmacs", "gmacs_per_klut")
+           "gmacs", "gmacs_per_klut", "of_bound")
 HEADERS = {"config": "config", "device": "device", "luts": "LUTs", "ffs": "FFs", "dsp": "DSPs",
            "bram": "BRAM", "fmax_mhz": "Fmax MHz", "peak_macs_per_cycle": "MACs/cycle",
-           "gmacs": "GMAC/s", "gmacs_per_klut": "GMAC/s per kLUT"}
+           "gmacs": "GMAC/s", "gmacs_per_klut": "GMAC/s per kLUT", "of_bound": "of bound"}
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,7 @@ class Row:
     peak_macs_per_cycle: float
     gmacs: float
     gmacs_per_klut: float
+    of_bound: float | None
     pareto: bool
     report: Mapping[str, Any]
 
@@ -84,14 +92,46 @@ def rows(reports: Sequence[Mapping[str, Any]]) -> list[Row]:
         dominated = any((lu <= luts and g > gmacs) or (lu < luts and g >= gmacs)
                         for lu, g in rivals)
         res = r["resources"]
+        bound = bound_of(r)
         out.append(Row(label(r, fields), r["board"] or r["device"]["name"], luts,
                        int(res["ffs"]), int(res["dsp"]), int(res["bram"]), fmax, peak, gmacs,
-                       gmacs / (luts / 1000) if luts else 0.0, not dominated, r))
+                       gmacs / (luts / 1000) if luts else 0.0,
+                       gmacs / bound.gmacs if bound and bound.gmacs else None,
+                       not dominated, r))
     return out
+
+
+def operand_formats(config) -> tuple[IntFormat, IntFormat] | None:
+    """A config's integer operand formats (``lut``: its widest weight), None for others."""
+    a = getattr(config, "a", None)
+    w = getattr(config, "w", None)
+    if w is None and hasattr(config, "w_bits"):
+        w = IntFormat(config.w_bits)
+    if isinstance(a, IntFormat) and isinstance(w, IntFormat):
+        return a, w
+    return None
+
+
+def bound_of(report: Mapping[str, Any]) -> DeviceBound | None:
+    """The device bound of a report's config and device (integer operands only)."""
+    try:
+        config = config_from_dict(dict(report["config"]))
+        device = get_device(report["device"]["name"])
+    except LowbitError:
+        return None
+    formats = operand_formats(config)
+    acc = getattr(config, "acc", None)
+    if formats is None or not isinstance(acc, int):
+        return None
+    return device_bound(device, *formats, acc)
 
 
 def _cell(row: Row, column: str) -> str:
     value = getattr(row, column)
+    if value is None:
+        return "-"
+    if column == "of_bound":
+        return f"{value:.1%}"
     if column in ("fmax_mhz",):
         return f"{value:.1f}"
     if column in ("gmacs", "gmacs_per_klut"):
@@ -106,7 +146,8 @@ def table(rows_: Sequence[Row], title: str = "implementation results") -> Table:
     t = Table(title=title, caption="* Pareto-optimal on its device (fewest LUTs for its GMAC/s)")
     t.add_column("")
     for c in COLUMNS:
-        t.add_column(HEADERS[c], justify="left" if c in ("config", "device") else "right")
+        t.add_column(HEADERS[c], justify="left" if c in ("config", "device") else "right",
+                     no_wrap=c != "config")    # only the config label may wrap
     for row in rows_:
         t.add_row("*" if row.pareto else "", *(_cell(row, c) for c in COLUMNS),
                   style="bold" if row.pareto else None)

@@ -16,6 +16,7 @@ lines of the tool's log and where the whole log is; no report is written for it.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import shutil
@@ -30,6 +31,7 @@ from amaranth.back import verilog
 
 from lowbit.boards import report as rpt
 from lowbit.boards.board_top import SIM_TOP
+from lowbit.boards.engine_top import engine_core_clock
 from lowbit.boards.selftest import Expectation, SelfTestTop, expectation
 from lowbit.boards.steps import (
     FlowError,
@@ -37,6 +39,7 @@ from lowbit.boards.steps import (
     Progress,
     Steps,
     Target,
+    constrained_clocks,
     fit,
     pack,
     pnr,
@@ -46,11 +49,11 @@ from lowbit.boards.steps import (
     tools_for,
     wrap,
 )
-from lowbit.cache import atomic_write, cache_root, cached_dir, digest, source_digest
+from lowbit.cache import atomic_write, cache_root, cached_dir, digest, discard, source_digest
 from lowbit.config import CoreConfig
 from lowbit.errors import UsageError
 from lowbit.hw.interface import CLOCK_PORTS, CoreInterface, port_bits
-from lowbit.hw.verilog import GeneratedCore, generate, generator_versions
+from lowbit.hw.verilog import GeneratedCore, generate, generator_versions, ports_of
 from lowbit.registry import get_kind
 from lowbit.sim import bench, runner
 from lowbit.tools import Tool, tool_version
@@ -97,17 +100,34 @@ def _prepare(config: CoreConfig, target: Target, options: FlowOptions):
                          f"board's clock ({target.board.clock_mhz:g} MHz) is its timing target")
     if target.board and options.engine is None:
         get_kind(config.KIND).selftest(config)  # a config without a self-test fails here
+    if target.board and options.engine is not None:
+        engine_core_clock(target.board, options.engine)   # a clock the PLL cannot make
     tools = tools_for(target, options.tools)
     core = generate(config)
     return tools, core, run_key(config, core, target, options, tools)
 
 
+def _complete(entry: Path) -> bool:
+    """Whether a cache entry holds a report that loads and says ``ok`` (one damaged after it
+    was written, e.g. truncated, does not count: it is discarded and run again)."""
+    try:
+        return rpt.load(entry).get("status") == "ok"
+    except UsageError:
+        return False
+
+
 def lookup(config: CoreConfig, target: Target,
            options: FlowOptions = FlowOptions()) -> Implementation | None:
-    """The cached implementation of a run, or None when it has not run (nothing is built)."""
+    """The cached implementation of a run, or None when it has not run or its entry is
+    damaged (which is then discarded; nothing is built)."""
     _, _, key = _prepare(config, target, options)
     path = cache_root() / CACHE_CATEGORY / key
-    return Implementation(rpt.load(path), path, True) if path.is_dir() else None
+    if not path.is_dir():
+        return None
+    if not _complete(path):
+        discard(path)
+        return None
+    return Implementation(rpt.load(path), path, True)
 
 
 def implement(config: CoreConfig, target: Target, options: FlowOptions = FlowOptions(), *,
@@ -128,13 +148,17 @@ def implement(config: CoreConfig, target: Target, options: FlowOptions = FlowOpt
         run.steps["generate"] = {"seconds": round(generate_seconds, 3)}
         try:
             report = _implement(run, config, core, target, options)
+            try:
+                atomic_write(tmp / rpt.REPORT_FILE, json.dumps(report, indent=2) + "\n")
+            except OSError as e:   # e.g. a full disk: no report, no entry; the next run redoes it
+                raise FlowError("report", f"cannot write {rpt.REPORT_FILE}: "
+                                          f"{e.strerror or e}") from None
         except FlowError as e:
             failed = out or failed_out or Path(tempfile.mkdtemp(prefix=f"lowbit-{config.name}-"))
             publish(tmp, failed)
             raise e.moved(_moved(e.log, tmp, Path(failed))) from None
-        atomic_write(tmp / rpt.REPORT_FILE, json.dumps(report, indent=2) + "\n")
 
-    path, hit = cached_dir(CACHE_CATEGORY, key, build)
+    path, hit = cached_dir(CACHE_CATEGORY, key, build, valid=_complete)
     if out is not None:
         publish(path, out)
     return Implementation(rpt.load(path), Path(out or path), hit)
@@ -211,8 +235,12 @@ def _implement(run: Steps, config: CoreConfig, core: GeneratedCore, target: Targ
         nextpnr, log = pnr(run, target, constraints, options.seed,
                            None if target.board else freq)   # a board's clock is constrained
     clocks = rpt.clocks(nextpnr)
+    core_clock = _core_clock(target, options)
     with run.step("timing", "checking timing"):
         timing(clocks, enforced, f"{core.name} on {target.name}", log)
+        if core_clock:
+            core_clock["clock"] = constrained_clocks(clocks, target.board.clock_mhz,
+                                                     core_clock["achieved_mhz"], log)
     bitstream = None
     if target.board:
         with run.step("pack", f"packing the bitstream with {target.device.family.packer}"):
@@ -243,6 +271,7 @@ def _implement(run: Steps, config: CoreConfig, core: GeneratedCore, target: Targ
                  get_kind(config.KIND).perf_model(config).peak_macs_per_cycle},
         "selftest": selftest.to_dict() if selftest else None,
         "engine": options.engine and dataclasses.asdict(options.engine),
+        "core_clock": core_clock,
         "bitstream": bitstream,
         "tools": {**{n: tool_version(t) for n, t in run.tools.items()}, **generator_versions()},
         "tool_sources": {n: t.source for n, t in run.tools.items()},
@@ -250,4 +279,36 @@ def _implement(run: Steps, config: CoreConfig, core: GeneratedCore, target: Targ
         "files": sorted(p.name for p in run.work.iterdir() if p.is_file()),
     }
 
+
+def _core_clock(target: Target, options: FlowOptions) -> dict[str, Any] | None:
+    """The engine's PLL core clock of a board build (requested, achieved, settings), if any."""
+    if target.board is None or options.engine is None:
+        return None
+    clock = engine_core_clock(target.board, options.engine)
+    return clock.to_dict() if clock else None
+
+
+def implement_component(component, name: str, target: Target, *,
+                        progress: Progress = lambda message: None) -> dict[str, Any]:
+    """A bare Amaranth component (not a kind's core: a multiplier, a probe) through the
+    out-of-context steps, cached by its Verilog; ``{"resources": ..., "clocks": ...}``."""
+    text = verilog.convert(component, name=name, emit_src=False)
+    core = GeneratedCore(name, text, {"name": name, "ports": ports_of(component)}, False)
+    tools = tools_for(target, "pypi")
+    key = digest("bare", hashlib.sha256(text.encode()).hexdigest(), target.to_dict(),
+                 target.device.synth_command, {n: tool_identity(t) for n, t in tools.items()},
+                 _flow_sources())
+
+    def build(tmp: Path) -> None:
+        run = Steps(tmp, tools, progress)
+        (tmp / f"{name}.v").write_text(text)
+        iface = CoreInterface.from_manifest(core.manifest)
+        top, sources, constraints = wrap(tmp, None, core, iface, target, None, None)
+        cells = synth(run, name, top, sources, target.device)
+        nextpnr, _ = pnr(run, target, constraints, 1, target.device.default_mhz)
+        atomic_write(tmp / "bare.json", json.dumps({
+            "resources": target.device.family.count(cells), "clocks": rpt.clocks(nextpnr)}))
+
+    path, _ = cached_dir("bare", key, build)
+    return json.loads((path / "bare.json").read_text())
 

@@ -56,7 +56,8 @@ def precision_format(fmt: IntFormat, bits: int) -> IntFormat:
 
 def at_precision(values: np.ndarray, fmt: IntFormat, bits: int) -> np.ndarray:
     """What the core computes with: the low ``bits`` bits of each code, a ``bits``-bit integer."""
-    return precision_format(fmt, bits).decode(fmt.encode(values))
+    low = fmt.encode(values) & np.uint64((1 << bits) - 1)
+    return precision_format(fmt, bits).decode(low)
 
 
 @dataclass(frozen=True)

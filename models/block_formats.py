@@ -16,7 +16,10 @@ follows the specification's rules:
   per block ``s = E4M3(amax_block / 6 / ts)`` (FP32 arithmetic, then RNE into E4M3,
   saturating); elements ``E2M1(x / (s·ts))``, RNE and saturating; a block whose scale is 0
   holds zeros. ``s·ts`` is exact in float64 and the one float64 division cannot move a value
-  across an E2M1 rounding tie (see :mod:`lowbit.models.quantize`).
+  across an E2M1 rounding tie (see :mod:`lowbit.models.quantize`). ``ts`` must be a normal
+  FP32 number: a non-zero tensor whose ``amax_tensor`` is below ``2688 · 2**-126`` (≈ 3.2e-35)
+  is refused with a FormatError, since a zero or subnormal ``ts`` (too few significant bits)
+  would push block scales past E4M3's max and clip elements.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ from lowbit.models.qtensor import (
     orient,
     to_groups,
 )
-from lowbit.models.quantize import as_input, floor_log2, fp32
+from lowbit.models.quantize import as_input, check_fp32_scales, floor_log2, fp32
 
 #: the smallest FP32 normal: the amax an all-zero MX block is given
 _FP32_MIN_NORMAL = FP32.min_normal
@@ -95,9 +98,14 @@ class BlockFormat(Format):
         else:
             if self.tensor_scale is not None:
                 top = np.float32(self.scale.max) * np.float32(self.element.max)
-                tensor_scale = float(np.float32(np.abs(x).max()) / top)
-                if tensor_scale == 0:
-                    tensor_scale = 1.0 if not np.any(x) else FP32.min_subnormal
+                amax_tensor = np.float32(np.abs(x).max())
+                with np.errstate(under="ignore"):
+                    tensor_scale = float(amax_tensor / top)
+                if not np.any(x):
+                    tensor_scale = 1.0
+                check_fp32_scales(np.array([amax_tensor]), np.array([tensor_scale]),
+                                  f"{self.name} tensor scale amax / {float(top):g}:",
+                                  group=False, fix="rescale the input")
             raw = fp32(amax) / np.float32(self.element.max) / np.float32(tensor_scale)
             scale = self.scale.decode(self.scale.encode(raw, saturate=True))
             step = scale * tensor_scale

@@ -69,6 +69,24 @@ class NumberFormat(Format):
         """Codes to exact integers ``value / 2**lsb`` (int64); finite codes only."""
         raise NotImplementedError
 
+    def checked_codes(self, codes: np.ndarray) -> np.ndarray:
+        """``codes`` as int64, or a FormatError naming the first that is not a ``bits``-bit
+        pattern (negative, too wide or not an integer): decoding never wraps a code around."""
+        c = np.asarray(codes)
+        if c.size and not (np.issubdtype(c.dtype, np.integer) or np.issubdtype(c.dtype, np.bool_)):
+            whole = np.isfinite(c) & (c == np.round(c)) if np.issubdtype(c.dtype, np.floating) \
+                else np.zeros(c.shape, dtype=bool)
+            if not whole.all():
+                bad = float(c[~whole].flat[0])
+                raise FormatError(f"code {bad:g} is not an integer bit pattern of {self.name}")
+        c = c.astype(np.int64) if c.dtype != np.uint64 else c
+        bad = (c < 0) | (c > (1 << self.bits) - 1) if c.dtype != np.uint64 else \
+            c > np.uint64((1 << self.bits) - 1)
+        if c.size and np.any(bad):
+            raise FormatError(f"code {int(c[bad].flat[0])} is not a {self.name} code; "
+                              f"{self.name} codes are 0..{(1 << self.bits) - 1}")
+        return c.astype(np.int64)
+
     def is_code(self, codes: np.ndarray) -> np.ndarray:
         """Which bit patterns stand for a value (all, except in :class:`LevelFormat`)."""
         return np.ones(np.shape(codes), dtype=bool)
@@ -154,8 +172,9 @@ class IntFormat(IntRange, NumberFormat):
         return (v & ((1 << self.bits) - 1)).astype(np.uint64)
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
-        """Bit patterns to integer values (sign-extended when signed)."""
-        c = np.asarray(codes).astype(np.int64) & ((1 << self.bits) - 1)
+        """Bit patterns to integer values (sign-extended when signed); a code outside
+        ``0..2**bits - 1`` is an error (:meth:`checked_codes`), not wrapped."""
+        c = self.checked_codes(codes)
         if self.signed:
             c = np.where(c >= (1 << (self.bits - 1)), c - (1 << self.bits), c)
         return c
@@ -291,11 +310,11 @@ class LevelFormat(NumberFormat):
         return out
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
-        c = np.asarray(codes).astype(np.int64)
+        c = self.checked_codes(codes)
         lut = np.full(1 << self.bits, np.iinfo(np.int64).min, dtype=np.int64)
         for code, val in self.table:
             lut[code] = val
-        out = lut[c & ((1 << self.bits) - 1)]
+        out = lut[c]
         if out.size and np.any(out == np.iinfo(np.int64).min):
             bad = c[out == np.iinfo(np.int64).min].flat[0]
             raise FormatError(f"code {bad} is not a {self.name} code; codes are "

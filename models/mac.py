@@ -36,7 +36,8 @@ class MacTiler(DotTiler):
 
 
 class MacPerf(DotPerf):
-    """One MAC per cycle; a GEMM is M·N dot products of length K fed back to back."""
+    """One MAC per cycle; a GEMM is M·N dot products of length K fed back to back, plus the
+    pipeline's latency (the config's: 1 + in_reg + mul_reg + mul_stages)."""
 
     def __init__(self, config):
         self.config = config
@@ -52,4 +53,6 @@ class MacPerf(DotPerf):
         operand_bits = c.a.bits + c.w.bits
         regs = c.acc * 2 + c.k_bits  # accumulator, result register, beat counter
         regs += operand_bits * c.in_reg + operand_bits * c.mul_reg
+        # a carry-chain stage holds the running sum and the operand bits still to come
+        regs += (operand_bits + c.a.bits + c.w.bits) * c.mul_stages
         return regs

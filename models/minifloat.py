@@ -20,8 +20,10 @@ Special-value policies (``specials``):
 
 Encoding (:meth:`FloatFormat.encode`) rounds the exact input once to the nearest representable
 value, ties to an even integer significand (for E8M0, whose significand is always 1, ties go
-up). Overflow saturates to ±max when ``saturate`` is set; otherwise it gives ±inf where the
-format has infinities, else NaN where it has NaN, else a :class:`FormatError`.
+up). Overflow saturates to ±max when ``saturate`` is set — infinite inputs included, as the
+saturating conversion of the OCP OFP8 specification (and ONNX's ``Cast(saturate=1)``) maps ±inf
+to ±max; otherwise it gives ±inf where the format has infinities, else NaN where it has NaN,
+else a :class:`FormatError`. NaN stays NaN either way.
 """
 
 from __future__ import annotations
@@ -146,8 +148,9 @@ class FloatFormat(NumberFormat):
         raise FormatError(f"{self.name} has no NaN")
 
     def fields(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Codes to ``(sign, biased exponent, mantissa)`` fields (int64 arrays)."""
-        c = np.asarray(codes).astype(np.int64)
+        """Codes to ``(sign, biased exponent, mantissa)`` fields (int64 arrays); a code outside
+        ``0..2**bits - 1`` is an error, not wrapped."""
+        c = self.checked_codes(codes)
         sign = (c >> (self.bits - 1)) & 1 if self.signed else np.zeros_like(c)
         return sign, (c >> self.man_bits) & self._field_top, c & ((1 << self.man_bits) - 1)
 
@@ -247,7 +250,6 @@ class FloatFormat(NumberFormat):
         to_inf = np.zeros_like(over)
         if np.any(over):
             if saturate:
-                to_inf = over & np.isinf(x) & self.has_inf
                 mag = np.where(over, self.max_mag_code, mag)
             elif self.has_inf:
                 to_inf = over

@@ -20,6 +20,12 @@ Stated rules (``amax`` is the largest magnitude of a group, ``max``/``min`` the 
   ``Δ = 0.7·mean|x|``, elements ``sign(x)·[|x| > Δ]``, ``scale`` = mean of ``|x|`` above Δ
   (TWN). With pow2/e8m0 those scales go to the nearest power of two (ties up).
 * An all-zero group gets scale 1 (zero-point 0 when symmetric).
+* An FP32 scale must be a normal FP32 number: a group whose scale would overflow FP32 (an
+  asymmetric range ``hi - lo`` above FP32's max, e.g. ``[3e38, -3e38]``) or fall below the
+  smallest normal ``2**-126`` (``amax`` below ``max · 2**-126``; a zero or subnormal scale
+  would zero the group or clip its largest elements) is refused with a :class:`FormatError`
+  naming the group; ``pow2``/``e8m0`` scales take such groups (their exponent clamps: nothing
+  clips, and elements below the smallest scale's step round to zero).
 
 ``x / scale`` is one float64 division of an FP32 value by a scale of at most 24 significant
 bits, then one rounding to the element format: the quotient lies at least 2**-31 (relative)
@@ -97,10 +103,30 @@ def fp32(x) -> np.ndarray:
     return np.asarray(x, dtype=np.float32)
 
 
-def round_scale(num: np.ndarray, den: float, scale_type: str) -> np.ndarray:
+def check_fp32_scales(num: np.ndarray, scale: np.ndarray, what: str, *, group: bool = True,
+                      fix: str = "rescale the input, or use pow2 or e8m0 scales") -> None:
+    """A FormatError for the first group with non-zero ``num`` whose FP32 ``scale`` is not a
+    normal number (inf, zero or subnormal): see the module docstring's rule."""
+    bad = (np.asarray(num) != 0) & ~(np.isfinite(scale) & (np.abs(scale) >= _FP32_TINY))
+    if np.any(bad):
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        n, s = float(np.asarray(num)[index]), float(scale[index])
+        problem = "overflows FP32" if not np.isfinite(s) else \
+            "is below the smallest normal FP32 (2**-126)"
+        where = f"group {index}: its" if group else "the"
+        raise FormatError(f"{where} FP32 scale ({what} {n:g} → {s:g}) {problem}; an FP32 scale "
+                          f"must be a normal FP32 number: {fix}")
+
+
+_FP32_TINY = float(np.finfo(np.float32).tiny)
+
+
+def round_scale(num: np.ndarray, den: float, scale_type: str, what: str = "amax") -> np.ndarray:
     """The scale ``num / den`` of each group, as a value of ``scale_type`` (float64, exact)."""
     if scale_type == "float32":
-        s = (fp32(num) / np.float32(den)).astype(np.float64)
+        with np.errstate(over="ignore", under="ignore"):
+            s = (fp32(num) / np.float32(den)).astype(np.float64)
+        check_fp32_scales(num, s, f"{what} / {den:g}:")
         return np.where(s > 0, s, 1.0)
     e = pow2_at_least(num, den)
     return _pow2_scale(e, scale_type)
@@ -140,6 +166,10 @@ class QuantSpec:
         if not self.symmetric and not isinstance(self.fmt, IntFormat):
             raise UsageError(f"asymmetric (zero-point) quantization needs an integer format; "
                              f"{self.fmt} is not one")
+        if self.symmetric and isinstance(self.fmt, IntFormat) and self.fmt.max < 1:
+            raise UsageError(f"{self.fmt} holds {self.fmt.min}..{self.fmt.max}: symmetric "
+                             "quantization (scale = amax / max) needs a positive max; use "
+                             f"{self.fmt}:asym, uint1 or binary")
         if (isinstance(self.fmt, IntFormat) and self.scale == "float32"
                 and self.fmt.bits > MAX_BITS_FP32_SCALE):
             raise UsageError(f"{self.fmt} with float32 scales is beyond the exactly modelled "
@@ -191,7 +221,10 @@ class QuantSpec:
         hi = np.maximum(g.max(axis=2), 0.0)
         levels = self.fmt.max - self.fmt.min
         if self.scale == "float32":
-            scale = round_scale(fp32(hi) - fp32(lo), levels, "float32")
+            with np.errstate(over="ignore"):
+                scale = ((fp32(hi) - fp32(lo)) / np.float32(levels)).astype(np.float64)
+            check_fp32_scales(hi - lo, scale, f"range hi - lo / {levels}:")
+            scale = np.where(scale > 0, scale, 1.0)
         else:
             scale = round_scale(hi - lo, levels, self.scale)
         zp = np.clip(np.rint(self.fmt.min - lo / scale), self.fmt.min, self.fmt.max)
@@ -209,7 +242,9 @@ class QuantSpec:
             q = np.where(g < 0, -1, 1)
             alpha = mag.mean(axis=2)
         if self.scale == "float32":
-            scale = alpha.astype(np.float32).astype(np.float64)
+            with np.errstate(under="ignore"):
+                scale = alpha.astype(np.float32).astype(np.float64)
+            check_fp32_scales(alpha, scale, "mean magnitude")
             scale = np.where(scale > 0, scale, 1.0)
         else:
             scale = _pow2_scale(pow2_nearest(alpha), self.scale)

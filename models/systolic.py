@@ -111,19 +111,20 @@ class SystolicPerf(TiledPerf):
 
     def run_cycles(self, run: Run) -> int:
         c = self.config
-        R, C, K, mr = c.rows, c.cols, run.k, int(c.mul_reg)
+        R, CP, K, L = c.rows, c.wide_cols, run.k, c.product_latency
+        out = int(c.fanout > 0)          # the result FIFO's cycle
         blocks = len(run.blocks)
         if c.dataflow == "os":
             # a tile every max(K, R) cycles (K beats; a column bus carries R rows), then the
             # last tile's last beat crosses the array and the result pipeline.
-            return (blocks - 1) * max(K, R) + K + R + C + 2 + mr
+            return (blocks - 1) * max(K, R) + K + R + CP + 2 + L + out
         M, T = run.rows, ceil_div(K, R)
         first_load = min(R, K)           # weight rows before the first activation beat
-        latency = R + C + mr             # activation beat → its partial-sum row written back
+        latency = R + CP + L             # activation beat → its partial-sum row written back
         within = max(M, latency)         # next K-tile of a pass: M rows, and row 0 written back
         between = max(M, first_load)     # first K-tile of the next pass: M rows, weights loaded
         return (first_load + blocks * (T - 1) * within + (blocks - 1) * between
-                + M + latency + 1)
+                + M + latency + 1 + out)
 
     @property
     def peak_macs_per_cycle(self) -> float:
@@ -135,26 +136,29 @@ class SystolicPerf(TiledPerf):
 
         Registers a neighbour never reads (the east edge, and the south edge of os) are left
         out, as synthesis removes them; the ws buffer's read register is counted (it is the
-        block RAM's output register on an FPGA).
+        block RAM's output register on an FPGA). A multiplier's own registers count as one
+        product-wide register per stage (a fabric stage holds a partial sum; DSP registers sit
+        in the block); with ``fanout`` the result FIFO counts whole.
         """
         c = self.config
-        R, C, a, w, acc, mr = c.rows, c.cols, c.a.bits, c.w.bits, c.acc, int(c.mul_reg)
-        tri_r, tri_c = R * (R - 1) // 2, C * (C - 1) // 2
+        R, C, P, CP = c.rows, c.cols, c.pack, c.wide_cols
+        a, w, acc, L = c.a.bits, c.w.bits, c.acc, c.product_latency
+        tri_r, tri_c = R * (R - 1) // 2, CP * (CP - 1) // 2
         product = product_bits(c.a, c.w) if c.integer else kulisch_bits(c.a, c.w, 1)
-        result = C * acc + 1
+        result = C * acc + 1 if c.fanout == 0 else (2 * (c.fanout + 2)) * C * acc + c.fanout
         if c.dataflow == "os":
-            pes = (R * C * (acc + 1 + mr * (product + 2))       # sum, done, product and flags
-                   + R * (C - 1) * (a + 2) + (R - 1) * C * w)   # east and south registers
-            skews = (R + tri_r) * (a + 2) + (C + tri_c) * w + (C + tri_c) * acc
-            control = c.k_bits + (R - 1).bit_length() + 1       # beat, cool-down, row done
+            pes = (R * CP * (P * acc + 1 + L * (P * product + 2))    # sums, done, stages, flags
+                   + R * (CP - 1) * (a + 2) + (R - 1) * CP * P * w)  # east and south registers
+            skews = (R + tri_r) * (a + 2) + (CP + tri_c) * P * (w + acc)
+            control = c.k_bits + (R - 1).bit_length() + 1           # beat, cool-down, row done
             return pes + skews + control + result
         row_bits = (R - 1).bit_length()
-        latency = R + C + mr
-        pes = R * C * (acc + 2 * w + mr * product) + R * (C - 1) * (a + 1)
-        skews = ((R + tri_r) * (a + 1) + (C + tri_c) * (1 + row_bits + w)   # activations, weights
-                 + (mr * C + tri_c) * acc + tri_c * acc)                    # sums in and out
+        latency = R + CP + L
+        pes = R * CP * P * (acc + 2 * w + L * product) + R * (CP - 1) * (a + 1)
+        skews = ((R + tri_r) * (a + 1) + (CP + tri_c) * (1 + row_bits + P * w)  # acts, weights
+                 + (L * CP + tri_c) * P * acc + tri_c * P * acc)               # sums in, out
         loader = 1 + row_bits + c.k_bits * (R > 1)  # with R = 1 every weight row ends a tile
-        control = (loader + c.k_bits + 2 * (c.depth - 1).bit_length()
-                   + (latency + 1).bit_length() + 3 * latency)              # counters, tokens
+        control = (loader + c.k_bits + 2 * (c.depth - 1).bit_length() + 3  # counters, flags,
+                   + (latency + 1).bit_length() + 3 * latency + min(L, 1))  # tokens
         buffer = c.depth * C * acc + C * acc                                # rows + read register
         return pes + skews + control + buffer + result

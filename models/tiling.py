@@ -234,6 +234,10 @@ class DotTiler(Tiler):
         tk = self.tile()[2]
         return ceil_div(k, tk) * (tk // self.per_beat)
 
+    def k_limit(self) -> int:
+        """K elements whose beats the run-time K register holds."""
+        return self.config.k_max * self.per_beat
+
     def run_params(self, k: int) -> dict[str, int]:
         """Every parameter port of a run of K-element dot products."""
         return {"k": self.beats_per_result(k), "clear": 0, **self.params()}

@@ -38,6 +38,7 @@ from lowbit.models.tiling import Operands, Results, Tiler
 from lowbit.registry import get_kind
 from lowbit.sim import bench
 from lowbit.sim.bulk import BulkStreams, interface_of, ring_depth
+from lowbit.sim.testbenches import OPERANDS_OPTION
 
 #: how a GEMM's beats move: through the bulk harness, or one cocotb driver per stream
 STREAMS = ("bulk", "beats")
@@ -161,7 +162,7 @@ class GemmBench:
     def default_shape(self) -> GemmShape:
         tm, tn, tk = self.tiler(self.full()).tile()
         side = 4 * max(tm, tn, tk)
-        return GemmShape(side + 3, side + 1, side + 5)
+        return GemmShape(side + 3, side + 1, min(side + 5, self.config.k_max))
 
     def edge_shapes(self) -> list[GemmShape]:
         """Shapes around every edge of the tiling: 1s, K below/at/above one tile, partial
@@ -205,8 +206,9 @@ class GemmBench:
                                      bulk=bulk)
         (m, k), n = operands["a"].shape, operands["w"].shape[1]
         label = " ".join(f"{key}={value}" for key, value in runtime.items())
-        assert_results(got, tiler.golden(operands),
-                       f"GEMM {GemmShape(m, n, k)} {label} {what}".strip(), self.decode)
+        want = _crop(tiler.golden(tiler.padded(operands)), *tiler.result_shape(GemmShape(m, n, k)))
+        assert_results(got, want, f"GEMM {GemmShape(m, n, k)} {label} {what}".strip(),
+                       self.decode)
         return got, cycles
 
     def operands(self, runtime: Mapping[str, Any], gen, shape: GemmShape) -> dict:
@@ -230,7 +232,7 @@ class GemmBench:
 
     def given_operands(self, runtime: Mapping[str, Any]) -> dict | None:
         """The run option ``operands``: an ``.npz`` of values ``a`` and ``w``, as codes."""
-        path = self.options.get("operands")
+        path = self.options.get(OPERANDS_OPTION)
         if path is None:
             return None
         with np.load(path) as data:
@@ -439,7 +441,11 @@ def gemm_full_rate_test(runtime: Callable[[Any, Mapping[str, Any]], dict[str, An
         tb = GemmBench(dut, config, options)
         await tb.start()
         setting = runtime(config, options)
-        shape = GemmShape(*options.get("gemm", default(config, setting)))
+        if "gemm" in options:
+            shape = GemmShape(*options["gemm"])
+        else:   # the default within the run-time K register
+            m, n, k = default(config, setting)
+            shape = GemmShape(m, n, min(k, tb.tiler(setting).max_k()))
         await tb.checked(shape, setting, bench.rng(options, 4), "gemm_full_rate",
                          tb.given_operands(setting))
 

@@ -2,9 +2,10 @@
 
 A build is keyed by the hash of the Verilog, the top module, the simulator and its version, the
 cocotb version and the folder of its VPI libraries (a Verilator model links to them by path, so
-a build made from another virtual environment would not load), the build flags and whether
-waves are traced; an unchanged design is never rebuilt. Each run happens in its own directory
-(log, results, waves), so runs never collide.
+a build made from another virtual environment would not load), the build flags, whether
+waves are traced and the contents of the FPGA primitives' models compiled with the design
+(:mod:`lowbit.hw.sim_models`); an unchanged design is never rebuilt. Each run happens in its own
+directory (log, results, waves), so runs never collide.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import cocotb_tools.config as cocotb_config
 
 from lowbit.cache import cached_dir, digest
 from lowbit.errors import SimulationError, UsageError
+from lowbit.hw.sim_models import models_for
 from lowbit.tools import Tool, require_tool, tool_version
 
 SIMULATORS: dict[str, str] = {"verilator": "verilator", "icarus": "iverilog"}
@@ -156,17 +158,24 @@ _FAST_MAKE = "OPT_FAST=-O2"
 def build(verilog: str, top: str, simulator: str = "verilator", *, waves: bool = False,
           public: str = "top") -> SimBuild:
     """Compile ``verilog`` (top module ``top``) for ``simulator``, or take it from the cache;
-    ``public`` says what the testbench reaches (:data:`PUBLIC`; Verilator only)."""
+    ``public`` says what the testbench reaches (:data:`PUBLIC`; Verilator only).
+
+    The models of the FPGA primitives ``verilog`` instantiates
+    (:func:`lowbit.hw.sim_models.models_for`) are compiled with it, their folders on the
+    include path."""
     tool = require_tool(SIMULATORS[check_simulator(simulator)])
     if public not in PUBLIC:
         raise UsageError(f"public={public!r} is not allowed; allowed: {', '.join(PUBLIC)}")
+    models = models_for(verilog)
     fast = simulator == "verilator" and public != "all"
     build_args = list(_BUILD_ARGS[simulator]) + (PUBLIC[public] if fast else [])
     if waves and simulator == "verilator" and _have_lz4():
         build_args.append("--trace-fst")
+    model_hashes = [hashlib.sha256(p.read_bytes()).hexdigest() for p in models]
     key = digest("sim", simulator, top, hashlib.sha256(verilog.encode()).hexdigest(),
                  tool_version(tool), metadata.version("cocotb"), str(cocotb_config.libs_dir),
-                 build_args, waves, _FAST_MAKE if fast else "")
+                 build_args, waves, _FAST_MAKE if fast else "",
+                 *([model_hashes] if models else []))
     started = time.monotonic()
 
     def compile_into(tmp: Path) -> None:
@@ -179,8 +188,9 @@ def build(verilog: str, top: str, simulator: str = "verilator", *, waves: bool =
         with _environ(tool, extra):
             try:
                 _runner(simulator).build(
-                    sources=[source], hdl_toplevel=top, build_dir=tmp, build_args=build_args,
-                    timescale=TIMESCALE, waves=waves, log_file=log, always=True)
+                    sources=[source, *models], includes=sorted({p.parent for p in models}),
+                    hdl_toplevel=top, build_dir=tmp, build_args=build_args, timescale=TIMESCALE,
+                    waves=waves, log_file=log, always=True)
             except (RuntimeError, SystemExit) as e:
                 raise SimulationError(
                     f"{simulator} build of {top} failed ({e}); last lines of its log:\n"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import random
+
 import pytest
 
 from lowbit.cli import main
@@ -15,6 +18,18 @@ def cli(capsys):
         captured = capsys.readouterr()
         return code, captured.out, captured.err
     return run
+
+
+def pytest_configure(config):
+    """One varying fuzz seed per run, shared with xdist's workers through the environment
+    (they start after this, from the controller's environment)."""
+    if not hasattr(config, "workerinput"):
+        os.environ.setdefault("LOWBIT_FUZZ_SEED", str(random.randrange(1 << 32)))
+
+
+def pytest_report_header(config):
+    return (f"lowbit fuzz seed: {os.environ.get('LOWBIT_FUZZ_SEED')} "
+            "(repeat with LOWBIT_FUZZ_SEED=<seed>)")
 
 
 # The FPGA flow's runs, shared by the test_flow_* files (cached by content hash, so a second

@@ -54,3 +54,25 @@ def test_atomic_write_gives_ordinary_permissions(tmp_path):
     atomic_write(target, "x")
     (tmp_path / "plain.txt").write_text("x")
     assert target.stat().st_mode == (tmp_path / "plain.txt").stat().st_mode
+
+
+def test_a_killed_builders_temporary_directory_is_cleaned_up():
+    """A builder killed mid-build (SIGKILL: no cleanup) leaves its temporary directory; the next
+    build of that key deletes it, and leaves a live builder's alone."""
+    import os
+    import subprocess
+
+    from lowbit.cache import _tmp_prefix
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    folder = cache_root() / "things"
+    folder.mkdir(parents=True)
+    orphan = folder / f"{_tmp_prefix('k2')}{dead.pid}.abc.tmp"
+    alive = folder / f"{_tmp_prefix('k2')}{os.getpid()}.def.tmp"
+    for d in (orphan, alive):
+        d.mkdir()
+        (d / "half").write_text("x")
+    path, hit = cached_dir("things", "k2", lambda tmp: (tmp / "out").write_text("y"))
+    assert not hit and (path / "out").read_text() == "y"
+    assert not orphan.exists() and alive.exists()

@@ -9,7 +9,8 @@ Layers, bottom to top; ``host`` and ``boards`` are peers that do not import each
     hw         lowbit.hw
     host       lowbit.host        boards   lowbit.boards
     sim        lowbit.sim
-    pipelines  lowbit.simulate, lowbit.flow, lowbit.sweep, lowbit.compare
+    pipelines  lowbit.simulate, lowbit.flow, lowbit.sweep, lowbit.compare, lowbit.workload,
+               lowbit.fit
     commands   lowbit.commands, lowbit.cli
 """
 
@@ -30,7 +31,8 @@ LAYERS = [
     ("host", ("lowbit.host",)),
     ("boards", ("lowbit.boards",)),
     ("sim", ("lowbit.sim",)),
-    ("pipelines", ("lowbit.simulate", "lowbit.flow", "lowbit.sweep", "lowbit.compare")),
+    ("pipelines", ("lowbit.simulate", "lowbit.flow", "lowbit.sweep", "lowbit.compare",
+                   "lowbit.workload", "lowbit.fit")),
     ("commands", ("lowbit.commands", "lowbit.cli")),
 ]
 #: layers on one level: neither may import the other

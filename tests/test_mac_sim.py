@@ -23,11 +23,21 @@ CONFIGS = [
     MacConfig(a="int1", w="int1", acc=2, overflow="wrap", k_bits=4),
     MacConfig(a="uint1", w="int16", acc=17, overflow="saturate", in_reg=True, k_bits=8),
 ]
+#: one config per new multiplier choice (lowbit.hw.mul), bit- and cycle-exact like the others
+MUL_CONFIGS = [
+    MacConfig(a="int8", w="int4", acc=24, mul="lut"),
+    MacConfig(a="uint8", w="int8", acc=20, mul="lut", family="ecp5", mul_stages=2, in_reg=True,
+              overflow="saturate"),
+    MacConfig(a="int16", w="int16", acc=40, mul="dsp", family="ecp5", in_reg=True, mul_reg=True),
+    MacConfig(a="int4", w="uint3", acc=10, mul="dsp", family="ecp5", mul_reg=True),
+    MacConfig(a="int8", w="uint8", acc=20, mul="dsp", family="ice40", in_reg=True, mul_reg=True,
+              overflow="saturate"),
+]
 EXPECTED_TESTS = {"gemm_full_rate", "random_with_backpressure", "corner_values",
                   "overflow_runs", "clear_and_restart"}
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: c.name)
+@pytest.mark.parametrize("config", CONFIGS + MUL_CONFIGS, ids=lambda c: c.name)
 def test_mac_bit_exact(config, tmp_path):
     shape = GemmShape(3, 5, min(21, (1 << config.k_bits) - 1))
     result = simulate(config, run_dir=tmp_path, seed=7,

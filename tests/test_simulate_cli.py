@@ -1,7 +1,10 @@
 """``lowbit simulate`` on every kind: the summary table, the measured-vs-model line, exit 0."""
 
+import re
+
 import pytest
 
+from lowbit.commands.simulate import CYCLES_LEGEND
 from lowbit.registry import kinds
 
 #: per kind: config flags and the GEMM test with its shape
@@ -32,3 +35,16 @@ def test_cli_simulate_summary(cli, kind, tmp_path):
 
 def test_every_kind_has_a_case():
     assert set(CASES) == set(kinds())
+
+
+def test_the_two_cycle_counts_are_labelled_and_consistent(cli, tmp_path):
+    """The table's sim cycles (the whole test) and a GEMM's cycles (first input to last result
+    handshake, both counted) are named apart, and the whole test is never the shorter."""
+    flags, test, shape = CASES["mac"]
+    code, out, _ = cli("simulate", "mac", *flags, "--gemm", shape, "--test", test,
+                       "--run-dir", tmp_path)
+    assert code == 0, out
+    assert " ".join(CYCLES_LEGEND.split()) in " ".join(out.split())
+    sim = int(re.search(rf"{test}\s*│\s*pass\s*│\s*([\d,]+)", out).group(1).replace(",", ""))
+    gemm = int(re.search(r"took ([\d,]+) GEMM cycles", out).group(1).replace(",", ""))
+    assert sim > gemm > 0

@@ -88,12 +88,26 @@ def test_performance_model(dataflow):
 
 
 @pytest.mark.parametrize("values, field, allowed", [
-    ({"rows": 0}, "rows", "1..64"),
-    ({"cols": 65}, "cols", "1..64"),
+    ({"rows": 0}, "rows", "1..128"),
+    ({"cols": 129}, "cols", "1..128"),
     ({"dataflow": "is"}, "dataflow", "ws, os"),
     ({"a": "int8", "w": "int8", "acc": 15}, "acc", "at least 16 bits"),
     ({"a": "int17"}, "a", "int1..int16"),
     ({"depth": 0}, "depth", "1..65536"),
+    ({"mul": "dsp"}, "family", "ecp5 or ice40"),
+    ({"mul": "booth"}, "mul", "infer, lut, dsp, auto"),
+    ({"pack": 2}, "pack", "1 with mul=infer"),
+    ({"mul": "lut", "pack": 2}, "pack", "1 with mul=lut"),
+    ({"mul": "dsp", "family": "ecp5", "pack": 2}, "pack", "at most 1 for int8 × int8"),
+    ({"mul": "dsp", "family": "ecp5", "w": "int4", "pack": 3}, "pack", "divisor of cols=4"),
+    ({"mul": "dsp", "family": "ecp5", "w": "int4", "pack": 4}, "pack", "at most 2"),
+    ({"mul": "dsp", "family": "ice40", "a": "int16"}, "a", "at most 8 bits"),
+    ({"mul": "dsp", "family": "ecp5", "mul_stages": 4}, "mul_stages", "at most 3"),
+    ({"mul": "auto", "family": "ecp5"}, "dsp_blocks", "at least 1 with mul=auto"),
+    ({"dsp_blocks": 4}, "dsp_blocks", "0 unless mul=auto"),
+    ({"mul": "lut", "family": "ice40"}, "family", "generic or ecp5 with mul=lut"),
+    ({"mul": "lut", "a": "fp8_e4m3", "acc": 40}, "mul", "infer for minifloat operands"),
+    ({"mul_stages": 1}, "mul_stages", "0 with mul=infer"),
 ])
 def test_bad_configs(values, field, allowed):
     with pytest.raises(ConfigError) as e:
@@ -102,7 +116,7 @@ def test_bad_configs(values, field, allowed):
 
 
 @pytest.mark.parametrize("args", [
-    ["--rows", "0"], ["--cols", "65"], ["--a", "int8", "--w", "int4", "--acc", "11"],
+    ["--rows", "0"], ["--cols", "129"], ["--a", "int8", "--w", "int4", "--acc", "11"],
     ["--gemm", "0x4x4"], ["--gemm", "4x4x70000"],
 ])
 def test_cli_bad_input_exits_2_and_writes_nothing(cli, tmp_path, args):

@@ -33,9 +33,25 @@ CONFIGS = [
     S(rows=8, cols=8, dataflow="ws", a="int8", w="int8", acc=20, depth=24, k_bits=12),
     S(rows=8, cols=8, dataflow="os", a="int8", w="int4", acc=16, overflow="saturate"),
 ]
+#: the multipliers that fill an FPGA: DSP blocks instantiated with their registers and packed
+#: two products per block, carry-chain fabric multipliers, a mix of both, the pipelined enable
+FILL = [
+    S(rows=3, cols=4, dataflow="ws", a="int8", w="int4", acc=16, overflow="saturate", depth=8,
+      mul="dsp", family="ecp5", pack=2),
+    S(rows=2, cols=4, dataflow="os", a="int8", w="int4", acc=15, mul="dsp", family="ecp5",
+      pack=2, mul_stages=3, fanout=1),
+    S(rows=3, cols=2, dataflow="ws", a="int8", w="uint8", acc=17, depth=8, mul="lut",
+      family="ecp5", mul_stages=2, mul_reg=True),
+    S(rows=2, cols=3, dataflow="os", a="uint4", w="int3", acc=9, overflow="saturate",
+      mul="lut", family="generic", mul_stages=1, fanout=3),
+    S(rows=4, cols=4, dataflow="ws", a="int8", w="int4", acc=16, depth=16, mul="auto",
+      family="ecp5", dsp_blocks=3, pack=2),
+    S(rows=2, cols=4, dataflow="os", a="uint4", w="int4", acc=12, overflow="saturate",
+      mul="auto", family="ice40", dsp_blocks=2, pack=2),
+]
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: c.name)
+@pytest.mark.parametrize("config", CONFIGS + FILL, ids=lambda c: c.name)
 def test_systolic_bit_exact(config, tmp_path):
     side = 4 * max(config.rows, config.cols)
     simulate_checked(config, SystolicBench, GemmShape(side + 1, side + 2, side + 3), tmp_path,

@@ -61,6 +61,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+#: the two cycle counts ``lowbit simulate`` prints, and what each counts
+SIM_CYCLES = "sim cycles"
+GEMM_CYCLES = "GEMM cycles"
+CYCLES_LEGEND = (f"{SIM_CYCLES}: clock cycles each whole test simulated (reset, setup and every "
+                 f"GEMM it ran); {GEMM_CYCLES}: from the clock edge of a GEMM's first input "
+                 "handshake to that of its last result handshake, both counted — what the "
+                 "performance model predicts")
+
+
 def report(result: Simulation) -> None:
     """The summary table of a simulation: tests, cycles, speed, and measured vs modelled cycles."""
     out = console()
@@ -71,7 +80,7 @@ def report(result: Simulation) -> None:
         out.print(f"build: compiled {build.simulator} model in {build.seconds:.1f} s "
                   f"({build.path})")
     table = Table(title=f"{result.core.name} on {build.simulator}")
-    for col in ("test", "result", "cycles", "wall s", "cycles/s"):
+    for col in ("test", "result", SIM_CYCLES, "wall s", "cycles/s"):
         table.add_column(col, justify="left" if col in ("test", "result") else "right")
     for o in run.outcomes:
         cycles = int(o.sim_time_ns // CLOCK_PERIOD_NS)
@@ -83,11 +92,13 @@ def report(result: Simulation) -> None:
                   f"{run.cycles:,}", f"{wall:.2f}", f"{run.cycles / wall:,.0f}" if wall else "-",
                   style="bold")
     out.print(table)
+    out.print(CYCLES_LEGEND)
     for rec in run.records:
         if "model_cycles" in rec:
             ratio = rec["cycles"] / rec["model_cycles"]
             util = rec.get("utilization")
-            out.print(f"{rec['test']}: GEMM {rec.get('gemm', '?')} took {rec['cycles']:,} cycles, "
+            out.print(f"{rec['test']}: GEMM {rec.get('gemm', '?')} took {rec['cycles']:,} "
+                      f"{GEMM_CYCLES}, "
                       f"model {rec['model_cycles']:,} (measured/model {ratio:.3f})"
                       + (f", utilization {util:.1%}" if util is not None else ""))
     for failure in run.failures:

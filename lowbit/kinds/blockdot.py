@@ -110,6 +110,8 @@ class BlockdotConfig(CoreConfig):
         return 1 + self.mul_reg + (2 + self.tensor_scaled if self.fp32 else 0)
 
     def check_gemm(self, shape) -> None:
+        """K pads to whole blocks with zero elements (the tiler's padding), so any K runs
+        whose block count the run-time register holds."""
         if self.fp32 and -(-shape.k // self.block) > self.blocks_max:
             raise ConfigError("gemm", str(shape), f"K must be at most {self.blocks_max} blocks "
                               f"of {self.block} with blocks_bits={self.blocks_bits}",

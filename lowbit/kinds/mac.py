@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from lowbit.config import option
 from lowbit.kinds.int_datapath import IntDatapathConfig
 from lowbit.kinds.kind import CoreKind, SelfTestPlan
 from lowbit.models.mac import MacPerf, MacTiler, mac_golden
 from lowbit.models.perf import GemmShape
+
+MULS = ("infer", "lut", "dsp")
+FAMILIES = ("generic", "ecp5", "ice40")
+#: the widest operand each family's DSP block takes in the mode mul=dsp uses
+DSP_OPERAND_BITS = {"ecp5": 18, "ice40": 8}
 
 
 @dataclass(frozen=True)
@@ -18,18 +23,53 @@ class MacConfig(IntDatapathConfig):
 
     KIND: ClassVar[str] = "mac"
 
-    in_reg: bool = option(False, "register the operands before the multiplier")
-    mul_reg: bool = option(False, "register the product before the accumulator")
+    in_reg: bool = option(False, "register the operands before the multiplier (mul=dsp: the "
+                                 "DSP block's input registers)")
+    mul_reg: bool = option(False, "register the product before the accumulator (mul=dsp: the "
+                                  "DSP block's output register)")
+    mul: Literal["infer", "lut", "dsp"] = option(
+        "infer", "the multiplier: infer (a * w, left to Yosys), lut (a carry-chain array in the "
+        "fabric), dsp (the DSP block of --family, instantiated)", choices=MULS)
+    family: Literal["generic", "ecp5", "ice40"] = option(
+        "generic", "the FPGA family whose cells mul=lut/dsp instantiate: dsp needs ecp5 "
+        "(MULT18X18D) or ice40 (SB_MAC16 in 8x8 mode); lut with ecp5 puts the partial-product "
+        "ANDs into the CCU2C carry cells, with generic leaves its rows to Yosys",
+        choices=FAMILIES)
+    mul_stages: int = option(0, "pipeline registers inside mul=lut's carry-chain array, spread "
+                                "over its rows (each adds a cycle of latency)", lo=0, hi=16)
+
+    def check(self) -> None:
+        super().check()
+        if self.mul == "infer" and self.family != "generic":
+            self.fail("family", "family applies to mul=lut or dsp; with mul=infer Yosys "
+                                "chooses the cells (allowed: generic)")
+        if self.mul != "lut" and self.mul_stages:
+            self.fail("mul_stages", f"mul_stages applies to mul=lut; with mul={self.mul} use "
+                                    "in_reg/mul_reg (allowed: 0)")
+        if self.mul == "lut" and self.family == "ice40":
+            self.fail("family", "mul=lut has carry-chain cells of its own for ecp5 only; on "
+                                "iCE40 use family=generic (Yosys maps the rows to SB_CARRY)")
+        if self.mul == "dsp":
+            if self.family not in DSP_OPERAND_BITS:
+                self.fail("family", "mul=dsp instantiates a family's DSP block: allowed ecp5 "
+                                    "(MULT18X18D) or ice40 (SB_MAC16)")
+            limit = DSP_OPERAND_BITS[self.family]
+            for name in ("a", "w"):
+                if getattr(self, name).bits > limit:
+                    self.fail(name, f"mul=dsp family={self.family} takes operands of at most "
+                                    f"{limit} bits (int1..int{limit}, uint1..uint{limit})")
 
     @property
     def latency(self) -> int:
         """Cycles from the last operand beat's handshake to its result's handshake."""
-        return 1 + self.in_reg + self.mul_reg
+        return 1 + self.in_reg + self.mul_reg + self.mul_stages
 
     @property
     def name(self) -> str:
         regs = "".join(s for s, on in (("_ir", self.in_reg), ("_mr", self.mul_reg)) if on)
-        return f"mac_{self.a}_{self.w}_acc{self.acc}_{self.overflow}{regs}_k{self.k_bits}"
+        mul = "" if self.mul == "infer" else f"_{self.mul}_{self.family}" + (
+            f"_s{self.mul_stages}" if self.mul_stages else "")
+        return f"mac_{self.a}_{self.w}_acc{self.acc}_{self.overflow}{regs}{mul}_k{self.k_bits}"
 
 
 def selftest(config: MacConfig) -> SelfTestPlan:
