@@ -88,13 +88,13 @@ def wrap(core: GeneratedCore) -> Harness:
     return Harness(name, core.name, core.verilog + "\n" + harness_verilog(interface, name))
 
 
-def build(core: GeneratedCore, simulator: str = "verilator", *,
-          waves: bool = False) -> tuple[Harness, runner.SimBuild]:
-    """The core in its harness, compiled (or from the cache): what every simulation of a core
-    kind runs on."""
+def build(core: GeneratedCore, simulator: str = "verilator", *, waves: bool = False,
+          opt: str = "O2") -> tuple[Harness, runner.SimBuild]:
+    """The core in its harness, compiled (or from the cache; ``opt``: :data:`runner.OPT`):
+    what every simulation of a core kind runs on."""
     harness = wrap(core)
     return harness, runner.build(harness.verilog, harness.name, simulator, waves=waves,
-                                 public="marked")
+                                 public="marked", opt=opt)
 
 
 def words_of_ints(payloads, width: int) -> np.ndarray:
@@ -494,7 +494,7 @@ class BulkStreams:
         ``ready`` on an output, drawn in the harness by generators seeded from ``rng``. Cycles
         count as :func:`lowbit.sim.bench.transfer` counts them.
         """
-        from cocotb.triggers import First, Timer
+        from cocotb.triggers import FallingEdge, First, Timer
         from cocotb.utils import get_sim_time
 
         dut = self.dut
@@ -528,6 +528,10 @@ class BulkStreams:
         dut.bulk__start.value = self._runs
         while dut.bulk__run.value.to_unsigned() != self._runs:   # the counters of the last
             await dut.bulk__run.value_change                    # run are cleared at this edge
+        # ... but a simulator may call back before it has updated the rest of that edge (Icarus
+        # does, mid-way through its non-blocking updates: bulk__done would still be the last
+        # run's); by the falling edge everything is settled
+        await FallingEdge(dut.clk)
         deadline = get_sim_time("ns") + (max_cycles + 4) * CLOCK_PERIOD_NS
         while dut.bulk__done.value != 1:
             await self._service(src, snk, final=False)

@@ -24,6 +24,7 @@ edges) and take every test from :func:`gemm_tests`:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -217,15 +218,19 @@ class GemmBench:
     async def checked(self, shape: GemmShape, runtime: Mapping[str, Any], gen, test: str,
                       operands: Operands | None = None, streams: str | None = None
                       ) -> tuple[Results, int]:
-        """A GEMM at full rate; its cycles must equal the performance model's."""
+        """A GEMM at full rate; its cycles must equal the performance model's. Its record
+        holds the CPU seconds it took (stimulus, simulation, read-back and check)."""
         operands = self.operands(runtime, gen, shape) if operands is None else operands
         streams = streams or self.streams
+        cpu = time.process_time()     # the simulator's and the testbench's (one process)
         got, cycles = await self.gemm(runtime, operands, streams=streams)
+        cpu = time.process_time() - cpu
         perf = self.kind.perf_model(self.config, **runtime)
         model = perf.gemm_cycles(shape)
         util = shape.macs / (cycles * perf.peak_macs_per_cycle) if cycles else 0.0
         bench.record(test=test, gemm=str(shape), cycles=cycles, model_cycles=model,
-                     macs=shape.macs, utilization=util, streams=streams, **runtime)
+                     macs=shape.macs, utilization=util, streams=streams, cpu_s=round(cpu, 3),
+                     **runtime)
         assert cycles == model, f"GEMM {shape} {runtime}: measured {cycles} cycles, the model " \
                                 f"says {model}"
         return got, cycles

@@ -150,15 +150,18 @@ PUBLIC: dict[str, list[str]] = {
     "top": ["--no-public-flat-rw", "--public-depth", "1"],
     "marked": ["--no-public-flat-rw"],
 }
-#: ... and the evaluation code compiled with -O2 instead of the makefile's -Os (the code that
-#: runs once, e.g. the constructors, keeps its flags)
-_FAST_MAKE = "OPT_FAST=-O2"
+#: C++ optimization of a Verilator model's own code by what it is built for: ``O2`` for long
+#: runs (about twice the cycles/s of the makefile's -Os; builds take about twice as long as at
+#: -O0), ``O0`` for short ones (the tests' GEMMs: half the build time, runs 2-3x slower). The
+#: run-time library keeps its flags (its objects come from :mod:`lowbit.sim.objcache`).
+OPT: dict[str, str] = {"O0": "OPT_FAST=-O0 OPT_SLOW=-O0", "O2": "OPT_FAST=-O2"}
 
 
 def build(verilog: str, top: str, simulator: str = "verilator", *, waves: bool = False,
-          public: str = "top") -> SimBuild:
+          public: str = "top", opt: str = "O2") -> SimBuild:
     """Compile ``verilog`` (top module ``top``) for ``simulator``, or take it from the cache;
-    ``public`` says what the testbench reaches (:data:`PUBLIC`; Verilator only).
+    ``public`` says what the testbench reaches (:data:`PUBLIC`), ``opt`` how the model is
+    optimized (:data:`OPT`; both Verilator only).
 
     The models of the FPGA primitives ``verilog`` instantiates
     (:func:`lowbit.hw.sim_models.models_for`) are compiled with it, their folders on the
@@ -166,15 +169,18 @@ def build(verilog: str, top: str, simulator: str = "verilator", *, waves: bool =
     tool = require_tool(SIMULATORS[check_simulator(simulator)])
     if public not in PUBLIC:
         raise UsageError(f"public={public!r} is not allowed; allowed: {', '.join(PUBLIC)}")
+    if opt not in OPT:
+        raise UsageError(f"opt={opt!r} is not allowed; allowed: {', '.join(OPT)}")
     models = models_for(verilog)
-    fast = simulator == "verilator" and public != "all"
-    build_args = list(_BUILD_ARGS[simulator]) + (PUBLIC[public] if fast else [])
+    verilator = simulator == "verilator"
+    build_args = list(_BUILD_ARGS[simulator]) + (PUBLIC[public] if verilator else [])
+    make = OPT[opt] if verilator else ""
     if waves and simulator == "verilator" and _have_lz4():
         build_args.append("--trace-fst")
     model_hashes = [hashlib.sha256(p.read_bytes()).hexdigest() for p in models]
     key = digest("sim", simulator, top, hashlib.sha256(verilog.encode()).hexdigest(),
                  tool_version(tool), metadata.version("cocotb"), str(cocotb_config.libs_dir),
-                 build_args, waves, _FAST_MAKE if fast else "",
+                 build_args, waves, make,
                  *([model_hashes] if models else []))
     started = time.monotonic()
 
@@ -182,9 +188,8 @@ def build(verilog: str, top: str, simulator: str = "verilator", *, waves: bool =
         source = tmp / f"{top}.v"
         source.write_text(verilog)
         log = tmp / "build.log"
-        extra = dict(OBJCACHE) if simulator == "verilator" else {}
-        if fast:
-            extra["MAKEFLAGS"] = f"{dict(tool.env).get('MAKEFLAGS', '')} {_FAST_MAKE}"
+        extra = {**OBJCACHE, "MAKEFLAGS": f"{dict(tool.env).get('MAKEFLAGS', '')} {make}"} \
+            if verilator else {}
         with _environ(tool, extra):
             try:
                 _runner(simulator).build(
@@ -195,7 +200,7 @@ def build(verilog: str, top: str, simulator: str = "verilator", *, waves: bool =
                 raise SimulationError(
                     f"{simulator} build of {top} failed ({e}); last lines of its log:\n"
                     f"{_tail(log)}") from None
-        if simulator == "verilator":  # keep the model binary, drop the object files
+        if verilator:  # keep the model binary, drop the object files
             for junk in tmp.glob("*.[oad]"):
                 junk.unlink()
             for junk in tmp.glob("*.cpp"):

@@ -48,7 +48,7 @@ def test_testbench_catches_a_wrong_golden_model(case, tmp_path):
     tests = (tests,) if isinstance(tests, str) else tests
     config = config_from_dict(built)
     claimed = config_from_dict({**config.to_dict(), **told})
-    _, build = bulk.build(generate(config))
+    _, build = bulk.build(generate(config), opt="O0")
     run = runner.run(build, TESTBENCHES[config.KIND], tmp_path,
                      env=bench.environment(claimed, {"seed": 1, **options}), testcase=tests)
     assert sorted(o.name for o in run.outcomes) == sorted(tests)
