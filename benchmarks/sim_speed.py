@@ -140,7 +140,7 @@ def run_bare(binary: Path, cycles: int) -> dict:
     out = subprocess.run([str(binary), str(cycles)], capture_output=True, text=True, check=True)
     found = re.search(r"cycles (\d+) seconds ([\d.]+) cpu ([\d.]+)", out.stdout)
     ran, seconds, cpu = int(found[1]), float(found[2]), float(found[3])
-    return {"path": "bare Verilator loop", "cycles": ran, "test_s": seconds, "cpu_s": cpu,
+    return {"path": "bare loop (C++)", "cycles": ran, "test_s": seconds, "cpu_s": cpu,
             "rate": ran / seconds, "cpu_rate": ran / cpu, "checked": "-"}
 
 
@@ -148,7 +148,7 @@ def run_bare(binary: Path, cycles: int) -> dict:
 
 def run_cocotb(config: SystolicConfig, shape: GemmShape, streams: str, simulator: str,
                out) -> dict:
-    label = f"{'bulk harness' if streams == 'bulk' else 'per-beat cocotb'} ({simulator})"
+    label = f"{'bulk' if streams == 'bulk' else 'per-beat'} ({simulator})"
     with out.status(f"{label}: GEMM {shape} ({shape.macs:,} MACs)"), \
             tempfile.TemporaryDirectory() as tmp:
         started = time.monotonic()
@@ -219,8 +219,8 @@ def main(argv=None) -> int:
 
     table = Table(title=f"{config.name}: simulation speed (GEMMs bit-exact against the golden "
                         "model)")
-    for col in ("path", "GEMM", "cycles (GEMM)", "model", "test s", "cycles/s", "GEMM CPU s",
-                "cycles/CPU-s", "process s", "bit-exact"):
+    for col in ("path", "GEMM", "cycles (GEMM)", "model", "test s", "cycles/s", "CPU s",
+                "cycles/CPU-s", "process s", "exact"):
         table.add_column(col, justify="left" if col in ("path", "GEMM") else "right")
     for r in rows:
         gemm = r.get("gemm")

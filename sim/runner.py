@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -229,6 +230,12 @@ def run(sim_build: SimBuild, test_module: str, run_dir: Path, *,
         if sim_build.simulator == "icarus":
             plusargs.append(f"+dumpfile_path={waves_file}")
     extra_env = {**(env or {}), "LOWBIT_REPORT": str(records)}
+    test_filter = None
+    if testcase is not None:
+        # exact names: cocotb's own testcase= runs every test whose name ends in one given
+        # (testcase="backpressure" would run bulk_backpressure too)
+        names = testcase.split(",") if isinstance(testcase, str) else list(testcase)
+        test_filter = r"\.(" + "|".join(re.escape(n.strip()) for n in names) + ")$"
     started = time.monotonic()
     with _environ(tool):
         # the results file (or its absence) says what happened
@@ -236,7 +243,7 @@ def run(sim_build: SimBuild, test_module: str, run_dir: Path, *,
             _runner(sim_build.simulator).test(
                 test_module=test_module, hdl_toplevel=sim_build.top, hdl_toplevel_lang="verilog",
                 build_dir=sim_build.path, test_dir=run_dir, results_xml=str(results),
-                extra_env=extra_env, seed=seed, testcase=testcase, waves=sim_build.waves,
+                extra_env=extra_env, seed=seed, test_filter=test_filter, waves=sim_build.waves,
                 plusargs=plusargs, timescale=TIMESCALE, log_file=log)
     seconds = time.monotonic() - started
     outcomes = _read_results(results)
