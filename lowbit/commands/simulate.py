@@ -26,7 +26,8 @@ def register(verbs) -> None:
                             "VCD under Verilator when lz4.h is not installed)")
         p.add_argument("--gemm", metavar="MxNxK", help="GEMM shape the full-rate test runs")
         p.add_argument("--seed", type=seed, default=1, help="random seed (default: 1)")
-        p.add_argument("--test", metavar="NAME", help="run only the testbench tests matching NAME")
+        p.add_argument("--test", metavar="NAME", help="run only the testbench test NAME "
+                       "(names separated by commas for several)")
         p.add_argument("--run-dir", metavar="DIR",
                        help="where the log, results and waves go "
                             "(default: lowbit-out/<name>/sim-<sim>)")
