@@ -532,10 +532,12 @@ class BulkStreams:
         # does, mid-way through its non-blocking updates: bulk__done would still be the last
         # run's); by the falling edge everything is settled
         await FallingEdge(dut.clk)
-        deadline = get_sim_time("ns") + (max_cycles + 4) * CLOCK_PERIOD_NS
+        # whole ns: the falling edge is half a period off the clock's edges, and a float time
+        # difference there may not be a whole number of simulator steps
+        deadline = round(get_sim_time("ns")) + (max_cycles + 4) * CLOCK_PERIOD_NS
         while dut.bulk__done.value != 1:
             await self._service(src, snk, final=False)
-            timeout = Timer(max(deadline - get_sim_time("ns"), 1), "ns")
+            timeout = Timer(max(deadline - round(get_sim_time("ns")), 1), "ns")
             fired = await First(dut.bulk__event.value_change, dut.bulk__done.value_change,
                                 timeout)
             if fired is timeout:
