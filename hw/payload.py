@@ -82,7 +82,8 @@ def _field_codes(payloads: Sequence[int], offset: int, width: int) -> np.ndarray
     if width > 64:
         return np.array([(int(p) >> offset) & ((1 << width) - 1) for p in payloads], dtype=object)
     if offset + width <= 64:
-        p = np.array(payloads, dtype=np.uint64)
+        low = (1 << 64) - 1      # payloads may be wider than the 64 bits this field lies in
+        p = np.array([int(x) & low for x in payloads], dtype=np.uint64)
         return (p >> np.uint64(offset)) & np.uint64((1 << width) - 1)
     return np.array([(int(p) >> offset) & ((1 << width) - 1) for p in payloads], dtype=np.uint64)
 
@@ -124,3 +125,80 @@ def signed_values(codes: np.ndarray, width: int) -> np.ndarray:
                         dtype=object).reshape(np.shape(codes))
     c = np.asarray(codes).astype(np.int64)
     return np.where(c >= (1 << (width - 1)), c - (1 << width), c)
+
+
+def _fields(layout, beats) -> list[tuple[int, int, np.ndarray]]:
+    """(offset, width, codes) of every field of a stream's beats as :func:`pack_beats` takes
+    them."""
+    if isinstance(layout, data.ArrayLayout):
+        codes = np.asarray(beats)
+        return [(layout[lane].offset, layout[lane].width, codes[:, lane])
+                for lane in range(layout.length)]
+    if isinstance(layout, data.StructLayout):
+        return [(f.offset, f.width, np.asarray(beats[name])) for name, f in layout]
+    return [(0, Shape.cast(layout).width, np.asarray(beats).reshape(-1))]
+
+
+def payload_width(layout) -> int:
+    """Bits of a stream's payload."""
+    return layout.size if isinstance(layout, data.Layout) else Shape.cast(layout).width
+
+
+def word_count(width: int) -> int:
+    """64-bit words of a ``width``-bit payload (at least one)."""
+    return max(1, -(-width // 64))
+
+
+def _mask(width: int) -> np.uint64:
+    return np.uint64((1 << width) - 1)
+
+
+def pack_words(layout, beats) -> np.ndarray:
+    """The payloads of :func:`pack_beats` as a (beats × words) uint64 matrix, least
+    significant word first: the same bits without a Python integer per beat, for moving many
+    beats at once (the bulk stream harness of :mod:`lowbit.sim.bulk`)."""
+    fields = _fields(layout, beats)
+    count = len(fields[0][2]) if fields else 0
+    words = np.zeros((count, word_count(payload_width(layout))), dtype=np.uint64)
+    for offset, width, codes in fields:
+        chunks = [(0, codes)] if codes.dtype != object else \
+            [(lo, np.array([(int(c) >> lo) & ((1 << 64) - 1) for c in codes], dtype=np.uint64))
+             for lo in range(0, width, 64)]
+        for lo, part in chunks:
+            bits = min(64, width - lo)
+            i, s = divmod(offset + lo, 64)
+            v = np.asarray(part, dtype=np.uint64) & _mask(bits)
+            words[:, i] |= v << np.uint64(s)
+            if s + bits > 64:
+                words[:, i + 1] |= v >> np.uint64(64 - s)
+    return words
+
+
+def _take(words: np.ndarray, offset: int, width: int) -> np.ndarray:
+    """One field of at most 64 bits from payload words (uint64 codes)."""
+    i, s = divmod(offset, 64)
+    v = words[:, i] >> np.uint64(s)
+    if s + width > 64:
+        v = v | (words[:, i + 1] << np.uint64(64 - s))
+    return v & _mask(width)
+
+
+def _field_of_words(words: np.ndarray, offset: int, width: int) -> np.ndarray:
+    if width <= 64:
+        return _take(words, offset, width)
+    parts = [_take(words, offset + lo, min(64, width - lo)) for lo in range(0, width, 64)]
+    return np.array([sum(int(p[b]) << (64 * j) for j, p in enumerate(parts))
+                     for b in range(len(words))], dtype=object)
+
+
+def unpack_words(layout, words: np.ndarray):
+    """The inverse of :func:`pack_words`, in the forms of :func:`unpack_beats`."""
+    words = np.asarray(words, dtype=np.uint64)
+    if isinstance(layout, data.ArrayLayout):
+        out = np.empty((len(words), layout.length), dtype=np.uint64)
+        for lane in range(layout.length):
+            out[:, lane] = _take(words, layout[lane].offset, layout[lane].width)
+        return out
+    if isinstance(layout, data.StructLayout):
+        return {name: _field_of_words(words, f.offset, f.width) for name, f in layout}
+    return _field_of_words(words, 0, Shape.cast(layout).width).reshape(-1, 1)

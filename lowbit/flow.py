@@ -217,7 +217,7 @@ def checked_selftest(config: CoreConfig, core: GeneratedCore, iface: CoreInterfa
     expect = expectation(config, iface)
     top = SelfTestTop(iface, expect)
     text = verilog.convert(top, name=SIM_TOP, ports=top.ports(), emit_src=False)
-    build = runner.build(core.verilog + text, SIM_TOP)
+    build = runner.build(core.verilog + text, SIM_TOP, opt="O0")   # a short run
     run = runner.run(build, "lowbit.sim.tb_selftest", run_dir,
                      env=bench.environment(config, expect.to_dict()))
     if not run.passed:

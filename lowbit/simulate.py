@@ -1,24 +1,35 @@
-"""Config → Verilog → cached simulator build → cocotb run against the golden model."""
+"""Config → Verilog → cached simulator build → cocotb run against the golden model.
+
+The simulated top is the core inside its bulk stream harness (:func:`lowbit.sim.bulk.wrap`):
+one build serves the GEMM tests, whose beats move in bulk, and the per-beat protocol tests,
+which drive the core's own ports through the harness. The build is cached by the harness's
+Verilog (the core's included) and its top module's name.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from lowbit.config import CoreConfig
 from lowbit.hw.verilog import GeneratedCore, generate
-from lowbit.sim import bench, runner
-from lowbit.sim.testbenches import TESTBENCHES
+from lowbit.registry import get_kind
+from lowbit.sim import bench, bulk, runner
+from lowbit.sim.bulk import Harness
+from lowbit.sim.testbenches import OPERANDS_OPTION, TESTBENCHES
 
 
 @dataclass
 class Simulation:
-    """What ``lowbit simulate`` reports: the generated core, the build and the run."""
+    """What ``lowbit simulate`` reports: the generated core, its harness, the build and the run."""
 
     core: GeneratedCore
+    harness: Harness
     build: runner.SimBuild
     run: runner.SimRun
     generate_seconds: float
@@ -28,21 +39,43 @@ class Simulation:
         return self.run.passed
 
 
+#: GEMM cycles (at the peak rate) from which a model is built for speed (``O2``) rather than
+#: for a quick build (``O0``): about where -O2's faster run pays for its longer build
+LONG_RUN = 500_000
+
+
+def build_opt(config: CoreConfig, options: Mapping[str, Any] | None) -> str:
+    """``O2`` when the requested GEMM (``options["gemm"]``, or the ``operands`` file's
+    shape) takes at least :data:`LONG_RUN` cycles at the core's peak rate, else ``O0``."""
+    options = options or {}
+    if "gemm" in options:
+        m, n, k = options["gemm"]
+    elif OPERANDS_OPTION in options:
+        with np.load(options[OPERANDS_OPTION]) as data:
+            (m, k), n = data["a"].shape, data["w"].shape[1]
+    else:
+        return "O0"
+    peak = get_kind(config.KIND).perf_model(config).peak_macs_per_cycle
+    return "O2" if m * n * k >= LONG_RUN * peak else "O0"
+
+
 def simulate(config: CoreConfig, *, simulator: str = "verilator", waves: bool = False,
              run_dir: Path | None = None, seed: int = 1, options: dict[str, Any] | None = None,
-             testcase: str | None = None,
+             testcase: str | Sequence[str] | None = None, opt: str | None = None,
              progress: Callable[[str], None] = lambda message: None) -> Simulation:
-    """Generate, build (cached) and run the core's testbench; never raises on a mismatch."""
+    """Generate, build (cached; ``opt`` as :data:`lowbit.sim.runner.OPT`, by default
+    :func:`build_opt`) and run the core's testbench; never raises on a mismatch."""
     runner.check_simulator(simulator)
     started = time.monotonic()
     progress(f"generating Verilog for {config.name}")
     core = generate(config)
     generated = time.monotonic() - started
     progress(f"building the {simulator} model")
-    sim_build = runner.build(core.verilog, core.name, simulator, waves=waves)
+    harness, sim_build = bulk.build(core, simulator, waves=waves,
+                                    opt=opt or build_opt(config, options))
     progress(f"running the {config.KIND} testbench")
     run_dir = Path(run_dir or Path("lowbit-out") / core.name / f"sim-{simulator}")
     env = bench.environment(config, {"seed": seed, **(options or {})})
     run = runner.run(sim_build, TESTBENCHES[config.KIND], run_dir, env=env, seed=seed,
                      testcase=testcase)
-    return Simulation(core, sim_build, run, generated)
+    return Simulation(core, harness, sim_build, run, generated)

@@ -5,6 +5,9 @@
   ports (``<stream>__valid``, ``__ready``, ``__payload``), with optional random idle cycles and
   back-pressure; :func:`transfer` steps any number of them together, one coroutine per clock,
   and measures cycles from the first input handshake to the last output handshake.
+* :func:`through` streams a reduction unit's operand beats and takes its results: in bulk
+  through the stream harness around the core (:mod:`lowbit.sim.bulk`) when the simulated top
+  has one, else beat by beat.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from lowbit.config import CoreConfig
+from lowbit.hw.interface import CoreInterface, Stream
 from lowbit.registry import config_from_dict
 
 CLOCK_PERIOD_NS = 10
@@ -57,11 +61,16 @@ def record(**fields: Any) -> None:
 
 
 async def start(dut, cycles: int = 2) -> None:
-    """Start the clock and hold the synchronous reset for ``cycles`` cycles."""
+    """Start the clock and hold the synchronous reset for ``cycles`` cycles (a bulk harness's
+    controls are put at rest first)."""
     import cocotb
     from cocotb.clock import Clock
     from cocotb.triggers import ClockCycles
 
+    from lowbit.sim import bulk
+
+    if bulk.has_harness(dut):
+        bulk.quiet(dut)
     dut.rst.value = 1
     cocotb.start_soon(Clock(dut.clk, CLOCK_PERIOD_NS, unit="ns").start())
     await ClockCycles(dut.clk, cycles)
@@ -195,9 +204,24 @@ async def start_unit(dut, **inputs: int) -> tuple[CoreConfig, dict[str, Any]]:
 
 
 async def through(dut, beats: Sequence[int], results: int, *, rng=None, idle: float = 0.0,
-                  stall: float = 0.0) -> tuple[list[int], int]:
+                  stall: float = 0.0, per_beat: bool = False) -> tuple[list[int], int]:
     """Feed ``beats`` into ``operands`` and take ``results`` beats from ``result``; returns
-    (result payloads, cycles)."""
+    (result payloads, cycles).
+
+    On a core in its bulk harness the beats move in bulk (idle inputs and stalls drawn in the
+    harness, seeded from ``rng``) unless ``per_beat``; else through :class:`Source` and
+    :class:`Sink`, a cocotb access per beat.
+    """
+    from lowbit.sim import bulk  # bulk builds on this module
+
+    if not per_beat and bulk.has_harness(dut):
+        width, out = len(dut.operands__payload), len(dut.result__payload)
+        streams = CoreInterface(dut._name, (), (Stream("operands", width, True),
+                                                Stream("result", out, False)), (), ())
+        words, cycles = await bulk.BulkStreams(dut, streams).transfer(
+            {"operands": bulk.words_of_ints(beats, width)}, {"result": results}, rng=rng,
+            idle=idle, stall=stall)
+        return bulk.ints_of_words(words["result"]), cycles
     src = Source(dut, "operands", beats, rng=rng, idle=idle)
     sink = Sink(dut, "result", results, rng=rng, stall=stall)
     cycles = await transfer(dut.clk, [src], [sink])

@@ -2,7 +2,10 @@
 against the golden model and cycle for cycle against the performance model.
 
 :func:`run_gemm` streams the beats of every run of a GEMM (:class:`lowbit.models.tiling.Tiler`)
-and places the result beats where the tiler says. :class:`GemmBench` holds one build's
+and places the result beats where the tiler says, either in bulk through the stream harness
+around the core (:mod:`lowbit.sim.bulk`: whole rings of beats per file, no VPI access per beat;
+the default for GEMMs) or beat by beat through the cocotb drivers of :mod:`lowbit.sim.bench`
+(the run option ``streams`` = ``"beats"``). :class:`GemmBench` holds one build's
 tests; the array kinds (``systolic``, ``lut``, ``bitserial``) specialize its few hooks (which
 run-time settings exist, the value formats at a setting, the shapes around the tiling's
 edges) and take every test from :func:`gemm_tests`:
@@ -13,11 +16,15 @@ edges) and take every test from :func:`gemm_tests`:
 * ``gemm_shapes`` — shapes around every edge of the tiling, cycle-exact each;
 * ``corner_values`` — every pair of extreme values, all zeros, and (integer accumulators) runs
   that overflow it, also turning halfway so only a per-step rule gets them right;
-* ``backpressure`` — idle inputs and a stalling result sink.
+* ``backpressure`` — idle inputs and a stalling result sink, beat by beat;
+* ``bulk_backpressure`` — the same from the harness's seeded generators, on shapes long enough
+  that every ring is refilled or read out between segments;
+* ``paths_agree`` — one GEMM through both paths at full rate: the same results and cycles.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -26,12 +33,18 @@ import numpy as np
 
 from lowbit.hw.generators import build
 from lowbit.hw.interface import payload_layouts
-from lowbit.hw.payload import pack_beats, unpack_beats
+from lowbit.hw.payload import pack_beats, pack_words, unpack_beats, unpack_words
 from lowbit.models.perf import GemmShape
 from lowbit.models.tiling import Operands, Results, Tiler
 from lowbit.registry import get_kind
 from lowbit.sim import bench
+from lowbit.sim.bulk import BulkStreams, interface_of, ring_depth
 from lowbit.sim.testbenches import OPERANDS_OPTION
+
+#: how a GEMM's beats move: through the bulk harness, or one cocotb driver per stream
+STREAMS = ("bulk", "beats")
+#: chances of an idle input cycle and of a stalled result cycle in the back-pressure tests
+IDLE, STALL = 0.3, 0.4
 
 
 def _empty(template: Results, shape: tuple[int, int]) -> Results:
@@ -48,12 +61,14 @@ def _crop(results: Results, m: int, n: int) -> Results:
 
 async def run_gemm(dut, tiler: Tiler, layouts: Mapping[str, Any], operands: Operands, *,
                    rng: np.random.Generator | None = None, idle: float = 0.0,
-                   stall: float = 0.0, junk: np.random.Generator | None = None
-                   ) -> tuple[Results, int]:
+                   stall: float = 0.0, junk: np.random.Generator | None = None,
+                   bulk: BulkStreams | None = None) -> tuple[Results, int]:
     """Stream a GEMM of operand codes through the core; returns (result codes M×N, cycles).
 
     With ``junk`` (and a tiler whose core masks padding) the padding around the operands is
-    random codes instead of zeros, which the core must ignore.
+    random codes instead of zeros, which the core must ignore. With ``bulk`` each run's beats
+    go through the stream harness in bulk (idle inputs and stalls drawn in the harness, seeded
+    from ``rng``), else beat by beat through :class:`lowbit.sim.bench.Source` / ``Sink``.
     """
     (m, k), n = operands["a"].shape, operands["w"].shape[1]
     shape = GemmShape(m, n, k)
@@ -65,11 +80,19 @@ async def run_gemm(dut, tiler: Tiler, layouts: Mapping[str, Any], operands: Oper
     for run in tiler.runs(shape):
         for name, value in run.params.items():
             getattr(dut, name).value = value
-        sources = [bench.Source(dut, name, pack_beats(layouts[name], beats), rng=rng, idle=idle)
-                   for name, beats in tiler.beats(run, padded).items()]
-        sink = bench.Sink(dut, "result", tiler.result_beats(run), rng=rng, stall=stall)
-        cycles += await bench.transfer(dut.clk, sources, [sink])
-        lanes = unpack_beats(layouts["result"], sink.values)
+        beats = tiler.beats(run, padded)
+        if bulk is not None:
+            words, took = await bulk.transfer(
+                {name: pack_words(layouts[name], b) for name, b in beats.items()},
+                {"result": tiler.result_beats(run)}, rng=rng, idle=idle, stall=stall)
+            lanes = unpack_words(layouts["result"], words["result"])
+        else:
+            sources = [bench.Source(dut, name, pack_beats(layouts[name], b), rng=rng, idle=idle)
+                       for name, b in beats.items()]
+            sink = bench.Sink(dut, "result", tiler.result_beats(run), rng=rng, stall=stall)
+            took = await bench.transfer(dut.clk, sources, [sink])
+            lanes = unpack_beats(layouts["result"], sink.values)
+        cycles += took
         if out is None:
             out = _empty(lanes, tiler.result_shape(tiler.padded_shape(shape)))
         tiler.place(run, lanes, out)
@@ -99,7 +122,21 @@ class GemmBench:
     def __init__(self, dut, config, options: Mapping[str, Any]):
         self.dut, self.config, self.options = dut, config, options
         self.kind = get_kind(config.KIND)
-        self.layouts = payload_layouts(build(config))
+        component = build(config)
+        self.layouts = payload_layouts(component)
+        self.interface = interface_of(component, config.name)
+        self.streams = options.get("streams", "bulk")
+        if self.streams not in STREAMS:
+            raise ValueError(f"run option streams={self.streams!r} is not allowed; "
+                             f"allowed: {', '.join(STREAMS)}")
+        self._bulk: BulkStreams | None = None
+
+    @property
+    def bulk(self) -> BulkStreams:
+        """The bulk harness's driver (the simulated top must be the harness)."""
+        if self._bulk is None:
+            self._bulk = BulkStreams(self.dut, self.interface)
+        return self._bulk
 
     # --- hooks ------------------------------------------------------------------------------
 
@@ -158,12 +195,16 @@ class GemmBench:
         await bench.start(dut)
 
     async def gemm(self, runtime: Mapping[str, Any], operands: Operands, *, rng=None,
-                   idle: float = 0.0, stall: float = 0.0, what: str = "") -> tuple[Results, int]:
-        """A GEMM of operand codes at a setting, checked against the golden model."""
+                   idle: float = 0.0, stall: float = 0.0, what: str = "",
+                   streams: str | None = None) -> tuple[Results, int]:
+        """A GEMM of operand codes at a setting, checked against the golden model; its beats
+        move as ``streams`` says (default: the run option, else the bulk harness)."""
         tiler = self.tiler(runtime)
+        bulk = self.bulk if (streams or self.streams) == "bulk" else None
         got, cycles = await run_gemm(self.dut, tiler, self.layouts, operands, rng=rng,
                                      idle=idle, stall=stall, junk=np.random.default_rng(
-                                         [*operands["a"].shape, operands["w"].shape[1]]))
+                                         [*operands["a"].shape, operands["w"].shape[1]]),
+                                     bulk=bulk)
         (m, k), n = operands["a"].shape, operands["w"].shape[1]
         label = " ".join(f"{key}={value}" for key, value in runtime.items())
         want = _crop(tiler.golden(tiler.padded(operands)), *tiler.result_shape(GemmShape(m, n, k)))
@@ -175,15 +216,21 @@ class GemmBench:
         return self.tiler(runtime).random(gen, shape)
 
     async def checked(self, shape: GemmShape, runtime: Mapping[str, Any], gen, test: str,
-                      operands: Operands | None = None) -> tuple[Results, int]:
-        """A GEMM at full rate; its cycles must equal the performance model's."""
+                      operands: Operands | None = None, streams: str | None = None
+                      ) -> tuple[Results, int]:
+        """A GEMM at full rate; its cycles must equal the performance model's. Its record
+        holds the CPU seconds it took (stimulus, simulation, read-back and check)."""
         operands = self.operands(runtime, gen, shape) if operands is None else operands
-        got, cycles = await self.gemm(runtime, operands)
+        streams = streams or self.streams
+        cpu = time.process_time()     # the simulator's and the testbench's (one process)
+        got, cycles = await self.gemm(runtime, operands, streams=streams)
+        cpu = time.process_time() - cpu
         perf = self.kind.perf_model(self.config, **runtime)
         model = perf.gemm_cycles(shape)
         util = shape.macs / (cycles * perf.peak_macs_per_cycle) if cycles else 0.0
         bench.record(test=test, gemm=str(shape), cycles=cycles, model_cycles=model,
-                     macs=shape.macs, utilization=util, **runtime)
+                     macs=shape.macs, utilization=util, streams=streams, cpu_s=round(cpu, 3),
+                     **runtime)
         assert cycles == model, f"GEMM {shape} {runtime}: measured {cycles} cycles, the model " \
                                 f"says {model}"
         return got, cycles
@@ -229,6 +276,40 @@ class GemmBench:
 
     def corner_settings(self) -> list[dict[str, Any]]:
         return self.settings()
+
+    # --- back-pressure ------------------------------------------------------------------------
+
+    def backpressure_runs(self) -> list[tuple[dict[str, Any], GemmShape]]:
+        """(setting, shape) of the back-pressure GEMMs: partial blocks, K = 1, one column."""
+        tm, tn, tk = self.tiler(self.full()).tile()
+        shapes = [GemmShape(2 * tm + 1, tn + 2, 2 * tk + 3), GemmShape(3, 2 * tn, 1),
+                  GemmShape(tm + 2, 1, 5)]
+        settings = self.settings()
+        return [(settings[i * 7 % len(settings)],
+                 GemmShape(shape.m, shape.n, min(shape.k, self.config.k_max)))
+                for i, shape in enumerate(shapes)]
+
+    def ring_shape(self, runtime: Mapping[str, Any]) -> GemmShape:
+        """A GEMM with more than two rings of beats on the result stream and on an input
+        stream (so the harness refills and reads out rings mid-run): M doubled from one tile
+        until it is, at most 2^14 tiles."""
+        tiler = self.tiler(runtime)
+        tm, tn, tk = tiler.tile()
+        shape = GemmShape(tm + 1, tn + 1, min(2 * tk + 3, self.config.k_max))
+        widths = {st.name: st.width for st in self.interface.streams}
+        gen = np.random.default_rng(0)
+        for _ in range(14):
+            padded = tiler.padded(self.operands(runtime, gen, shape))
+            beats = dict.fromkeys(widths, 0)
+            for run in tiler.runs(shape):
+                beats["result"] += tiler.result_beats(run)
+                for name, b in tiler.beats(run, padded).items():
+                    beats[name] += len(next(iter(b.values())) if isinstance(b, Mapping) else b)
+            turns = {name: n > 2 * ring_depth(widths[name]) for name, n in beats.items()}
+            if turns.pop("result") and any(turns.values()):
+                break
+            shape = GemmShape(2 * shape.m, shape.n, shape.k)
+        return shape
 
     def long_runs(self, runtime: Mapping[str, Any], cols: int) -> list[dict[str, np.ndarray]]:
         """Operand values whose sums pass the accumulator's range, at the widest setting with
@@ -307,21 +388,51 @@ def gemm_tests(bench_class: type[GemmBench]) -> tuple:
 
     @cocotb.test(name="backpressure")
     async def backpressure(dut):
-        """Random idle inputs and a stalling result sink: still bit-exact."""
+        """Random idle inputs and a stalling result sink, beat by beat: still bit-exact."""
         tb = await setup(dut)
         gen = bench.rng(tb.options, 5)
-        tm, tn, tk = tb.tiler(tb.full()).tile()
-        shapes = [GemmShape(2 * tm + 1, tn + 2, 2 * tk + 3), GemmShape(3, 2 * tn, 1),
-                  GemmShape(tm + 2, 1, 5)]
-        settings = tb.settings()
-        for i, shape in enumerate(shapes):
-            runtime = settings[i * 7 % len(settings)]
-            shape = GemmShape(shape.m, shape.n, min(shape.k, tb.config.k_max))
-            await tb.gemm(runtime, tb.operands(runtime, gen, shape), rng=gen, idle=0.3,
-                          stall=0.4, what="with back-pressure")
+        for runtime, shape in tb.backpressure_runs():
+            await tb.gemm(runtime, tb.operands(runtime, gen, shape), rng=gen, idle=IDLE,
+                          stall=STALL, what="with back-pressure", streams="beats")
         bench.record(test="backpressure")
 
-    return gemm_tiled, every_setting, gemm_shapes, corner_values, backpressure
+    @cocotb.test(name="bulk_backpressure")
+    async def bulk_backpressure(dut):
+        """Random input gaps and result stalls drawn by the harness's seeded generators, on
+        the shapes of ``backpressure`` and one whose every ring turns over mid-run (refills and
+        read-outs under back-pressure): still bit-exact, and slower than full rate."""
+        tb = await setup(dut)
+        gen = bench.rng(tb.options, 6)
+        for runtime, shape in tb.backpressure_runs():
+            await tb.gemm(runtime, tb.operands(runtime, gen, shape), rng=gen, idle=IDLE,
+                          stall=STALL, what="with back-pressure (bulk)", streams="bulk")
+        full = tb.full()
+        shape = tb.ring_shape(full)
+        _, cycles = await tb.gemm(full, tb.operands(full, gen, shape), rng=gen, idle=IDLE,
+                                  stall=STALL, what="with back-pressure (bulk)", streams="bulk")
+        model = tb.kind.perf_model(tb.config, **full).gemm_cycles(shape)
+        bench.record(test="bulk_backpressure", gemm=str(shape), cycles=cycles,
+                     model_cycles=model)
+        assert cycles > model, f"GEMM {shape} with idle inputs and stalls took {cycles} " \
+                               f"cycles, no more than at full rate: the generators did nothing"
+
+    @cocotb.test(name="paths_agree")
+    async def paths_agree(dut):
+        """One GEMM at full rate beat by beat and in bulk: the same result codes and the
+        same cycles (each the model's)."""
+        tb = await setup(dut)
+        gen = bench.rng(tb.options, 7)
+        tm, tn, tk = tb.tiler(tb.full()).tile()
+        shape = GemmShape(2 * tm + 1, tn + 2, min(2 * tk + 3, tb.config.k_max))
+        operands = tb.operands(tb.full(), gen, shape)
+        (beats, by_beat), (bulk, in_bulk) = [
+            await tb.checked(shape, tb.full(), gen, "paths_agree", operands, streams=s)
+            for s in ("beats", "bulk")]
+        assert_results(bulk, beats, f"GEMM {shape} in bulk against beat by beat")
+        assert in_bulk == by_beat, f"GEMM {shape}: {in_bulk} cycles in bulk, {by_beat} by beat"
+
+    return (gemm_tiled, every_setting, gemm_shapes, corner_values, backpressure,
+            bulk_backpressure, paths_agree)
 
 
 def gemm_full_rate_test(runtime: Callable[[Any, Mapping[str, Any]], dict[str, Any]],

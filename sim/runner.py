@@ -14,13 +14,14 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import metadata
@@ -97,7 +98,7 @@ def check_simulator(name: str) -> str:
 
 #: Verilator's makefile prefixes every compile with $(OBJCACHE): the run-time library's objects
 #: come from the cache (:mod:`lowbit.sim.objcache`), so each build compiles only its design
-_OBJCACHE = {"OBJCACHE": f"{shlex.quote(sys.executable)} -m lowbit.sim.objcache"}
+OBJCACHE = {"OBJCACHE": f"{shlex.quote(sys.executable)} -m lowbit.sim.objcache"}
 
 
 @contextlib.contextmanager
@@ -140,28 +141,57 @@ def _tail(path: Path, lines: int = 15) -> str:
     return "\n".join(text[-lines:])
 
 
-def build(verilog: str, top: str, simulator: str = "verilator", *, waves: bool = False) -> SimBuild:
-    """Compile ``verilog`` (top module ``top``) for ``simulator``, or take it from the cache.
+#: Verilator flags by what a testbench may reach through VPI: ``all`` (cocotb's default: every
+#: signal), ``top`` (the top module's signals: every Lowbit testbench), ``marked`` (only what
+#: the Verilog marks ``/*verilator public_flat_rw*/``: the bulk harness's ports). The less is
+#: public, the more Verilator optimizes the design below it (as in a bare C++ harness) and the
+#: smaller its VPI symbol table (faster to compile).
+PUBLIC: dict[str, list[str]] = {
+    "all": [],
+    "top": ["--no-public-flat-rw", "--public-depth", "1"],
+    "marked": ["--no-public-flat-rw"],
+}
+#: C++ optimization of a Verilator model's own code by what it is built for: ``O2`` for long
+#: runs (about twice the cycles/s of the makefile's -Os; builds take about twice as long as at
+#: -O0), ``O0`` for short ones (the tests' GEMMs: half the build time, runs 2-3x slower). The
+#: run-time library keeps its flags (its objects come from :mod:`lowbit.sim.objcache`).
+OPT: dict[str, str] = {"O0": "OPT_FAST=-O0 OPT_SLOW=-O0", "O2": "OPT_FAST=-O2"}
+
+
+def build(verilog: str, top: str, simulator: str = "verilator", *, waves: bool = False,
+          public: str = "top", opt: str = "O2") -> SimBuild:
+    """Compile ``verilog`` (top module ``top``) for ``simulator``, or take it from the cache;
+    ``public`` says what the testbench reaches (:data:`PUBLIC`), ``opt`` how the model is
+    optimized (:data:`OPT`; both Verilator only).
 
     The models of the FPGA primitives ``verilog`` instantiates
     (:func:`lowbit.hw.sim_models.models_for`) are compiled with it, their folders on the
     include path."""
     tool = require_tool(SIMULATORS[check_simulator(simulator)])
+    if public not in PUBLIC:
+        raise UsageError(f"public={public!r} is not allowed; allowed: {', '.join(PUBLIC)}")
+    if opt not in OPT:
+        raise UsageError(f"opt={opt!r} is not allowed; allowed: {', '.join(OPT)}")
     models = models_for(verilog)
-    build_args = list(_BUILD_ARGS[simulator])
+    verilator = simulator == "verilator"
+    build_args = list(_BUILD_ARGS[simulator]) + (PUBLIC[public] if verilator else [])
+    make = OPT[opt] if verilator else ""
     if waves and simulator == "verilator" and _have_lz4():
         build_args.append("--trace-fst")
     model_hashes = [hashlib.sha256(p.read_bytes()).hexdigest() for p in models]
     key = digest("sim", simulator, top, hashlib.sha256(verilog.encode()).hexdigest(),
                  tool_version(tool), metadata.version("cocotb"), str(cocotb_config.libs_dir),
-                 build_args, waves, *([model_hashes] if models else []))
+                 build_args, waves, make,
+                 *([model_hashes] if models else []))
     started = time.monotonic()
 
     def compile_into(tmp: Path) -> None:
         source = tmp / f"{top}.v"
         source.write_text(verilog)
         log = tmp / "build.log"
-        with _environ(tool, _OBJCACHE if simulator == "verilator" else {}):
+        extra = {**OBJCACHE, "MAKEFLAGS": f"{dict(tool.env).get('MAKEFLAGS', '')} {make}"} \
+            if verilator else {}
+        with _environ(tool, extra):
             try:
                 _runner(simulator).build(
                     sources=[source, *models], includes=sorted({p.parent for p in models}),
@@ -171,7 +201,7 @@ def build(verilog: str, top: str, simulator: str = "verilator", *, waves: bool =
                 raise SimulationError(
                     f"{simulator} build of {top} failed ({e}); last lines of its log:\n"
                     f"{_tail(log)}") from None
-        if simulator == "verilator":  # keep the model binary, drop the object files
+        if verilator:  # keep the model binary, drop the object files
             for junk in tmp.glob("*.[oad]"):
                 junk.unlink()
             for junk in tmp.glob("*.cpp"):
@@ -183,8 +213,9 @@ def build(verilog: str, top: str, simulator: str = "verilator", *, waves: bool =
 
 def run(sim_build: SimBuild, test_module: str, run_dir: Path, *,
         env: Mapping[str, str] | None = None, seed: int | None = None,
-        testcase: str | None = None) -> SimRun:
-    """Run the cocotb tests of ``test_module`` against a build, in ``run_dir``."""
+        testcase: str | Sequence[str] | None = None) -> SimRun:
+    """Run the cocotb tests of ``test_module`` (all, or those named by ``testcase``) against a
+    build, in ``run_dir``."""
     tool = require_tool(SIMULATORS[sim_build.simulator])
     run_dir = Path(run_dir).resolve()
     if run_dir.exists():
@@ -199,6 +230,12 @@ def run(sim_build: SimBuild, test_module: str, run_dir: Path, *,
         if sim_build.simulator == "icarus":
             plusargs.append(f"+dumpfile_path={waves_file}")
     extra_env = {**(env or {}), "LOWBIT_REPORT": str(records)}
+    test_filter = None
+    if testcase is not None:
+        # exact names: cocotb's own testcase= runs every test whose name ends in one given
+        # (testcase="backpressure" would run bulk_backpressure too)
+        names = testcase.split(",") if isinstance(testcase, str) else list(testcase)
+        test_filter = r"\.(" + "|".join(re.escape(n.strip()) for n in names) + ")$"
     started = time.monotonic()
     with _environ(tool):
         # the results file (or its absence) says what happened
@@ -206,7 +243,7 @@ def run(sim_build: SimBuild, test_module: str, run_dir: Path, *,
             _runner(sim_build.simulator).test(
                 test_module=test_module, hdl_toplevel=sim_build.top, hdl_toplevel_lang="verilog",
                 build_dir=sim_build.path, test_dir=run_dir, results_xml=str(results),
-                extra_env=extra_env, seed=seed, testcase=testcase, waves=sim_build.waves,
+                extra_env=extra_env, seed=seed, test_filter=test_filter, waves=sim_build.waves,
                 plusargs=plusargs, timescale=TIMESCALE, log_file=log)
     seconds = time.monotonic() - started
     outcomes = _read_results(results)

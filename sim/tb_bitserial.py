@@ -137,4 +137,5 @@ class BitserialBench(GemmBench):
         return {"overflowed": overflowed}
 
 
-gemm_tiled, every_setting, gemm_shapes, corner_values, backpressure = gemm_tests(BitserialBench)
+(gemm_tiled, every_setting, gemm_shapes, corner_values, backpressure, bulk_backpressure,
+ paths_agree) = gemm_tests(BitserialBench)

@@ -42,4 +42,5 @@ class LutBench(GemmBench):
         return {"a": self.config.a.encode(values["a"]), "w": code.encode(values["w"])}
 
 
-gemm_tiled, every_setting, gemm_shapes, corner_values, backpressure = gemm_tests(LutBench)
+(gemm_tiled, every_setting, gemm_shapes, corner_values, backpressure, bulk_backpressure,
+ paths_agree) = gemm_tests(LutBench)

@@ -21,11 +21,11 @@ def _beats(config, a, w) -> list[int]:
     return pack(operand_layout(config), {"a": config.a.encode(a), "w": config.w.encode(w)})
 
 
-async def _dots(dut, config, a, w, k, *, rng=None, idle=0.0, stall=0.0):
+async def _dots(dut, config, a, w, k, *, rng=None, idle=0.0, stall=0.0, per_beat=False):
     """Stream ``a``/``w`` (1-D) with run-time K=k; (results, cycles), checked bit-exactly."""
     dut.k.value = k
     values, cycles = await bench.through(dut, _beats(config, a, w), len(a) // k, rng=rng,
-                                         idle=idle, stall=stall)
+                                         idle=idle, stall=stall, per_beat=per_beat)
     got = config.accumulator.decode(np.array(values, dtype=np.uint64))
     bench.assert_equal(got, mac_golden(config, a, w, k), f"K={k}")
     return got, cycles
@@ -40,17 +40,19 @@ gemm_full_rate = gemm_full_rate_test(lambda config, options: {}, lambda config, 
 
 @cocotb.test()
 async def random_with_backpressure(dut):
-    """Random operands over the full ranges, several K, random idle inputs and stalled outputs."""
+    """Random operands over the full ranges, several K, random idle inputs and stalled outputs:
+    beat by beat through the cocotb drivers, then in bulk through the harness."""
     config, options = await _setup(dut)
     gen = bench.rng(options, 2)
     count = 0
-    for k in (1, 2, 3, 17, 64):
-        if k >= 1 << config.k_bits:
-            continue
-        n = k * 24
-        await _dots(dut, config, config.a.random(gen, n), config.w.random(gen, n), k,
-                    rng=gen, idle=0.3, stall=0.4)
-        count += n
+    for per_beat in (True, False):
+        for k in (1, 2, 3, 17, 64):
+            if k >= 1 << config.k_bits:
+                continue
+            n = k * 24
+            await _dots(dut, config, config.a.random(gen, n), config.w.random(gen, n), k,
+                        rng=gen, idle=0.3, stall=0.4, per_beat=per_beat)
+            count += n
     bench.record(test="random_with_backpressure", beats=count)
 
 

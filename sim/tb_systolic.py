@@ -112,4 +112,5 @@ class SystolicBench(GemmBench):
         return [{"a": np.full((2, k), c.a.max), "w": w}]
 
 
-gemm_tiled, every_setting, gemm_shapes, corner_values, backpressure = gemm_tests(SystolicBench)
+(gemm_tiled, every_setting, gemm_shapes, corner_values, backpressure, bulk_backpressure,
+ paths_agree) = gemm_tests(SystolicBench)

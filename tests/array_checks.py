@@ -8,7 +8,8 @@ from lowbit.models.perf import GemmShape
 from lowbit.registry import get_kind
 from lowbit.simulate import simulate
 
-GEMM_TESTS = {"gemm_tiled", "every_setting", "gemm_shapes", "corner_values", "backpressure"}
+GEMM_TESTS = {"gemm_tiled", "every_setting", "gemm_shapes", "corner_values", "backpressure",
+              "bulk_backpressure", "paths_agree"}
 
 
 def first_by_default(configs: list) -> list:

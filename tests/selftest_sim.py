@@ -15,6 +15,6 @@ def simulate_top(config, expect, run_dir):
     core = generate(config)
     top = SelfTestTop(CoreInterface.from_manifest(core.manifest), expect)
     text = verilog.convert(top, name=SIM_TOP, ports=top.ports(), emit_src=False)
-    build = runner.build(core.verilog + text, SIM_TOP)
+    build = runner.build(core.verilog + text, SIM_TOP, opt="O0")   # a short run
     return runner.run(build, "lowbit.sim.tb_selftest", run_dir,
                       env=bench.environment(config, expect.to_dict()))

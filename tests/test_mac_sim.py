@@ -92,6 +92,12 @@ def test_icarus_agrees(tmp_path):
 
 
 def test_waves_are_written(tmp_path):
-    result = simulate(CONFIGS[0], waves=True, run_dir=tmp_path, testcase="clear_and_restart")
-    assert result.passed and result.run.waves is not None
+    """Waves of one run through both paths: a per-beat protocol test on the core's own ports
+    and the bulk GEMM through the harness's rings."""
+    result = simulate(CONFIGS[0], waves=True, run_dir=tmp_path,
+                      testcase=["clear_and_restart", "gemm_full_rate"])
+    assert result.passed and len(result.run.outcomes) == 2 and result.run.waves is not None
     assert result.run.waves.stat().st_size > 0
+    if result.run.waves.suffix == ".vcd":       # FST is compressed; VCD names its scopes
+        head = result.run.waves.read_text(errors="replace")[:200_000]
+        assert result.harness.name in head and "bulk__done" in head and "$scope module core" in head

@@ -1,0 +1,106 @@
+"""The bulk stream harness without a simulator: payload words and ring files carry exactly the
+bits of the per-beat payload integers for every kind's streams, the harness names every port of
+the core and refuses what it cannot drive. (Its simulations are the array kinds' and reduction
+units' GEMM tests: ``bulk_backpressure``, ``paths_agree``, ``gemm_tiled``.)"""
+
+import numpy as np
+import pytest
+
+from lowbit.hw.generators import build
+from lowbit.hw.interface import CoreInterface, Port, Stream, payload_layouts
+from lowbit.hw.payload import pack_beats, pack_words, payload_width, unpack_beats, unpack_words
+from lowbit.hw.verilog import generate
+from lowbit.registry import get_kind, kinds
+from lowbit.sim.bulk import (
+    MAX_DEPTH,
+    MIN_DEPTH,
+    RING_BITS,
+    harness_name,
+    harness_verilog,
+    hex_text,
+    probability,
+    ring_depth,
+    words_of_hex,
+    wrap,
+)
+
+
+def _integers(words: np.ndarray) -> list[int]:
+    return [sum(int(w) << (64 * j) for j, w in enumerate(row)) for row in words]
+
+
+@pytest.mark.parametrize("name", sorted(kinds()))
+def test_words_carry_the_payload_integers(name):
+    """Every stream of every kind: pack_words has pack_beats's bits, the ring file text
+    round-trips them, and unpack_words reads back what unpack_beats reads."""
+    kind = get_kind(name)
+    config = kind.config()
+    plan = kind.selftest(config)
+    tiler = kind.tiler_for(config, **plan.runtime)
+    (run,) = tiler.runs(plan.shape)
+    operands = tiler.padded(tiler.random(np.random.default_rng(3), plan.shape))
+    layouts = payload_layouts(build(config))
+    streams = {**tiler.beats(run, operands), "result": tiler.gather(run, tiler.golden(operands))}
+    for stream, beats in streams.items():
+        layout = layouts[stream]
+        words = pack_words(layout, beats)
+        assert _integers(words) == pack_beats(layout, beats), stream
+        width = payload_width(layout)
+        assert (words_of_hex(hex_text(words, width), width) == words).all(), stream
+        got, want = unpack_words(layout, words), unpack_beats(layout, pack_beats(layout, beats))
+        if isinstance(want, dict):
+            assert {k: list(v) for k, v in got.items()} == {k: list(v) for k, v in want.items()}
+        else:
+            assert (np.asarray(got) == np.asarray(want)).all(), stream
+
+
+@pytest.mark.parametrize("width", [1, 3, 4, 12, 63, 64, 65, 128, 130, 512])
+def test_ring_file_text(width):
+    gen = np.random.default_rng(width)
+    count = -(-width // 64)
+    words = gen.integers(0, 1 << 63, (9, count), dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    words[:, -1] &= np.uint64((1 << (width - 64 * (count - 1))) - 1)
+    text = hex_text(words, width)
+    assert text.decode().split() == [format(x, f"0{-(-width // 4)}x") for x in _integers(words)]
+    # what a simulator may add: comment and address lines, upper-case digits
+    noisy = b"// $writememh\n@0\n" + text.upper()
+    assert (words_of_hex(noisy, width) == words).all()
+    with pytest.raises(ValueError, match="x/z"):
+        words_of_hex(text.replace(text[:1], b"x", 1), width)
+
+
+def test_ring_depths():
+    for width in (0, 1, 8, 128, 512, 4096, 1 << 16):
+        depth = ring_depth(width)
+        assert MIN_DEPTH <= depth <= MAX_DEPTH and depth & (depth - 1) == 0
+        assert depth * width <= RING_BITS or depth == MIN_DEPTH
+
+
+def test_probability_is_checked():
+    assert probability(0.0) == 0 and probability(0.5) == 1 << 15
+    for bad in (-0.1, 1.0, 2):
+        with pytest.raises(ValueError, match="must be in"):
+            probability(bad)
+
+
+def test_harness_passes_every_core_port_through():
+    config = get_kind("systolic").config(rows=2, cols=3, a="int8", w="int4", acc=16, depth=8)
+    core = generate(config)
+    harness = wrap(core)
+    assert harness.name == harness_name(core.name) and harness.core == core.name
+    assert harness.verilog.startswith(core.verilog)
+    text = harness.verilog[len(core.verilog):]
+    iface = CoreInterface.from_manifest(core.manifest)
+    for port in iface.ports:
+        assert f"wire {'' if port.width == 1 else f'[{port.width - 1}:0] '}{port.name}" in text
+    assert f"{core.name} core (" in text and text.count("$readmemh") == 2
+    assert text.count("$writememh") == 1
+
+
+def test_harness_refuses_what_it_cannot_drive():
+    clash = CoreInterface("c", (Port("bulk__x", 1, True),), (), (Port("bulk__x", 1, True),), ())
+    with pytest.raises(ValueError, match="clash"):
+        harness_verilog(clash, "h")
+    only_in = CoreInterface("c", (), (Stream("a", 8, True),), (), ())
+    with pytest.raises(ValueError, match="no input or no output stream"):
+        harness_verilog(only_in, "h")
