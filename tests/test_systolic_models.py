@@ -94,7 +94,7 @@ def test_performance_model(dataflow):
     ({"a": "int8", "w": "int8", "acc": 15}, "acc", "at least 16 bits"),
     ({"a": "int17"}, "a", "int1..int16"),
     ({"depth": 0}, "depth", "1..65536"),
-    ({"mul": "dsp"}, "family", "ecp5 or ice40"),
+    ({"mul": "dsp"}, "family", "allowed ecp5 (MULT18X18D) or ice40 (SB_MAC16)"),
     ({"mul": "booth"}, "mul", "infer, lut, dsp, auto"),
     ({"pack": 2}, "pack", "1 with mul=infer"),
     ({"mul": "lut", "pack": 2}, "pack", "1 with mul=lut"),

@@ -21,6 +21,9 @@ from lowbit.models.accumulator import (
 from lowbit.models.formats import IntFormat
 
 INT8 = IntFormat(8)
+#: the widest operand each family's DSP block takes in the mode the generators instantiate
+#: (ECP5 MULT18X18D; iCE40 SB_MAC16 in 8×8 mode)
+DSP_OPERAND_BITS = {"ecp5": 18, "ice40": 8}
 
 
 class RuntimeK:
@@ -68,3 +71,15 @@ class IntDatapathConfig(RuntimeK, CoreConfig):
     @property
     def accumulator(self) -> Accumulator:
         return Accumulator.for_operands(self.a, self.w, self.acc, self.overflow)
+
+    def check_dsp_block(self) -> None:
+        """An instantiated DSP block (``mul`` dsp/auto): a family that has one, and operands
+        no wider than it takes."""
+        if self.family not in DSP_OPERAND_BITS:
+            self.fail("family", f"mul={self.mul} instantiates a family's DSP block: allowed "
+                                "ecp5 (MULT18X18D) or ice40 (SB_MAC16)")
+        limit = DSP_OPERAND_BITS[self.family]
+        for name in ("a", "w"):
+            if getattr(self, name).bits > limit:
+                self.fail(name, f"at most {limit} bits for family={self.family}'s DSP block "
+                                f"(int1..int{limit}, uint1..uint{limit})")

@@ -14,8 +14,6 @@ from lowbit.models.perf import GemmShape
 
 MULS = ("infer", "lut", "dsp", "addsub")
 FAMILIES = ("generic", "ecp5", "ice40")
-#: the widest operand each family's DSP block takes in the mode mul=dsp uses
-DSP_OPERAND_BITS = {"ecp5": 18, "ice40": 8}
 
 
 class mac_weight(int_format):
@@ -76,14 +74,7 @@ class MacConfig(IntDatapathConfig):
             self.fail("family", "mul=lut has carry-chain cells of its own for ecp5 only; on "
                                 "iCE40 use family=generic (Yosys maps the rows to SB_CARRY)")
         if self.mul == "dsp":
-            if self.family not in DSP_OPERAND_BITS:
-                self.fail("family", "mul=dsp instantiates a family's DSP block: allowed ecp5 "
-                                    "(MULT18X18D) or ice40 (SB_MAC16)")
-            limit = DSP_OPERAND_BITS[self.family]
-            for name in ("a", "w"):
-                if getattr(self, name).bits > limit:
-                    self.fail(name, f"mul=dsp family={self.family} takes operands of at most "
-                                    f"{limit} bits (int1..int{limit}, uint1..uint{limit})")
+            self.check_dsp_block()
 
     @property
     def latency(self) -> int:

@@ -21,8 +21,6 @@ MAX_DIM = 128
 DATAFLOWS = ("ws", "os")
 MULS = ("infer", "lut", "dsp", "auto", "addsub")
 FAMILIES = ("generic", "ecp5", "ice40")
-#: the widest operand each family's DSP block takes (ECP5 MULT18X18D; iCE40 SB_MAC16 8×8 mode)
-DSP_OPERAND_BITS = {"ecp5": 18, "ice40": 8}
 #: registers each family's DSP block holds: input, (ECP5: pipeline,) output
 DSP_REGISTERS = {"ecp5": 3, "ice40": 2}
 #: the multiplier registers and enable stages a family gets when they are left at -1
@@ -189,14 +187,7 @@ class SystolicConfig(IntDatapathConfig):
             self.fail("mul", f"infer for minifloat operands ({self.a} × {self.w}); lut, dsp "
                              "and auto multiply integers")
         if self.mul in ("dsp", "auto"):
-            if self.family not in DSP_OPERAND_BITS:
-                self.fail("family", f"ecp5 or ice40 with mul={self.mul}: the family whose DSP "
-                                    "block is instantiated")
-            limit = DSP_OPERAND_BITS[self.family]
-            for name in ("a", "w"):
-                if getattr(self, name).bits > limit:
-                    self.fail(name, f"at most {limit} bits for family={self.family}'s DSP block "
-                                    f"(int1..int{limit}, uint1..uint{limit})")
+            self.check_dsp_block()
             if self.mul_stages > DSP_REGISTERS[self.family]:
                 self.fail("mul_stages", f"at most {DSP_REGISTERS[self.family]}: the registers "
                                         f"of family={self.family}'s DSP block")
