@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+import subprocess
 from fractions import Fraction
 
 import numpy as np
+
+from lowbit.tools import require_tool
 
 
 def f32(q: Fraction) -> float:
@@ -76,3 +79,13 @@ def qgemm(a, w, acc=None, block=None):
                     if math.isfinite(c) else c
             out[m, n] = c
     return out, sums
+
+
+def run_yosys(work, script: str) -> None:
+    """Run a Yosys ``script`` in ``work``: Yosys's own mapping is the reference the primitive
+    models are checked against."""
+    tool = require_tool("yosys")
+    (work / "run.ys").write_text(script)
+    done = subprocess.run([*tool.command, "-q", "run.ys"], cwd=work, env=tool.environ(),
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -10,12 +10,12 @@ extreme values forced in. The MULT18X18D model is also checked against Yosys's o
 
 import gc
 import json
-import subprocess
 import warnings
 
 import pytest
 from amaranth.back import verilog
 from amaranth.hdl import UnusedElaboratable
+from reference import run_yosys
 
 from lowbit.hw.mul.ecp5 import Mult18x18d
 from lowbit.hw.mul.fabric import FabricMultiplier, chains
@@ -27,7 +27,6 @@ from lowbit.models.formats import IntFormat
 from lowbit.models.packing import MULT18X18, Packing, cheapest, packings
 from lowbit.sim import runner
 from lowbit.sim.multiplier_bank import Entry, MultiplierBank, spec
-from lowbit.tools import require_tool
 
 S, U = IntFormat, (lambda bits: IntFormat(bits, False))
 SIZES = [(8, 8), (8, 4), (4, 4), (4, 8)]
@@ -164,14 +163,6 @@ def test_the_testbench_catches_a_wrong_latency_and_a_wrong_format(tmp_path):
         assert "cycles differ" in run.failures[0]
 
 
-def _yosys(work, script: str) -> None:
-    tool = require_tool("yosys")
-    (work / "run.ys").write_text(script)
-    done = subprocess.run([*tool.command, "-q", "run.ys"], cwd=work, env=tool.environ(),
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout + done.stderr
-
-
 def test_mult18x18d_model_agrees_with_yosys_mapping(tmp_path):
     """Yosys maps a plain ``a * b`` to MULT18X18D (unregistered, its own parameters and
     wiring); that netlist, simulated with Lowbit's model, must give the exact products."""
@@ -181,7 +172,7 @@ def test_mult18x18d_model_agrees_with_yosys_mapping(tmp_path):
     entries.append(Entry("mul_reg", InferredMultiplier(S(10), S(10), 1), w_at=(18,)))
     bank = MultiplierBank(entries)
     (tmp_path / "bank.v").write_text(verilog.convert(bank, name="bank", emit_src=False))
-    _yosys(tmp_path, "read_verilog bank.v\nsynth_ecp5 -top bank\n"
+    run_yosys(tmp_path, "read_verilog bank.v\nsynth_ecp5 -top bank\n"
                      "tee -q -o stat.json stat -json\nwrite_verilog -noattr netlist.v\n")
     cells = json.loads((tmp_path / "stat.json").read_text())["modules"]["\\bank"]
     assert cells["num_cells_by_type"].get("MULT18X18D") == len(entries)
@@ -201,7 +192,7 @@ def test_int8_by_int4_fabric_is_15_ccu2c_on_ecp5(tmp_path):
     for cells in ("ecp5", "generic"):
         (tmp_path / f"{cells}.v").write_text(verilog.convert(
             FabricMultiplier(S(8), S(4), cells=cells), name="m", emit_src=False))
-        _yosys(tmp_path, f"read_verilog {cells}.v\nsynth_ecp5 -top m\n"
+        run_yosys(tmp_path, f"read_verilog {cells}.v\nsynth_ecp5 -top m\n"
                          f"tee -q -o {cells}.json stat -json\n")
         counts[cells] = json.loads((tmp_path / f"{cells}.json").read_text())[
             "modules"]["\\m"]["num_cells_by_type"]

@@ -6,10 +6,10 @@ place-and-route."""
 
 import json
 import re
-import subprocess
 
 import pytest
 from amaranth.back import verilog
+from reference import run_yosys
 
 from lowbit.boards.devices import get_device
 from lowbit.boards.steps import Target
@@ -20,7 +20,6 @@ from lowbit.models.blockram import DP16KD_SHAPES, dp16kd_blocks, dp16kd_tiling, 
 from lowbit.models.tiling import ceil_div
 from lowbit.registry import config_from_dict
 from lowbit.sim import runner
-from lowbit.tools import require_tool
 
 SHAPES = [(1, 1), (3, 10), (5, 4096), (6, 2500), (9, 4096), (18, 3000), (20, 1024),
           (21, 1024), (96, 256), (96, 4096), (384, 256), (24, 65536), (73, 600)]
@@ -110,14 +109,6 @@ def test_the_bench_catches_a_block_read_during_its_write(tmp_path):
     assert got == want ^ ((1 << 18) - 1)
 
 
-def _yosys(work, script: str) -> None:
-    tool = require_tool("yosys")
-    (work / "run.ys").write_text(script)
-    done = subprocess.run([*tool.command, "-q", "run.ys"], cwd=work, env=tool.environ(),
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout + done.stderr
-
-
 def test_dp16kd_model_agrees_with_yosys_mapping(tmp_path):
     """Yosys maps ``Memory`` (with its own pins, widths, write modes, byte enables and
     read-during-write bypass) to DP16KD; those netlists, simulated with Lowbit's model, must
@@ -128,7 +119,7 @@ def test_dp16kd_model_agrees_with_yosys_mapping(tmp_path):
         work.mkdir()
         (work / "ram.v").write_text(verilog.convert(MemoryRam(width, depth, 2), name="ram",
                                                     emit_src=False))
-        _yosys(work, "read_verilog ram.v\nsynth_ecp5 -top ram\nwrite_verilog -noattr net.v\n")
+        run_yosys(work, "read_verilog ram.v\nsynth_ecp5 -top ram\nwrite_verilog -noattr net.v\n")
         netlist = (work / "net.v").read_text()
         widths |= {int(w) for w in re.findall(r"\.DATA_WIDTH_A\(32'd(\d+)\)", netlist)}
         run = _simulate(netlist, width, depth, 2, work / "run")
