@@ -44,7 +44,7 @@ from lowbit.hw.minifloat import (
     product_flags,
 )
 from lowbit.hw.reduce import ports, reduction
-from lowbit.hw.stages import build, flat, unflat
+from lowbit.hw.stages import flat, unflat
 from lowbit.hw.trees import radix4_product
 from lowbit.kinds.fmac import FmacConfig
 from lowbit.models.fmac import FMAC_CHAIN
@@ -84,11 +84,8 @@ class FMAC(wiring.Component):
         m = Module()
         cfg = self.config
         red = reduction(m, self.operands, self.result, self.clear)
-        _, last = red.count(m, red.valid, self.k, self.clear)
-        inputs = {"valid": red.valid, "last": last, "a": self.operands.p.a,
-                  "w": self.operands.p.w}
-        prod = build(m, FMAC_CHAIN, self._segments(), inputs, max(0, cfg.stages - 1),
-                     red.advance, "product", red.pipe, cfg.stages > 0)
+        prod = red.chain(m, self.operands, self.k, self.clear, FMAC_CHAIN, self._segments(),
+                         cfg.stages, "product")
         step, last = red.advance & prod["valid"], prod["last"]
         product = Product(prod["term"], prod["nan"], prod["inf"], prod["neg"])
 

@@ -31,7 +31,6 @@ from amaranth.lib.wiring import In
 from lowbit.hw.accumulate import accumulate
 from lowbit.hw.reduce import ports, reduction
 from lowbit.hw.shapes import shape_of
-from lowbit.hw.stages import build
 from lowbit.hw.trees import balanced, shift_add_product
 from lowbit.kinds.fusion import FusionConfig
 from lowbit.models.fusion import (
@@ -66,11 +65,8 @@ class Fusion(wiring.Component):
         m = Module()
         cfg = self.config
         red = reduction(m, self.operands, self.result, self.clear)
-        _, last = red.count(m, red.valid, self.k, self.clear)
-        inputs = {"valid": red.valid, "last": last, "a": self.operands.p.a,
-                  "w": self.operands.p.w}
-        beat = build(m, FUSION_CHAIN, self._segments(), inputs, max(0, cfg.stages - 1),
-                     red.advance, "beat", red.pipe, cfg.stages > 0)
+        beat = red.chain(m, self.operands, self.k, self.clear, FUSION_CHAIN, self._segments(),
+                         cfg.stages, "beat")
         step, last = red.advance & beat["valid"], beat["last"]
         acc = Signal(shape_of(cfg.accumulator), name="acc")
         total = accumulate(acc, beat["sum"], cfg.accumulator)   # wraps or saturates per beat

@@ -16,6 +16,8 @@ from amaranth.hdl import Module, Signal, Value
 from amaranth.lib import stream
 from amaranth.lib.wiring import In, Out
 
+from lowbit.hw.stages import build
+
 
 @dataclass
 class Reduction:
@@ -46,6 +48,16 @@ class Reduction:
         with m.If(clear):
             m.d.sync += count.eq(0)
         return step, last
+
+    def chain(self, m: Module, operands, k: Value, clear: Value, chain, segments,
+              stages: int, name: str):
+        """The operand beats through ``chain``'s segments in ``stages`` pipeline registers
+        (the last one after the chain), each beat's ``last`` (K-th of its result) riding
+        along, so the accumulator's control comes from a register."""
+        _, last = self.count(m, self.valid, k, clear)
+        inputs = {"valid": self.valid, "last": last, "a": operands.p.a, "w": operands.p.w}
+        return build(m, chain, segments, inputs, max(0, stages - 1), self.advance, name,
+                     self.pipe, stages > 0)
 
     def finish(self, m: Module, valid: Value, k: Value, clear: Value,
                result) -> tuple[Value, Value]:
