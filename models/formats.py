@@ -9,16 +9,16 @@ ternary and binary) and :func:`parse_format`, which resolves every format name L
 including the minifloats of :mod:`lowbit.models.minifloat` and the block-scaled formats of
 :mod:`lowbit.models.block_formats`. Naming scheme:
 
-========================  =================================================================
-``int1``..``int32``       two's-complement integers; ``uint1``..``uint32`` unsigned
-``intN_fF``               N-bit two's complement with F fraction bits (value = integer·2⁻ᶠ)
-``ternary``, ``binary``   {-1, 0, +1} in 2-bit two's complement; {-1, +1} as one bit (0 → -1)
-``fpN_eXmY``              minifloat of N bits: sign, X exponent bits, Y mantissa bits, as the
-                          OCP specs define it; a suffix names another variant (``fnuz``)
-``e8m0``                  the unsigned power-of-two scale of OCP MX
+==========================  =================================================================
+``int1``..``int32``         two's-complement integers; ``uint1``..``uint32`` unsigned
+``intN_fF``                 N-bit two's complement with F fraction bits (value = integer·2⁻ᶠ)
+``ternary``, ``binary``     {-1, 0, +1} in 2-bit two's complement; {-1, +1} as one bit (0 → -1)
+``fpN_eXmY``                minifloat of N bits: sign, X exponent bits, Y mantissa bits, as the
+                            OCP specs define it; a suffix names another variant (``fnuz``)
+``e8m0``                    the unsigned power-of-two scale of OCP MX
 ``fp16``/``bf16``/``fp32``  IEEE half, bfloat16, IEEE single
-``mxfp8_e4m3`` ...        OCP MX v1.0 block formats; ``nvfp4`` NVIDIA's FP4 block format
-========================  =================================================================
+``mxfp8_e4m3`` ...          OCP MX v1.0 block formats; ``nvfp4`` NVIDIA's FP4 block format
+==========================  =================================================================
 """
 
 from __future__ import annotations
