@@ -1,5 +1,9 @@
 """The ``mac`` generator: one multiplier, one accumulator, stream in and stream out.
 
+Each K consecutive operand beats make one dot product, its accumulator value one result beat:
+``acc[0] = 0``, ``acc[k+1] = ovf(acc[k] + a[k]·w[k])`` with ``ovf`` wrapping (two's complement)
+or saturating at every step; the accumulator is signed unless both operands are unsigned.
+
 Ports (streams in the manner of :mod:`amaranth.lib.stream`)::
 
     operands  In   stream of {a, w}     one operand pair per handshake

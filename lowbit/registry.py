@@ -1,4 +1,4 @@
-"""The core registry: every core kind and the five things it brings (see DESIGN.md).
+"""The core registry: every core kind and the five things it brings (see docs/design.md).
 
 Listing kinds or parsing a config imports configs and numpy models only, never Amaranth or
 cocotb: the generators and testbenches are looked up by kind name in their own layers.

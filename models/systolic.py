@@ -99,7 +99,7 @@ class SystolicTiler(Tiler):
 
 
 class SystolicPerf(TiledPerf):
-    """Cycles, peak rate and storage of an R×C array (formulas in the README).
+    """Cycles, peak rate and storage of an R×C array (formulas in docs/kinds/systolic.md).
 
     Cycles count from the first input handshake to the last result handshake with inputs always
     offered and results always taken; a GEMM's runs are summed (the core drains between runs).

@@ -11,7 +11,7 @@ Every GEMM is ``C (M×N) = A (M×K) @ W (K×N)``, ``count`` times. A is always a
 W is a stored weight, an activation computed in the same pass (attention in prefill) or the KV
 cache (attention in decode) — its *role*, which says where its bytes come from.
 
-Counting rules (stated once here; the README repeats them):
+Counting rules (stated once here; docs/guide/workloads.md repeats them):
 
 * **Linear layers** fold batch and sequence into M (``M = batch·seq`` tokens; decode: ``batch``).
 * **Attention** is two GEMMs per layer, per KV head and batch element (``count = batch·kv_heads``):
