@@ -50,7 +50,13 @@ def brick_wiring(a_bits: int, w_bits: int, brick: int) -> tuple[int, bool, int, 
 
 
 class Fusion(wiring.Component):
-    """Precision-scalable MAC built from a :class:`~lowbit.kinds.fusion.FusionConfig`."""
+    """Precision-scalable MAC built from a :class:`~lowbit.kinds.fusion.FusionConfig`.
+
+    Parameters
+    ----------
+    config
+        The core's :class:`~lowbit.kinds.fusion.FusionConfig`; its formats give the payload shapes.
+    """
 
     def __init__(self, config: FusionConfig):
         self.config = config

@@ -51,7 +51,13 @@ def stream_layouts(config: LutConfig) -> dict[str, data.ArrayLayout]:
 
 
 class LutCore(wiring.Component):
-    """Tables of activation sums shared by ``cols`` columns that look up weight bit-planes."""
+    """Tables of activation sums shared by ``cols`` columns that look up weight bit-planes.
+
+    Parameters
+    ----------
+    config
+        The core's :class:`~lowbit.kinds.lut.LutConfig`; its formats give the payload shapes.
+    """
 
     def __init__(self, config: LutConfig):
         self.config = config

@@ -54,7 +54,13 @@ def multiplier(config: MacConfig) -> Multiplier:
 
 
 class MAC(wiring.Component):
-    """Integer multiply-accumulate unit built from a :class:`~lowbit.kinds.mac.MacConfig`."""
+    """Integer multiply-accumulate unit built from a :class:`~lowbit.kinds.mac.MacConfig`.
+
+    Parameters
+    ----------
+    config
+        The core's :class:`~lowbit.kinds.mac.MacConfig`; its formats give the payload shapes.
+    """
 
     def __init__(self, config: MacConfig):
         self.config = config

@@ -350,7 +350,19 @@ def allowed_names() -> str:
 
 
 def parse_format(name: str) -> Format:
-    """A format from its name, e.g. ``int8``, ``uint5``, ``fp8_e4m3``, ``mxfp4``, ``nvfp4``."""
+    """A format from its name, e.g. ``int8``, ``uint5``, ``fp8_e4m3``, ``mxfp4``, ``nvfp4``.
+
+    Parameters
+    ----------
+    name
+        A format's name (the table above).
+
+    Returns
+    -------
+    Format
+        The one object of that format; an unknown name is a :class:`FormatError` listing every
+        allowed name.
+    """
     text = str(name).strip().lower()
     if m := _INT_NAME.fullmatch(text):
         return IntFormat(int(m.group(2)), signed=not m.group(1))

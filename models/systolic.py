@@ -27,7 +27,20 @@ from lowbit.models.tiling import Operands, Run, TiledPerf, Tiler, block_index, c
 
 def systolic_golden(config, a: np.ndarray, w: np.ndarray) -> np.ndarray:
     """``A (M×K) @ W (K×N)`` exactly as the core's accumulators hold it: for minifloat
-    operands qgemm's exact block sum in units of ``2**(lsb_a + lsb_w)``, inf/NaN as 0."""
+    operands qgemm's exact block sum in units of ``2**(lsb_a + lsb_w)``, inf/NaN as 0.
+
+    Parameters
+    ----------
+    config
+        The array's :class:`~lowbit.kinds.systolic.SystolicConfig`.
+    a, w
+        Operand values, M×K and K×N.
+
+    Returns
+    -------
+    numpy.ndarray
+        M×N int64.
+    """
     if config.integer:
         return int_gemm(a, w, config.a, config.w, config.accumulator)
     acc = qgemm(QTensor.of_values(a, config.a, 1), QTensor.of_values(w, config.w, 0)).acc
