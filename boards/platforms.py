@@ -38,6 +38,7 @@ class Board:
     checksum_leds: tuple[Led, ...] = ()
     extra_resources: str | None = None     # platform attribute listing add-on resources
     memories: tuple[Memory, ...] = ()
+    pll_pad: bool = False       # iCE40: the clock pin is a PLL's own pad (the _PAD primitive)
 
     def make_platform(self):
         module, _, cls = self.platform.partition(":")
@@ -72,7 +73,8 @@ BOARDS: dict[str, Board] = {b.name: b for b in [
     Board("icebreaker", "1BitSquared iCEBreaker", "icebreaker:ICEBreakerPlatform",
           pass_led=("led", 1), fail_led=("led", 0),   # green, red
           checksum_leds=tuple(("led", i) for i in range(2, 7)),   # on the PMOD2 snap-off
-          extra_resources="break_off_pmod", memories=(ICEBREAKER_FLASH, ICE40UP_SPRAM)),
+          extra_resources="break_off_pmod", memories=(ICEBREAKER_FLASH, ICE40UP_SPRAM),
+          pll_pad=True),        # clock on pin 35
     Board("ice40-hx8k-evb", "Lattice iCE40-HX8K Breakout Board",
           "ice40_hx8k_b_evn:ICE40HX8KBEVNPlatform", pass_led=("led", 0), fail_led=("led", 1),
           checksum_leds=tuple(("led", i) for i in range(2, 8))),

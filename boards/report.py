@@ -77,7 +77,10 @@ def clocks(nextpnr: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def fmax_mhz(report: Mapping[str, Any]) -> float | None:
-    """The slowest clock's Fmax: the rate the core runs at."""
+    """The rate the core runs at: its own clock's Fmax where it has one (an engine with a PLL
+    core clock), else the slowest clock's."""
+    if core := (report.get("core_clock") or {}).get("clock"):
+        return report["clocks"][core]["achieved_mhz"]
     achieved = [c["achieved_mhz"] for c in report["clocks"].values()]
     return min(achieved) if achieved else None
 

@@ -10,7 +10,8 @@ log is. The pipeline that strings them together, caches and publishes a run is
     synth     Yosys synth_<family>; cell counts from ``stat -json``
     fit       the core's cells against the device's totals
     pnr       nextpnr-<family>, report JSON (utilization, Fmax, critical paths)
-    timing    an enforced target (``--freq``, or a board's clock) missed is a failure
+    timing    an enforced target (``--freq``, or a board's clock) missed is a failure; an
+              engine with a PLL core clock must have both clocks timed, each at its frequency
     pack      board builds: icepack / ecppack, and a check of the bitstream's preamble
 """
 
@@ -259,6 +260,24 @@ def timing(clocks: dict[str, Any], enforced: bool, what: str, log: Path) -> None
               for name, c in clocks.items() if not c["met"]]
     if enforced and missed:
         raise FlowError("timing", f"{what} misses its timing target", log, missed)
+
+
+def constrained_clocks(clocks: dict[str, Any], board_mhz: float, core_mhz: float,
+                       log: Path) -> str:
+    """The name of the core clock among nextpnr's clocks; a FlowError unless nextpnr timed
+    both the board clock and the PLL's output against their frequencies (an unconstrained
+    clock would be checked against nothing)."""
+    def named(mhz: float) -> str | None:     # nextpnr keeps periods in whole picoseconds
+        return next((name for name, c in clocks.items()
+                     if abs(c["target_mhz"] - mhz) <= 1e-3 * mhz), None)
+
+    board, core = named(board_mhz), named(core_mhz)
+    if board is None or core is None:
+        targets = ", ".join(f"{name} {c['target_mhz']:g} MHz" for name, c in clocks.items())
+        raise FlowError("timing", f"nextpnr did not constrain the board clock ({board_mhz:g} "
+                        f"MHz) and the core clock ({core_mhz:g} MHz); it timed {targets}", log,
+                        key_lines(log))
+    return core
 
 
 def pack(run: Steps, top: str, target: Target) -> dict[str, Any]:

@@ -18,26 +18,30 @@ from lowbit.hw.protocol import ARG_BYTES, CMD_SYNC, MAX_DATA, RSP_SYNC, Status
 
 HEADER_BYTES = 1 + ARG_BYTES + 2      # cmd, arg, len
 
+#: one checked command, the receiver's side: ``done`` pulses once per frame with ``status``,
+#: ``cmd``, ``arg`` and ``length``; the frame's data stays readable at ``stage_addr`` (→
+#: ``stage_data`` one cycle later) until the next frame's data arrives
+FRAME = wiring.Signature({
+    "done": Out(1), "status": Out(8), "cmd": Out(8), "arg": Out(8 * ARG_BYTES),
+    "length": Out(16), "stage_addr": In(range(MAX_DATA)), "stage_data": Out(8)})
+
+#: one response, the side that asks for it: ``start`` with ``status`` and ``length`` sends the
+#: header, then ``length`` bytes taken from ``data``, then the CRC; ``busy`` until all went out
+REPLY = wiring.Signature({
+    "start": Out(1), "status": Out(8), "length": Out(16), "data": Out(stream.Signature(8)),
+    "busy": In(1)})
+
 
 def _crc():
     return catalog.CRC16_CCITT_FALSE(data_width=8).create()
 
 
 class FrameReceiver(wiring.Component):
-    """Bytes in; ``done`` pulses once per frame with ``status``, ``cmd``, ``arg``, ``length``.
-
-    The data of the last frame stays readable in the staging memory (``stage_addr`` →
-    ``stage_data`` one cycle later) until the next frame's data arrives.
-    """
+    """Bytes in, one checked command at a time out (:data:`FRAME`); the frame's data goes to
+    the staging memory."""
 
     rx: In(stream.Signature(8, always_ready=True))
-    done: Out(1)
-    status: Out(8)
-    cmd: Out(8)
-    arg: Out(8 * ARG_BYTES)
-    length: Out(16)
-    stage_addr: In(range(MAX_DATA))
-    stage_data: Out(8)
+    frame: Out(FRAME)
 
     def __init__(self, timeout: int):
         self.timeout = timeout
@@ -48,7 +52,8 @@ class FrameReceiver(wiring.Component):
         m.submodules.crc = crc = _crc()
         m.submodules.stage = stage = Memory(shape=8, depth=MAX_DATA, init=[])
         wr, rd = stage.write_port(), stage.read_port()
-        m.d.comb += [rd.addr.eq(self.stage_addr), self.stage_data.eq(rd.data)]
+        out = self.frame
+        m.d.comb += [rd.addr.eq(out.stage_addr), out.stage_data.eq(rd.data)]
 
         byte, got = self.rx.payload, self.rx.valid
         index = Signal(16)
@@ -56,9 +61,9 @@ class FrameReceiver(wiring.Component):
         timed_out = idle == self.timeout
         error = Signal(8)
         header = Signal(8 * HEADER_BYTES)
-        m.d.comb += [self.cmd.eq(header[:8]), self.arg.eq(header[8:8 + 8 * ARG_BYTES]),
-                     self.length.eq(header[8 + 8 * ARG_BYTES:])]
-        m.d.sync += self.done.eq(0)
+        m.d.comb += [out.cmd.eq(header[:8]), out.arg.eq(header[8:8 + 8 * ARG_BYTES]),
+                     out.length.eq(header[8 + 8 * ARG_BYTES:])]
+        m.d.sync += out.done.eq(0)
         with m.If(got):
             m.d.sync += idle.eq(0)
         with m.Elif(~timed_out):
@@ -66,7 +71,7 @@ class FrameReceiver(wiring.Component):
         m.d.comb += [crc.data.eq(byte), wr.addr.eq(index), wr.data.eq(byte)]
 
         def finish(status):
-            m.d.sync += [self.done.eq(1), self.status.eq(status)]
+            m.d.sync += [out.done.eq(1), out.status.eq(status)]
             m.next = "SYNC"
 
         with m.FSM():
@@ -86,10 +91,10 @@ class FrameReceiver(wiring.Component):
                 with m.Elif(timed_out):
                     finish(Status.TIMEOUT)
             with m.State("LENGTH"):
-                with m.If(self.length > MAX_DATA):
+                with m.If(out.length > MAX_DATA):
                     m.d.sync += error.eq(Status.TOO_LONG)
                     m.next = "DRAIN"
-                with m.Elif(self.length == 0):
+                with m.Elif(out.length == 0):
                     m.next = "CRC"
                 with m.Else():
                     m.next = "DATA"
@@ -97,7 +102,7 @@ class FrameReceiver(wiring.Component):
                 m.d.comb += [crc.valid.eq(got), wr.en.eq(got)]
                 with m.If(got):
                     m.d.sync += index.eq(index + 1)
-                    with m.If(index == self.length - 1):
+                    with m.If(index == out.length - 1):
                         m.d.sync += index.eq(0)
                         m.next = "CRC"
                 with m.Elif(timed_out):
@@ -122,19 +127,16 @@ class FrameReceiver(wiring.Component):
 
 
 class ResponseSender(wiring.Component):
-    """On ``start``: ``5A``, ``status``, ``length`` (2 bytes), ``length`` bytes taken from
-    ``data``, then the CRC; ``busy`` until the last byte went to ``tx``."""
+    """On ``reply.start``: ``5A``, the status, the length (2 bytes), that many bytes taken from
+    ``reply.data``, then the CRC, to ``tx`` (:data:`REPLY`)."""
 
-    start: In(1)
-    status: In(8)
-    length: In(16)
-    data: In(stream.Signature(8))
+    reply: In(REPLY)
     tx: Out(stream.Signature(8))
-    busy: Out(1)
 
     def elaborate(self, platform):
         m = Module()
         m.submodules.crc = crc = _crc()
+        req = self.reply
         status, length, left = Signal(8), Signal(16), Signal(16)
         sent = self.tx.valid & self.tx.ready
         m.d.comb += crc.data.eq(self.tx.payload)
@@ -149,9 +151,9 @@ class ResponseSender(wiring.Component):
         with m.FSM() as fsm:
             with m.State("IDLE"):
                 m.d.comb += crc.start.eq(1)
-                with m.If(self.start):
-                    m.d.sync += [status.eq(self.status), length.eq(self.length),
-                                 left.eq(self.length)]
+                with m.If(req.start):
+                    m.d.sync += [status.eq(req.status), length.eq(req.length),
+                                 left.eq(req.length)]
                     m.next = "SYNC"
             fixed("SYNC", RSP_SYNC, "STATUS", checked=False)
             fixed("STATUS", status, "LEN0")
@@ -164,14 +166,13 @@ class ResponseSender(wiring.Component):
                     with m.If(left == 0):
                         m.next = "CRC_HI"
             with m.State("DATA"):
-                m.d.comb += [self.tx.valid.eq(self.data.valid),
-                             self.tx.payload.eq(self.data.payload),
-                             self.data.ready.eq(self.tx.ready), crc.valid.eq(sent)]
+                m.d.comb += [self.tx.valid.eq(req.data.valid), self.tx.payload.eq(req.data.payload),
+                             req.data.ready.eq(self.tx.ready), crc.valid.eq(sent)]
                 with m.If(sent):
                     m.d.sync += left.eq(left - 1)
                     with m.If(left == 1):
                         m.next = "CRC_HI"
             fixed("CRC_HI", crc.crc[8:], "CRC_LO", checked=False)
             fixed("CRC_LO", crc.crc[:8], "IDLE", checked=False)
-        m.d.comb += self.busy.eq(~fsm.ongoing("IDLE"))
+        m.d.comb += req.busy.eq(~fsm.ongoing("IDLE"))
         return m

@@ -71,18 +71,18 @@ class CoreInterface:
     def results(self) -> tuple[Stream, ...]:
         return tuple(s for s in self.streams if not s.input)
 
-    def instance(self, connections: dict[str, Any], *, rst: Any = None):
-        """An Amaranth ``Instance`` of the core, clocked by the ``sync`` domain.
+    def instance(self, connections: dict[str, Any], *, rst: Any = None, domain: str = "sync"):
+        """An Amaranth ``Instance`` of the core, clocked by ``domain``.
 
         ``connections`` maps port names to Amaranth values; a port it leaves out is an output
         left open (an input left out is an error: an undriven input would be optimized away).
-        ``rst`` is the core's reset, the ``sync`` domain's unless given.
+        ``rst`` is the core's reset, the domain's unless given.
         """
         missing = [p.name for p in self.ports if p.input and p.name not in connections]
         if missing:
             raise ValueError(f"inputs of {self.name} left undriven: {', '.join(missing)}")
-        kwargs: dict[str, Any] = {"i_clk": ClockSignal(),
-                                  "i_rst": ResetSignal() if rst is None else rst}
+        kwargs: dict[str, Any] = {"i_clk": ClockSignal(domain),
+                                  "i_rst": ResetSignal(domain) if rst is None else rst}
         for p in self.ports:
             if p.name in connections:
                 kwargs[("i_" if p.input else "o_") + p.name] = connections[p.name]

@@ -189,15 +189,24 @@ class EngineLayout:
 
 @dataclass(frozen=True)
 class EngineOptions:
-    """What the engine adds to a core: buffer depth, serial speed, requantizer width and how
-    long a partial frame may stall before it is dropped (in byte times)."""
+    """What the engine adds to a core: buffer depth, serial speed, requantizer width, how long
+    a partial frame may stall before it is dropped (in byte times) and the core's clock.
+
+    ``core_mhz`` (None: the board's clock) runs the core side in its own clock domain at that
+    frequency, from a PLL on a board (:mod:`lowbit.boards.pll`); the host side is unaffected
+    (it is not part of the layout the host checks).
+    """
 
     depth: int = 512
     baud: int = 115_200
     multiplier_bits: int = 16
     timeout_bytes: int = 64
+    core_mhz: float | None = None
 
     def __post_init__(self) -> None:
+        if self.core_mhz is not None and not 0 < self.core_mhz < float("inf"):
+            raise ConfigError("core_mhz", self.core_mhz, "a core clock frequency in MHz above 0",
+                              context="engine")
         if not (16 <= self.depth <= 1 << 15 and self.depth & (self.depth - 1) == 0):
             raise ConfigError("depth", self.depth, "a power of two from 16 to 32768 words",
                               context="engine")

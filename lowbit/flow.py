@@ -31,6 +31,7 @@ from amaranth.back import verilog
 
 from lowbit.boards import report as rpt
 from lowbit.boards.board_top import SIM_TOP
+from lowbit.boards.engine_top import engine_core_clock
 from lowbit.boards.selftest import Expectation, SelfTestTop, expectation
 from lowbit.boards.steps import (
     FlowError,
@@ -38,6 +39,7 @@ from lowbit.boards.steps import (
     Progress,
     Steps,
     Target,
+    constrained_clocks,
     fit,
     pack,
     pnr,
@@ -98,6 +100,8 @@ def _prepare(config: CoreConfig, target: Target, options: FlowOptions):
                          f"board's clock ({target.board.clock_mhz:g} MHz) is its timing target")
     if target.board and options.engine is None:
         get_kind(config.KIND).selftest(config)  # a config without a self-test fails here
+    if target.board and options.engine is not None:
+        engine_core_clock(target.board, options.engine)   # a clock the PLL cannot make
     tools = tools_for(target, options.tools)
     core = generate(config)
     return tools, core, run_key(config, core, target, options, tools)
@@ -268,8 +272,12 @@ def _implement(run: Steps, config: CoreConfig, core: GeneratedCore, target: Targ
         nextpnr, log = pnr(run, target, constraints, options.seed,
                            None if target.board else freq)   # a board's clock is constrained
     clocks = rpt.clocks(nextpnr)
+    core_clock = _core_clock(target, options)
     with run.step("timing", "checking timing"):
         timing(clocks, enforced, f"{core.name} on {target.name}", log)
+        if core_clock:
+            core_clock["clock"] = constrained_clocks(clocks, target.board.clock_mhz,
+                                                     core_clock["achieved_mhz"], log)
     bitstream = None
     if target.board:
         with run.step("pack", f"packing the bitstream with {target.device.family.packer}"):
@@ -300,12 +308,21 @@ def _implement(run: Steps, config: CoreConfig, core: GeneratedCore, target: Targ
                  get_kind(config.KIND).perf_model(config).peak_macs_per_cycle},
         "selftest": selftest.to_dict() if selftest else None,
         "engine": options.engine and dataclasses.asdict(options.engine),
+        "core_clock": core_clock,
         "bitstream": bitstream,
         "tools": {**{n: tool_version(t) for n, t in run.tools.items()}, **generator_versions()},
         "tool_sources": {n: t.source for n, t in run.tools.items()},
         "steps": run.steps,
         "files": sorted(p.name for p in run.work.iterdir() if p.is_file()),
     }
+
+
+def _core_clock(target: Target, options: FlowOptions) -> dict[str, Any] | None:
+    """The engine's PLL core clock of a board build (requested, achieved, settings), if any."""
+    if target.board is None or options.engine is None:
+        return None
+    clock = engine_core_clock(target.board, options.engine)
+    return clock.to_dict() if clock else None
 
 
 def implement_component(component, name: str, target: Target, *,

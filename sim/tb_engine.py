@@ -2,7 +2,9 @@
 core → requantizer → UART → driver, checked bit-exactly against the golden model.
 
 The simulated top is :func:`lowbit.hw.engine.engine_verilog` (module ``engine_top``) around
-the config's core; :class:`lowbit.host.driver.Engine` runs unchanged in a bridge thread over
+the config's core; with ``core_mhz`` in the engine options its core side runs on a second clock
+(``core_clk``, that frequency against the board clock's 100 MHz);
+:class:`lowbit.host.driver.Engine` runs unchanged in a bridge thread over
 :class:`lowbit.sim.engine_transport.SimTransport`. Options (``LOWBIT_OPTIONS``): ``engine``
 (EngineOptions fields), ``shapes`` (GEMMs, most larger than the buffers), ``requant_shape``
 (a small GEMM for the requantizer, extreme-value and checker tests), ``seed``. Run by
@@ -39,6 +41,11 @@ async def _setup(dut):
     config, options = bench.context()
     engine_options = EngineOptions(**options["engine"])
     dut.rx.value = 1
+    if engine_options.core_mhz is not None:     # the core side on its own clock
+        from cocotb.clock import Clock
+
+        period_ps = 2 * round(5e5 / engine_options.core_mhz)
+        cocotb.start_soon(Clock(dut.core_clk, period_ps, unit="ps").start())
     await bench.start(dut)
 
     baud = 1e9 / (options["divisor"] * bench.CLOCK_PERIOD_NS)

@@ -1,8 +1,10 @@
 """Whole-system simulation of the GEMM engine: the host driver over the UART pins of the
-simulated board top, for a ``mac`` and a ``systolic`` core (one Verilator build each, every
-cocotb test of a build in one simulator run; see ``lowbit.sim.tb_engine``)."""
+simulated board top, for a ``mac`` and a ``systolic`` core, each in one clock domain and with
+its core side in a second one (one Verilator build each, every cocotb test of a build in one
+simulator run; see ``lowbit.sim.tb_engine``)."""
 
 import json
+from dataclasses import asdict, replace
 
 import pytest
 
@@ -28,6 +30,13 @@ CASES = {
                  EngineOptions(depth=32, baud=SIM_BAUD, timeout_bytes=16),
                  [(10, 9, 20), (5, 5, 70), (1, 13, 3)], (4, 5, 10)),
 }
+# the same engines with the core side in its own clock domain: 143 MHz against the 100 MHz of
+# the UART side (periods 7 and 10 ns, not multiples), and a core slower than the UART side
+CASES["systolic-143mhz-core"] = (*CASES["systolic"][:1],
+                                 replace(CASES["systolic"][1], core_mhz=143),
+                                 *CASES["systolic"][2:])
+CASES["mac-61mhz-core"] = (*CASES["mac"][:1], replace(CASES["mac"][1], core_mhz=61),
+                           *CASES["mac"][2:])
 
 
 @pytest.fixture(scope="module", params=sorted(CASES))
@@ -35,10 +44,12 @@ def engine_run(request, tmp_path_factory):
     values, options, shapes, requant_shape = CASES[request.param]
     config = config_from_dict(values)
     assert options.divisor(1e9 / CLOCK_PERIOD_NS) == DIVISOR
-    build = runner.build(engine_verilog(config, options, DIVISOR, "engine_top"), "engine_top")
+    verilog = engine_verilog(config, options, DIVISOR, "engine_top")
+    assert ("input core_clk" in verilog) == (options.core_mhz is not None)
+    build = runner.build(verilog, "engine_top")
     run = runner.run(build, "lowbit.sim.tb_engine", tmp_path_factory.mktemp(request.param), env={
         "LOWBIT_CONFIG": json.dumps(config.to_dict()),
-        "LOWBIT_OPTIONS": json.dumps({"engine": options.__dict__, "divisor": DIVISOR,
+        "LOWBIT_OPTIONS": json.dumps({"engine": asdict(options), "divisor": DIVISOR,
                                       "shapes": shapes, "requant_shape": requant_shape,
                                       "seed": 5})})
     return config, options, shapes, run

@@ -34,7 +34,8 @@ def add_engine_options(p: argparse.ArgumentParser) -> None:
 
 def engine_options(args: argparse.Namespace) -> EngineOptions:
     return EngineOptions(depth=args.buffer_depth, baud=args.baud,
-                         multiplier_bits=args.multiplier_bits)
+                         multiplier_bits=args.multiplier_bits,
+                         core_mhz=getattr(args, "core_mhz", None))
 
 
 def register(verbs) -> None:

@@ -10,10 +10,12 @@ from pathlib import Path
 
 from rich.table import Table
 
+from lowbit.boards import report as rpt
 from lowbit.boards.devices import DEVICES, RESOURCES
 from lowbit.boards.steps import FlowOptions, Target
 from lowbit.commands.common import add_core_verb, config_from_args, console, seed
 from lowbit.commands.run import engine_options
+from lowbit.errors import UsageError
 from lowbit.flow import Implementation, implement
 from lowbit.tools import PREFERENCES
 
@@ -49,6 +51,8 @@ def run_flow(args: argparse.Namespace, target: Target, verb: str) -> int:
     if getattr(args, "engine", False):
 
         engine = engine_options(args)
+    elif getattr(args, "core_mhz", None) is not None:
+        raise UsageError("--core-mhz clocks the GEMM engine's core; it needs --engine")
     options = FlowOptions(seed=args.seed, freq_mhz=getattr(args, "freq", None), tools=args.tools,
                           engine=engine)
     verb = "engine" if engine else verb
@@ -88,11 +92,16 @@ def summary(impl: Implementation) -> None:
             out.print(f"  critical path {cp['from']} → {cp['to']}: {cp['delay_ns']} ns, "
                       f"{cp['logic_levels']} logic steps", soft_wrap=True)
     peak = r["perf"]["peak_macs_per_cycle"]
-    fmax = min((c["achieved_mhz"] for c in r["clocks"].values()), default=0)
+    fmax = rpt.fmax_mhz(r) or 0
     out.print(f"peak {peak:g} MAC/cycle → {peak * fmax / 1000:.3f} GMAC/s at Fmax")
     if st := r.get("selftest"):
         out.print(f"self-test: {st['beats']} beats per input stream, {sum(st['results'])} results, "
                   f"expected checksum {st['checksum']} from the {st['source']}")
+    if cc := r.get("core_clock"):
+        settings = ", ".join(f"{name}={value}" for name, value in cc["parameters"].items())
+        out.print(f"core clock {cc['clock']}: {cc['achieved_mhz']:g} MHz from the PLL "
+                  f"(requested {cc['requested_mhz']:g} MHz; {cc['input_mhz']:g} MHz in, VCO "
+                  f"{cc['vco_mhz']:g} MHz; {settings})", soft_wrap=True)
     if bit := r.get("bitstream"):
         out.print(f"bitstream: {impl.path / bit['file']} ({bit['bytes']:,} bytes)")
     steps = ", ".join(f"{k} {v['seconds']:.1f} s" for k, v in r["steps"].items())
