@@ -170,7 +170,8 @@ def table(rows_: Sequence[Row], title: str = "implementation results") -> Table:
     t = Table(title=title, caption="* Pareto-optimal on its device (fewest LUTs for its GMAC/s)")
     t.add_column("")
     for c in COLUMNS:
-        t.add_column(HEADERS[c], justify="left" if c in ("config", "device") else "right")
+        t.add_column(HEADERS[c], justify="left" if c in ("config", "device") else "right",
+                     no_wrap=c != "config")    # only the config label may wrap
     for row in rows_:
         t.add_row("*" if row.pareto else "", *(_cell(row, c) for c in COLUMNS),
                   style="bold" if row.pareto else None)

@@ -123,8 +123,11 @@ class SystolicStrategy:
     def config(self, choice: str, rows: int, cols: int, dsp_blocks: int = 0) -> CoreConfig:
         mul = {"lut": "lut", "dsp": "dsp", "auto": "auto"}[choice]
         pack = 1 if choice == "lut" else self.pack
+        family = self.device.family.name
+        if choice == "lut" and family == "ice40":
+            family = "generic"      # iCE40's carry-chain rows are Yosys's SB_CARRY mapping
         fields = {**self.base, "rows": rows, "cols": cols, "mul": mul, "pack": pack,
-                  "family": self.device.family.name,
+                  "family": family,
                   "dsp_blocks": dsp_blocks if choice == "auto" else 0}
         return config_from_dict({"kind": "systolic", **fields})
 

@@ -311,7 +311,8 @@ async def quantized_gemm(dut):
     await tb.start()
     gen = bench.rng(options, 3)
     blocks = min(2, config.blocks_max) if config.fp32 else 2
-    shape = GemmShape(*options.get("gemm", (3, 4, blocks * config.block)))
+    m, n, k = options.get("gemm", (3, 4, blocks * config.block))
+    shape = GemmShape(m, n, -(-k // config.block) * config.block)   # zeros pad K to whole blocks
     x = gen.standard_normal((shape.m, shape.k)) * np.exp2(gen.integers(-20, 20, (shape.m, 1)))
     y = gen.standard_normal((shape.k, shape.n))
     qa, qw = config.a.quantize(x, 1), config.w.quantize(y, 0)

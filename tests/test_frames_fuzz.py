@@ -86,27 +86,27 @@ def receive(events: list[tuple[int, int]]) -> list[tuple]:
             ctx.set(dut.rx.valid, byte is not None)
             ctx.set(dut.rx.payload, byte or 0)
             await ctx.tick()
-            if ctx.get(dut.done):
-                status = Status(ctx.get(dut.status))
+            if ctx.get(dut.frame.done):
+                status = Status(ctx.get(dut.frame.status))
                 if status != Status.OK:
                     seen.append((status,))
                     continue
-                length = ctx.get(dut.length)
-                arg = ctx.get(dut.arg).to_bytes(ARG_BYTES, "little")
-                seen.append([status, ctx.get(dut.cmd), arg, length, length])
+                length = ctx.get(dut.frame.length)
+                arg = ctx.get(dut.frame.arg).to_bytes(ARG_BYTES, "little")
+                seen.append([status, ctx.get(dut.frame.cmd), arg, length, length])
 
     async def stage_reader(ctx):
         """Reads an OK frame's data out of the staging memory as soon as it is reported."""
         while True:
             await ctx.tick()
-            if not ctx.get(dut.done) or Status(ctx.get(dut.status)) != Status.OK:
+            if not ctx.get(dut.frame.done) or Status(ctx.get(dut.frame.status)) != Status.OK:
                 continue
             data = bytearray()
-            for i in range(ctx.get(dut.length)):
-                ctx.set(dut.stage_addr, i)
+            for i in range(ctx.get(dut.frame.length)):
+                ctx.set(dut.frame.stage_addr, i)
                 await ctx.tick()
                 await ctx.delay(1e-9)
-                data.append(ctx.get(dut.stage_data))
+                data.append(ctx.get(dut.frame.stage_data))
             staged.append(bytes(data))
 
     staged: list[bytes] = []
@@ -204,26 +204,26 @@ def send(status: int, data: bytes, stalls: list[bool]) -> bytes:
     out = bytearray()
 
     async def bench(ctx):
-        ctx.set(dut.status, status)
-        ctx.set(dut.length, len(data))
-        ctx.set(dut.start, 1)
+        ctx.set(dut.reply.status, status)
+        ctx.set(dut.reply.length, len(data))
+        ctx.set(dut.reply.start, 1)
         await ctx.tick()
-        ctx.set(dut.start, 0)
+        ctx.set(dut.reply.start, 0)
         i, cycle = 0, 0
         while len(out) < len(data) + 6:
-            ctx.set(dut.data.valid, i < len(data))
-            ctx.set(dut.data.payload, data[i] if i < len(data) else 0)
+            ctx.set(dut.reply.data.valid, i < len(data))
+            ctx.set(dut.reply.data.payload, data[i] if i < len(data) else 0)
             ready = not stalls[cycle % len(stalls)]
             ctx.set(dut.tx.ready, ready)
             await ctx.delay(1e-9)
-            if ctx.get(dut.data.ready) and ctx.get(dut.data.valid):
+            if ctx.get(dut.reply.data.ready) and ctx.get(dut.reply.data.valid):
                 i += 1
             if ready and ctx.get(dut.tx.valid):
                 out.append(ctx.get(dut.tx.payload))
             await ctx.tick()
             cycle += 1
             assert cycle < 20 * (len(data) + 6) + 100, "the sender hung"
-        assert not ctx.get(dut.busy), "busy after the last byte"
+        assert not ctx.get(dut.reply.busy), "busy after the last byte"
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)

@@ -4,7 +4,7 @@ builds, what it refuses, and that the default stays ``a * w``."""
 import pytest
 
 from lowbit.errors import ConfigError
-from lowbit.generate import generate
+from lowbit.hw.verilog import generate
 from lowbit.kinds.mac import MacConfig
 from lowbit.models.mac import MacPerf
 from lowbit.models.perf import GemmShape
