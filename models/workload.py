@@ -106,7 +106,7 @@ _GEMM_KEYS = {"name", "m", "n", "k", "count", "w_role", "op"}
 
 
 def from_toml(path: str | Path) -> Workload:
-    """A workload file::
+    """A workload read from a TOML file, which looks like this::
 
         name = "mlp"            # optional (default: the file name)
         tokens = 128            # optional: tokens per inference, for tokens/s
@@ -122,6 +122,9 @@ def from_toml(path: str | Path) -> Workload:
         layers = "fc*"
         w = "int4:g128"
         a = "int8"
+
+    An unreadable file, invalid TOML, an unknown key, a missing field or a bad value is a
+    ``UsageError`` naming it.
     """
     path = Path(path)
     try:
