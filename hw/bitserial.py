@@ -111,7 +111,14 @@ def _control_layout(config: BitserialConfig, inner: str) -> data.StructLayout:
 
 
 class BitSerialArray(wiring.Component):
-    """Bit-serial dot-product array of a :class:`~lowbit.kinds.bitserial.BitserialConfig`."""
+    """Bit-serial dot-product array of a :class:`~lowbit.kinds.bitserial.BitserialConfig`.
+
+    Parameters
+    ----------
+    config
+        The core's :class:`~lowbit.kinds.bitserial.BitserialConfig`; its formats give the
+        payload shapes.
+    """
 
     def __init__(self, config: BitserialConfig):
         self.config = config

@@ -77,7 +77,14 @@ def result_layout(config: BlockdotConfig) -> data.StructLayout:
 
 
 class BlockDot(wiring.Component):
-    """Block dot-product unit built from a :class:`~lowbit.kinds.blockdot.BlockdotConfig`."""
+    """Block dot-product unit built from a :class:`~lowbit.kinds.blockdot.BlockdotConfig`.
+
+    Parameters
+    ----------
+    config
+        The core's :class:`~lowbit.kinds.blockdot.BlockdotConfig`; its formats give the
+        payload shapes.
+    """
 
     def __init__(self, config: BlockdotConfig):
         self.config = config

@@ -71,7 +71,13 @@ def _offset(config: FmacConfig, frac_bits: int, a_sel: Value, w_sel: Value) -> V
 
 
 class FMAC(wiring.Component):
-    """Exact multiply-accumulate built from a :class:`~lowbit.kinds.fmac.FmacConfig`."""
+    """Exact multiply-accumulate built from a :class:`~lowbit.kinds.fmac.FmacConfig`.
+
+    Parameters
+    ----------
+    config
+        The core's :class:`~lowbit.kinds.fmac.FmacConfig`; its formats give the payload shapes.
+    """
 
     def __init__(self, config: FmacConfig):
         self.config = config

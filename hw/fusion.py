@@ -9,6 +9,14 @@ Ports::
     a_signed  In   1                           operand lanes are two's complement; w_signed likewise
     clear     In   1                           drop the partial sum, pipeline and pending result
 
+A beat carries ``P = 64 / (A·W)`` lanes in its two 32-bit words, lane ``p`` at bit ``p·A`` of
+``a`` and ``p·W`` of ``w``, and contributes ``Σ_p a_p·w_p``:
+
+==================  =====  ========  =============  ========  =====
+A×W                 8×8    8×4, 4×8  8×2, 4×4, 2×8  4×2, 2×4  2×2
+products per cycle  1      2         4              8         16
+==================  =====  ========  =============  ========  =====
+
 For each of the 9 precision pairs a fixed wiring says which digit of each word brick b
 multiplies and by how much its product shifts (:func:`brick_wiring`); the run-time mode picks
 the wiring. Each brick multiplies two 3-bit values (a digit extended by its sign bit when it is
@@ -54,7 +62,13 @@ def brick_wiring(a_bits: int, w_bits: int, brick: int) -> tuple[int, bool, int, 
 
 
 class Fusion(wiring.Component):
-    """Precision-scalable MAC built from a :class:`~lowbit.kinds.fusion.FusionConfig`."""
+    """Precision-scalable MAC built from a :class:`~lowbit.kinds.fusion.FusionConfig`.
+
+    Parameters
+    ----------
+    config
+        The core's :class:`~lowbit.kinds.fusion.FusionConfig`; its formats give the payload shapes.
+    """
 
     def __init__(self, config: FusionConfig):
         self.config = config

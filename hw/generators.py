@@ -23,7 +23,19 @@ GENERATORS: dict[str, Callable[[CoreConfig], wiring.Component]] = {
 
 
 def build(config: CoreConfig) -> wiring.Component:
-    """The component of ``config``'s kind."""
+    """The component of ``config``'s kind.
+
+    Parameters
+    ----------
+    config
+        Any kind's config.
+
+    Returns
+    -------
+    amaranth.lib.wiring.Component
+        The kind's generator applied to ``config`` (elaborate it, or convert it with
+        :func:`lowbit.hw.verilog.generate`).
+    """
     if config.KIND not in GENERATORS:
         raise ConfigError("kind", config.KIND, f"kinds with a generator: {', '.join(GENERATORS)}")
     return GENERATORS[config.KIND](config)

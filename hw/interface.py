@@ -1,4 +1,4 @@
-"""A generated core's ports, grouped the way the streaming contract of DESIGN.md names them.
+"""A generated core's ports, grouped the way docs/design.md names the streaming interface.
 
 Every core kind speaks valid/ready streams (Verilog ports ``<s>__valid``, ``<s>__ready``,
 ``<s>__payload``) plus run-time parameters; reading that from the manifest of

@@ -86,7 +86,13 @@ class _Group:
 
 
 class LutCore(wiring.Component):
-    """Tables of activation sums in per-column RAM, looked up by weight bit-planes."""
+    """Tables of activation sums in per-column RAM, looked up by weight bit-planes.
+
+    Parameters
+    ----------
+    config
+        The core's :class:`~lowbit.kinds.lut.LutConfig`; its formats give the payload shapes.
+    """
 
     def __init__(self, config: LutConfig):
         self.config = config

@@ -1,5 +1,9 @@
 """The ``mac`` generator: one multiplier, one accumulator, stream in and stream out.
 
+Each K consecutive operand beats make one dot product, its accumulator value one result beat:
+``acc[0] = 0``, ``acc[k+1] = ovf(acc[k] + a[k]·w[k])`` with ``ovf`` wrapping (two's complement)
+or saturating at every step; the accumulator is signed unless both operands are unsigned.
+
 Ports (streams in the manner of :mod:`amaranth.lib.stream`)::
 
     operands  In   stream of {a, w}     one operand pair per handshake
@@ -55,7 +59,13 @@ def multiplier(config: MacConfig) -> Multiplier:
 
 
 class MAC(wiring.Component):
-    """Integer multiply-accumulate unit built from a :class:`~lowbit.kinds.mac.MacConfig`."""
+    """Integer multiply-accumulate unit built from a :class:`~lowbit.kinds.mac.MacConfig`.
+
+    Parameters
+    ----------
+    config
+        The core's :class:`~lowbit.kinds.mac.MacConfig`; its formats give the payload shapes.
+    """
 
     def __init__(self, config: MacConfig):
         self.config = config

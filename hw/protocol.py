@@ -1,6 +1,7 @@
 """The engine's serial protocol and memory map: the one description the RTL and the host share.
 
-Frames (every multi-byte field little-endian except the CRC, which is sent high byte first)::
+Frames, sent 8N1 at the engine's baud rate (every multi-byte field little-endian except the
+CRC, which is sent high byte first)::
 
     command   A5 | cmd | arg[6] | len[2] | data[len] | crc16[2]      crc over cmd..data
     response  5A | status | len[2] | data[len] | crc16[2]            crc over status..data
@@ -29,7 +30,8 @@ buffer); ``BUSY`` (WRITE, READ, SET_REG or START while a run is going on).
 
 Buffers are numbered input streams first, then result streams, in the core's port order;
 each word is one stream beat, ``ceil(width / 8)`` bytes. Registers: the core's run-time
-parameters (port order), the beat count of every stream, then the requantizer's.
+parameters (port order), the beat count of every stream (``beats_<stream>``), then the
+requantizer's (:data:`REQUANT_REGISTERS`).
 """
 
 from __future__ import annotations

@@ -131,7 +131,18 @@ def stream_layouts(config: SystolicConfig) -> dict[str, data.ArrayLayout]:
 
 
 def Systolic(config: SystolicConfig) -> wiring.Component:
-    """The array of ``config.dataflow``."""
+    """The array of ``config.dataflow``.
+
+    Parameters
+    ----------
+    config
+        The array's :class:`~lowbit.kinds.systolic.SystolicConfig`.
+
+    Returns
+    -------
+    amaranth.lib.wiring.Component
+        A :class:`WeightStationaryArray` or an :class:`OutputStationaryArray`.
+    """
     return {"ws": WeightStationaryArray, "os": OutputStationaryArray}[config.dataflow](config)
 
 

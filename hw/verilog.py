@@ -104,7 +104,19 @@ def _convert(config: CoreConfig) -> tuple[str, list[dict[str, Any]]]:
 
 
 def generate(config: CoreConfig) -> GeneratedCore:
-    """The Verilog and manifest of ``config``, from the cache when nothing changed."""
+    """The Verilog and manifest of ``config``, from the cache when nothing changed.
+
+    Parameters
+    ----------
+    config
+        The core.
+
+    Returns
+    -------
+    GeneratedCore
+        The Verilog text (top module ``config.name``) and the manifest: config, hash, ports,
+        tool versions, the Verilog's SHA-256.
+    """
     versions = generator_versions()
     key = digest("verilog", config.to_dict(), versions, _generator_sources())
 

@@ -16,7 +16,7 @@ from lowbit.errors import LowbitError, UsageError
 
 #: verb modules in :mod:`lowbit.commands`, in the order ``lowbit -h`` lists them
 VERBS = ("demo", "doctor", "generate", "simulate", "quant_error", "boards", "synth", "build",
-         "compare", "sweep", "fit", "run", "workload")
+         "compare", "sweep", "fit", "run", "workload", "docs")
 
 
 class Parser(argparse.ArgumentParser):

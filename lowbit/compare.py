@@ -76,7 +76,19 @@ def label(report: Mapping[str, Any], fields: Iterable[str]) -> str:
 
 
 def rows(reports: Sequence[Mapping[str, Any]]) -> list[Row]:
-    """Table rows of ``reports`` with throughput figures and Pareto flags."""
+    """Table rows of ``reports`` with throughput figures and Pareto flags.
+
+    Parameters
+    ----------
+    reports
+        Implementation reports (the JSON of ``report.json``).
+
+    Returns
+    -------
+    list of Row
+        One row per report: its label, LUTs, FFs, DSPs, BRAM, Fmax, GMAC/s, GMAC/s per kLUT, the
+        fraction of the device bound and whether it is Pareto-optimal on its device.
+    """
     fields = label_fields(reports)
     figures = []
     for r in reports:
@@ -142,7 +154,19 @@ def _cell(row: Row, column: str) -> str:
 
 
 def table(rows_: Sequence[Row], title: str = "implementation results") -> Table:
-    """A rich table; Pareto-optimal rows are marked ``*``."""
+    """A rich table; Pareto-optimal rows are marked ``*``.
+
+    Parameters
+    ----------
+    rows_
+        Rows from :func:`rows`.
+    title
+        The table's title.
+
+    Returns
+    -------
+    rich.table.Table
+    """
     t = Table(title=title, caption="* Pareto-optimal on its device (fewest LUTs for its GMAC/s)")
     t.add_column("")
     for c in COLUMNS:
@@ -155,7 +179,18 @@ def table(rows_: Sequence[Row], title: str = "implementation results") -> Table:
 
 
 def csv_text(rows_: Sequence[Row]) -> str:
-    """Every figure plus the full config (JSON columns stay one cell each)."""
+    """Every figure plus the full config (JSON columns stay one cell each).
+
+    Parameters
+    ----------
+    rows_
+        Rows from :func:`rows`.
+
+    Returns
+    -------
+    str
+        The CSV text, one line per row after the header.
+    """
     import json
 
     buf = io.StringIO()
@@ -171,7 +206,15 @@ def csv_text(rows_: Sequence[Row]) -> str:
 
 
 def write_plot(rows_: Sequence[Row], path: Path) -> None:
-    """Throughput against area, one colour per device, each device's Pareto front joined."""
+    """Throughput against area, one colour per device, each device's Pareto front joined.
+
+    Parameters
+    ----------
+    rows_
+        Rows from :func:`rows`.
+    path
+        The image; PNG, SVG or PDF by its suffix (written atomically).
+    """
     import matplotlib
 
     matplotlib.use("Agg")

@@ -235,7 +235,35 @@ def fit(kind: str, base: Mapping[str, Any], device: Device, *, budget: float = 0
         quick: bool = False, runs: int = 3, out: Path, workers: int | None = None,
         scheduler: str | None = None,
         progress: Callable[[str], None] = lambda m: None) -> FitResult:
-    """Probe, model and fill ``device`` with ``kind`` configs from the fields ``base``."""
+    """Probe, model and fill ``device`` with ``kind`` configs from the fields ``base``.
+
+    Parameters
+    ----------
+    kind
+        The kind to size (``systolic``).
+    base
+        Config fields every candidate shares (formats, accumulator, dataflow, ...); not the fields
+        fit chooses (shape, multipliers).
+    device
+        The device to fill.
+    budget
+        The share of the device's LUTs a candidate may take (0 < budget ≤ 1).
+    quick
+        One probe per choice and one full-size run.
+    runs
+        Full-size candidates to implement, the best predicted first.
+    out
+        The output directory (the sweep's reports and the fit's summary).
+    workers, scheduler
+        Local processes, or a Dask scheduler's address, as for :func:`lowbit.sweep.run_sweep`.
+    progress
+        Called with a line of text at every stage.
+
+    Returns
+    -------
+    FitResult
+        Every implemented point, the device bound, and the best point within the budget.
+    """
     check_budget(budget)
     if runs < 1:
         raise UsageError(f"runs={runs} is not allowed; at least 1")

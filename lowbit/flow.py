@@ -137,7 +137,18 @@ def _complete(entry: Path) -> bool:
 def lookup(config: CoreConfig, target: Target,
            options: FlowOptions = FlowOptions()) -> Implementation | None:
     """The cached implementation of a run, or None when it has not run or its entry is
-    damaged (which is then discarded; nothing is built)."""
+    damaged (which is then discarded; nothing is built).
+
+    Parameters
+    ----------
+    config, target, options
+        As for :func:`implement`.
+
+    Returns
+    -------
+    Implementation or None
+        The cached run, or None.
+    """
     _, _, key = _prepare(config, target, options)
     path = cache_root() / CACHE_CATEGORY / key
     if not path.is_dir():
@@ -155,6 +166,32 @@ def implement(config: CoreConfig, target: Target, options: FlowOptions = FlowOpt
 
     A failed run's files (logs included, no report) go to ``out``, else ``failed_out``, else a
     new temporary directory, and the :class:`FlowError` raised points at its log there.
+
+    Parameters
+    ----------
+    config
+        The core.
+    target
+        A device (out of context) or a board (a bitstream): :meth:`Target.parse(device=...)
+        <lowbit.boards.steps.Target.parse>` or ``Target.parse(board=...)``.
+    options
+        Seed, timing target, tools and (board builds) the engine instead of the self-test.
+    out
+        A directory to receive a copy of the run's files (report, logs, intermediate files).
+    failed_out
+        Where a failed run's files go when ``out`` is not given.
+    progress
+        Called with a line of text at every step.
+
+    Returns
+    -------
+    Implementation
+        The report (``report.json``, schema ``lowbit-report/1``) and the directory holding it.
+
+    Raises
+    ------
+    FlowError
+        A step failed (a design that does not fit, a tool error, a timing target missed).
     """
     started = time.monotonic()
     progress(f"generating Verilog for {config.name}")

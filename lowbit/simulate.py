@@ -64,7 +64,36 @@ def simulate(config: CoreConfig, *, simulator: str = "verilator", waves: bool = 
              testcase: str | Sequence[str] | None = None, opt: str | None = None,
              progress: Callable[[str], None] = lambda message: None) -> Simulation:
     """Generate, build (cached; ``opt`` as :data:`lowbit.sim.runner.OPT`, by default
-    :func:`build_opt`) and run the core's testbench; never raises on a mismatch."""
+    :func:`build_opt`) and run the core's testbench; never raises on a mismatch.
+
+    Parameters
+    ----------
+    config
+        The core to generate and test.
+    simulator
+        ``verilator`` (default) or ``icarus``.
+    waves
+        Write waveforms (FST; VCD when Verilator has no ``lz4.h``).
+    run_dir
+        Where the run's log, ``results.xml`` and waves go (default: a directory per config and
+        simulator under ``lowbit-out``).
+    seed
+        The testbench's random seed.
+    options
+        Testbench run options, e.g. ``{"gemm": "64x48x100"}`` or ``{"operands": "ops.npz"}``.
+    testcase
+        Run only this test (or these tests) of the kind's testbench.
+    opt
+        The Verilator optimization level (default: :func:`build_opt`).
+    progress
+        Called with a line of text at every stage.
+
+    Returns
+    -------
+    Simulation
+        The generated core, the build (and whether it was cached) and the run's test results;
+        ``passed`` says whether every test passed.
+    """
     runner.check_simulator(simulator)
     started = time.monotonic()
     progress(f"generating Verilog for {config.name}")

@@ -81,7 +81,19 @@ def _list(data: dict, key: str, default: list | None = None) -> list:
 
 
 def load_sweep(path: str | Path) -> Sweep:
-    """Read and check a sweep file: every point's config is validated before anything runs."""
+    """Read and check a sweep file: every point's config is validated before anything runs.
+
+    Parameters
+    ----------
+    path
+        A TOML (or JSON) sweep file: ``kind``, ``devices`` or ``boards``, optional ``seeds``,
+        ``freq``, ``tools``, a ``[base]`` table and a ``[grid]`` of lists.
+
+    Returns
+    -------
+    Sweep
+        Every point (config × target × seed), validated.
+    """
     path = Path(path)
     data = read_config_file(path)
     unknown = sorted(set(data) - set(KEYS))
@@ -201,7 +213,27 @@ def run_sweep(sweep: Sweep, out: Path, *, workers: int | None = None,
               on_result: Callable[[Point, dict[str, Any]], None] = lambda p, r: None
               ) -> list[tuple[Point, dict[str, Any]]]:
     """Run every point (cached ones without a worker); write each report as it arrives and
-    ``sweep.json`` (the status of every point) at the end, even when interrupted."""
+    ``sweep.json`` (the status of every point) at the end, even when interrupted.
+
+    Parameters
+    ----------
+    sweep
+        The points, from :func:`load_sweep`.
+    out
+        The output directory: ``reports/<point>.json``, ``sweep.json``, ``failed/<point>/``.
+    workers
+        Local worker processes (default: one per CPU).
+    scheduler
+        A Dask distributed scheduler's address (``tcp://host:8786``) to run the points on.
+    on_result
+        Called with each point and its result as it arrives.
+
+    Returns
+    -------
+    list of (Point, dict)
+        Every point with its result: ``{"status": "ok", "report": ...}`` or the failure's step,
+        message and log.
+    """
     out = Path(out)
     by_id = {p.id: p for p in sweep.points}
     results: dict[str, dict[str, Any]] = {}

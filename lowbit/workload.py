@@ -107,7 +107,23 @@ def minilm_dir() -> Path:
 def load_workload(text: str, *, batch: int = 1, seq: int = 128, phase: str = "prefill",
                   dims: dict[str, int] | None = None) -> Source:
     """``minilm``, a model directory (``config.json``, maybe weights), a ``config.json``, an
-    ``.onnx`` graph or a ``.toml`` GEMM list."""
+    ``.onnx`` graph or a ``.toml`` GEMM list.
+
+    Parameters
+    ----------
+    text
+        ``minilm``, a Hugging Face model directory or ``config.json``, an ONNX file or a TOML
+        list of GEMMs.
+    batch, seq, phase
+        Batch size, sequence length and ``prefill``/``decode`` for transformer configs.
+    dims
+        Values of an ONNX graph's symbolic input dimensions.
+
+    Returns
+    -------
+    Source
+        The workload's GEMMs and, where there are weights, the model to run for accuracy.
+    """
     if text == MINILM:
         path, name = minilm_dir(), "all-MiniLM-L6-v2"
     else:
@@ -466,7 +482,26 @@ def map_layer(config: CoreConfig, gemm: Gemm, precision: Precision, perf, memory
 
 def map_workload(workload: Workload, config: CoreConfig, rules: PrecisionRules, *,
                  fmax_mhz: float, fmax_source: str, board: Board, memory: Memory) -> CoreMapping:
-    """Every GEMM of ``workload`` on ``config`` (see the module docstring)."""
+    """Every GEMM of ``workload`` on ``config`` (see the module docstring).
+
+    Parameters
+    ----------
+    workload
+        The GEMMs.
+    config
+        The core they run on.
+    rules
+        Per-layer formats (``--precision``); the core's formats where none matches.
+    fmax_mhz, fmax_source
+        The clock and where it came from (a report, a fresh implementation).
+    board, memory
+        The board and its memory whose bandwidth bounds the layers.
+
+    Returns
+    -------
+    CoreMapping
+        Per-layer cycles, time, bytes, utilization and bound, and the totals.
+    """
     perf = get_kind(config.KIND).perf_model(config)
     layers = tuple(map_layer(config, g, layer_precision(config, rules, g.name), perf, memory,
                              fmax_mhz)
@@ -647,7 +682,28 @@ def core_linear(model, config: CoreConfig, rules: PrecisionRules, ref: Reference
 
 def accuracy(model, config: CoreConfig, rules: PrecisionRules, ref: Reference, *,
              label: str | None = None, progress: Progress = lambda m: None) -> Accuracy:
-    """The forward pass with ``config``'s numerics against the FP32 ``ref``."""
+    """The forward pass with ``config``'s numerics against the FP32 ``ref``.
+
+    Parameters
+    ----------
+    model
+        The model to run (:mod:`lowbit.models.bert`).
+    config
+        The core whose numerics the linear layers use.
+    rules
+        Per-layer formats.
+    ref
+        The FP32 pass over the same sentences (:func:`reference`).
+    label
+        A name for the result (default: the config's).
+    progress
+        Called with a line of text per layer and sentence.
+
+    Returns
+    -------
+    Accuracy
+        Per-layer SQNR and the cosine similarity of the sentence embeddings against FP32.
+    """
 
     sums: dict[str, list[float]] = {}
     sentence = [0]

@@ -125,6 +125,24 @@ def bitserial_golden(config, a: np.ndarray, w: np.ndarray, *, pa: int | None = N
     With a per-group scale, ``scales`` holds codes (⌈K/group⌉ × N) and ``group`` is G, the
     products per group (a multiple of ``lanes``). BitMoD weights come as codes ``w`` with the
     groups' type ids ``types`` (same shape as ``scales``).
+
+    Parameters
+    ----------
+    config
+        The core's :class:`~lowbit.kinds.bitserial.BitserialConfig`.
+    a, w
+        Operand values, M×K and K×N.
+    pa, pw
+        Run-time precisions of the serial operand(s) (default: the full width).
+    scales, group
+        Per-group scale codes and the group size, for a scaled config.
+    types
+        BitMoD's per-group data-type ids (same shape as ``scales``), for a BitMoD weight format.
+
+    Returns
+    -------
+    numpy.ndarray
+        M×N int64, wrapped to the accumulator.
     """
     p = precisions(config, pa, pw)
     fa = precision_format(config.a, p["a"]) if "a" in p else config.a

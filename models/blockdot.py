@@ -64,7 +64,26 @@ def blockdot_golden(config, a_codes: np.ndarray, w_codes: np.ndarray, sa_codes: 
     """What the unit gives for blocks of element codes (blocks × B) and their scale codes:
     output "block": ``(sum, exp, special)`` per block; output "fp32": the FP32 results as bit
     patterns (:func:`fp32_bits`), one per ``blocks`` consecutive blocks (``ta``, ``tw``: the
-    tensor scales, NVFP4 only)."""
+    tensor scales, NVFP4 only).
+
+    Parameters
+    ----------
+    config
+        The unit's :class:`~lowbit.kinds.blockdot.BlockdotConfig`.
+    a_codes, w_codes
+        Element codes, one row per block (blocks × B).
+    sa_codes, sw_codes
+        One scale code per block.
+    blocks
+        Blocks per result (output ``fp32``).
+    ta, tw
+        The FP32 tensor scales (NVFP4).
+
+    Returns
+    -------
+    numpy.ndarray or tuple
+        FP32 bit patterns (output ``fp32``), or ``(sum, exp, special)`` per block.
+    """
     if config.fp32:
         a, w = qtensors(config, a_codes, w_codes, sa_codes, sw_codes, blocks, ta, tw)
         return fp32_bits(qgemm(a, w, keep_acc=False).out.diagonal())

@@ -55,7 +55,24 @@ def fmac_golden(config, a_codes: np.ndarray, w_codes: np.ndarray, k: int, a_sel:
                 w_sel: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """``(acc, special)`` of the results of an fmac fed code streams ``a_codes``, ``w_codes``
     (1-D, equal length, a multiple of ``k``) with run-time K and format selects; ``acc`` as
-    Python integers in units of ``2**config.result_lsb``."""
+    Python integers in units of ``2**config.result_lsb``.
+
+    Parameters
+    ----------
+    config
+        The core's :class:`~lowbit.kinds.fmac.FmacConfig`.
+    a_codes, w_codes
+        Operand codes in stream order.
+    k
+        The run-time K.
+    a_sel, w_sel
+        The run-time format selects (indices into the config's format lists).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(acc, special)`` per result: the exact sum and 0 finite, 1 +inf, 2 −inf, 3 NaN.
+    """
     a, w = np.asarray(a_codes), np.asarray(w_codes)
     if a.shape != w.shape or a.ndim != 1 or a.size % k:
         raise ValueError(f"operand streams of {a.size} and {w.size} beats do not make groups "

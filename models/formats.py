@@ -9,18 +9,18 @@ ternary and binary) and :func:`parse_format`, which resolves every format name L
 including the minifloats of :mod:`lowbit.models.minifloat` and the block-scaled formats of
 :mod:`lowbit.models.block_formats`. Naming scheme:
 
-========================  =================================================================
-``int1``..``int32``       two's-complement integers; ``uint1``..``uint32`` unsigned
-``intN_fF``               N-bit two's complement with F fraction bits (value = integer·2⁻ᶠ)
-``ternary``, ``binary``   {-1, 0, +1} in 2-bit two's complement; {-1, +1} as one bit (0 → -1)
-``fpN_eXmY``              minifloat of N bits: sign, X exponent bits, Y mantissa bits, as the
-                          OCP specs define it; a suffix names another variant (``fnuz``)
-``e8m0``                  the unsigned power-of-two scale of OCP MX
+==========================  =================================================================
+``int1``..``int32``         two's-complement integers; ``uint1``..``uint32`` unsigned
+``intN_fF``                 N-bit two's complement with F fraction bits (value = integer·2⁻ᶠ)
+``ternary``, ``binary``     {-1, 0, +1} in 2-bit two's complement; {-1, +1} as one bit (0 → -1)
+``fpN_eXmY``                minifloat of N bits: sign, X exponent bits, Y mantissa bits, as the
+                            OCP specs define it; a suffix names another variant (``fnuz``)
+``e8m0``                    the unsigned power-of-two scale of OCP MX
 ``fp16``/``bf16``/``fp32``  IEEE half, bfloat16, IEEE single
-``mxfp8_e4m3`` ...        OCP MX v1.0 block formats; ``nvfp4`` NVIDIA's FP4 block format
-``bitmod3``, ``bitmod4``  BitMoD's per-group mixtures of data types (:mod:`lowbit.models.bitmod`)
-``olive4``                OliVe's outlier-victim pairs, INT4 and abfloat (:mod:`.olive`)
-========================  =================================================================
+``mxfp8_e4m3`` ...          OCP MX v1.0 block formats; ``nvfp4`` NVIDIA's FP4 block format
+``bitmod3``, ``bitmod4``    BitMoD's per-group mixtures of data types (:mod:`lowbit.models.bitmod`)
+``olive4``                  OliVe's INT4/abfloat outlier-victim pairs (:mod:`lowbit.models.olive`)
+==========================  =================================================================
 """
 
 from __future__ import annotations
@@ -373,7 +373,19 @@ def allowed_names() -> str:
 
 
 def parse_format(name: str) -> Format:
-    """A format from its name, e.g. ``int8``, ``uint5``, ``fp8_e4m3``, ``mxfp4``, ``nvfp4``."""
+    """A format from its name, e.g. ``int8``, ``uint5``, ``fp8_e4m3``, ``mxfp4``, ``nvfp4``.
+
+    Parameters
+    ----------
+    name
+        A format's name (the table above).
+
+    Returns
+    -------
+    Format
+        The one object of that format; an unknown name is a :class:`FormatError` listing every
+        allowed name.
+    """
     text = str(name).strip().lower()
     if m := _INT_NAME.fullmatch(text):
         return IntFormat(int(m.group(2)), signed=not m.group(1))

@@ -75,7 +75,24 @@ def lanes(words: np.ndarray, bits: int, count: int, signed: bool) -> np.ndarray:
 
 def fusion_golden(config, a_words: np.ndarray, w_words: np.ndarray, k: int, a_bits: int = 8,
                   w_bits: int = 8, a_signed: bool = True, w_signed: bool = True) -> np.ndarray:
-    """Results of the unit fed operand words (1-D, a multiple of K beats) in one mode."""
+    """Results of the unit fed operand words (1-D, a multiple of K beats) in one mode.
+
+    Parameters
+    ----------
+    config
+        The unit's :class:`~lowbit.kinds.fusion.FusionConfig`.
+    a_words, w_words
+        32-bit operand words in stream order.
+    k
+        Beats per result.
+    a_bits, w_bits, a_signed, w_signed
+        The run-time mode.
+
+    Returns
+    -------
+    numpy.ndarray
+        One accumulator value per K beats (int64).
+    """
     a_words, w_words = np.asarray(a_words), np.asarray(w_words)
     if a_words.shape != w_words.shape or a_words.ndim != 1 or a_words.size % k:
         raise ValueError(f"operand streams of {a_words.size} and {w_words.size} beats do not "

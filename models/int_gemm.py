@@ -48,6 +48,20 @@ def int_gemm(a: np.ndarray, w: np.ndarray, a_fmt: IntFormat, w_fmt: IntFormat,
     ``a`` is M×K, ``w`` is K×N, both integer values of their formats (integers, ternary or
     binary). Returns int64 (uint64
     for an unsigned 64-bit accumulator).
+
+    Parameters
+    ----------
+    a, w
+        Integer values, M×K and K×N.
+    a_fmt, w_fmt
+        Their formats.
+    acc
+        The accumulator: width, signedness, wrap or saturate at every step.
+
+    Returns
+    -------
+    numpy.ndarray
+        M×N.
     """
     a = _check(a, a_fmt, "activations")
     w = _check(w, w_fmt, "weights")

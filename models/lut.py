@@ -203,7 +203,22 @@ def run_wbits(config, wbits: int | None) -> int:
 def lut_golden(config, a: np.ndarray, w: np.ndarray, wbits: int | None = None,
                mode: str = "signed") -> np.ndarray:
     """``A (M×K) @ W (K×N)`` of weight values ``w`` at run-time precision ``wbits`` (default
-    the config's ``w_bits``) in ``mode``, as the core's result lanes hold it."""
+    the config's ``w_bits``) in ``mode``, as the core's result lanes hold it.
+
+    Parameters
+    ----------
+    config
+        The core's :class:`~lowbit.kinds.lut.LutConfig`.
+    a, w
+        Activation values M×K, weight values K×N.
+    wbits, mode
+        The run-time weight precision and mode (``signed``, ``unsigned``, ``offset``).
+
+    Returns
+    -------
+    numpy.ndarray
+        M×N int64, wrapped to the accumulator.
+    """
     code = WeightCode(run_wbits(config, wbits), mode)
     return int_gemm(a, w, config.a, code.values, config.accumulator)
 

@@ -13,7 +13,22 @@ from lowbit.models.tiling import DotPerf, DotTiler
 
 
 def mac_golden(config, a: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
-    """Results of a MAC fed ``a``, ``w`` (1-D, equal length, a multiple of ``k``), run-time K."""
+    """Results of a MAC fed ``a``, ``w`` (1-D, equal length, a multiple of ``k``), run-time K.
+
+    Parameters
+    ----------
+    config
+        The core's :class:`~lowbit.kinds.mac.MacConfig` (formats, accumulator).
+    a, w
+        Operand values in stream order.
+    k
+        The run-time K: beats per dot product.
+
+    Returns
+    -------
+    numpy.ndarray
+        One accumulator value per K beats (int64).
+    """
     a = np.asarray(a, dtype=np.int64)
     w = np.asarray(w, dtype=np.int64)
     if a.shape != w.shape or a.ndim != 1 or a.size % k:

@@ -6,6 +6,7 @@ multiplier). Since ``P = Σ p[k]·2^(shift·k)``, each product sits in a field o
 fields overlap only through the negative lower products, which borrow from the fields above.
 Three ways of getting the products back, cheapest first:
 
+==========  ===================================================================================
 ``none``    every product is ≥ 0: field ``k`` is ``P[shift·k : shift·k + bits]``.
 ``sign``    two's-complement fields of ``bits = width(product range)`` bits (``shift ≥ bits``):
             ``p[0] = sext(P[0 : bits])`` and ``p[k] = sext((P >> shift·k) + P[shift·k - 1])``:
@@ -17,6 +18,7 @@ Three ways of getting the products back, cheapest first:
             of fields ``q[k] = p[k] - lo`` in ``0 .. 2^shift - 1``, so
             ``p[k] = Q[shift·k : shift·k + shift] + lo``: one constant addition before the
             fields and one constant per field after.
+==========  ===================================================================================
 
 Which packings fit a multiplier is a question of its port widths (:class:`MultiplierPorts`,
 each port signed or unsigned as the operands need, like MULT18X18D's ``SIGNEDA``/``SIGNEDB``):

@@ -1,4 +1,4 @@
-"""What every core's performance model answers (DESIGN.md, contract item 4)."""
+"""What every core's performance model answers (one piece of the contract, docs/design.md)."""
 
 from __future__ import annotations
 

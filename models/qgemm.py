@@ -153,6 +153,22 @@ def qgemm(a: QTensor, w: QTensor, acc: Accumulator | None = None, block: int | N
     Rows of the output are independent, so large GEMMs run as row slabs on parallel threads,
     each with single-threaded BLAS (multithreaded BLAS on the many short block matmuls is
     slower than one thread, badly so on a busy machine).
+
+    Parameters
+    ----------
+    a, w
+        The operands: A (M×K, ``k_axis=1``) and W (K×N, ``k_axis=0``).
+    acc
+        An integer accumulator (width, signedness, wrap/saturate) for integer operands.
+    block
+        The block length B (a divisor of the default).
+    keep_acc
+        Keep the exact block sums in the result (``False`` is faster).
+
+    Returns
+    -------
+    GemmResult
+        ``out`` (FP32, M×N) and ``acc`` (the exact block sums).
     """
     _check(a, w)
     span = math.gcd(a.group, w.group)

@@ -284,7 +284,23 @@ def parse_quantizer(text: str):
 
 
 def quantize(x: np.ndarray, quantizer, k_axis: int = 1) -> QTensor:
-    """Quantize ``x`` with a :class:`QuantSpec`, a block format, or a quantizer string."""
+    """Quantize ``x`` with a :class:`QuantSpec`, a block format, or a quantizer string.
+
+    Parameters
+    ----------
+    x
+        A real 2-D operand.
+    quantizer
+        A :class:`QuantSpec`, a block format or a string ``FORMAT[:tensor|channel|gN][:sym|asym]
+        [:float32|pow2|e8m0]``.
+    k_axis
+        1 for activations (M×K), 0 for weights (K×N).
+
+    Returns
+    -------
+    QTensor
+        Element codes, scales, zero-points and layout.
+    """
     if isinstance(quantizer, str):
         quantizer = parse_quantizer(quantizer)
     return quantizer.quantize(x, k_axis)

@@ -82,7 +82,26 @@ def round_shift(x: np.ndarray, c: np.ndarray, rounding: str = "half_up") -> np.n
 
 def requantize(acc: np.ndarray, dyadic: Dyadic, out: IntFormat, zero_point=0,
                rounding: str = "half_up") -> np.ndarray:
-    """Accumulator values to values of ``out``: ``clip(round_shift(acc·b, c) + z, min, max)``."""
+    """Accumulator values to values of ``out``: ``clip(round_shift(acc·b, c) + z, min, max)``.
+
+    Parameters
+    ----------
+    acc
+        Accumulator values.
+    dyadic
+        ``b`` and ``c`` with ``b / 2**c`` the real multiplier.
+    out
+        The integer format of the results.
+    zero_point
+        ``z``.
+    rounding
+        ``half_up``, ``half_even`` or ``half_away``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Values of ``out``.
+    """
     acc = np.asarray(acc, dtype=np.int64)
     b, c = dyadic.multiplier, dyadic.shift
     bound = (int(np.abs(acc).max(initial=0)) * int(np.max(b, initial=0))

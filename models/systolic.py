@@ -37,6 +37,20 @@ def systolic_golden(config, a: np.ndarray, w: np.ndarray, *, scales: np.ndarray 
     dot product), ``scales`` holds exponent codes (⌈K/group⌉ × N): each group of ``group``
     products along K sums exactly, is shifted left by its exponent and enters the accumulator
     under its overflow rule, group after group (the last group may be shorter).
+
+    Parameters
+    ----------
+    config
+        The array's :class:`~lowbit.kinds.systolic.SystolicConfig`.
+    a, w
+        Operand values, M×K and K×N.
+    scales, group
+        Per-group exponent codes and the group size, for a ``pow2``-scaled config.
+
+    Returns
+    -------
+    numpy.ndarray
+        M×N int64.
     """
     if config.integer and config.scale != "none":
         return group_scaled(config, a, w, scales, group)
@@ -157,7 +171,7 @@ class SystolicTiler(Tiler):
 
 
 class SystolicPerf(TiledPerf):
-    """Cycles, peak rate and storage of an R×C array (formulas in the README).
+    """Cycles, peak rate and storage of an R×C array (formulas in docs/kinds/systolic.md).
 
     Cycles count from the first input handshake to the last result handshake with inputs always
     offered and results always taken; a GEMM's runs are summed (the core drains between runs).

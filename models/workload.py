@@ -11,7 +11,7 @@ Every GEMM is ``C (M×N) = A (M×K) @ W (K×N)``, ``count`` times. A is always a
 W is a stored weight, an activation computed in the same pass (attention in prefill) or the KV
 cache (attention in decode) — its *role*, which says where its bytes come from.
 
-Counting rules (stated once here; the README repeats them):
+Counting rules (stated once here; docs/guide/workloads.md repeats them):
 
 * **Linear layers** fold batch and sequence into M (``M = batch·seq`` tokens; decode: ``batch``).
 * **Attention** is two GEMMs per layer, per KV head and batch element (``count = batch·kv_heads``):
@@ -106,7 +106,7 @@ _GEMM_KEYS = {"name", "m", "n", "k", "count", "w_role", "op"}
 
 
 def from_toml(path: str | Path) -> Workload:
-    """A workload file::
+    """A workload read from a TOML file, which looks like this::
 
         name = "mlp"            # optional (default: the file name)
         tokens = 128            # optional: tokens per inference, for tokens/s
@@ -122,6 +122,9 @@ def from_toml(path: str | Path) -> Workload:
         layers = "fc*"
         w = "int4:g128"
         a = "int8"
+
+    An unreadable file, invalid TOML, an unknown key, a missing field or a bad value is a
+    ``UsageError`` naming it.
     """
     path = Path(path)
     try:

@@ -1,4 +1,4 @@
-"""The one contract every core kind keeps (DESIGN.md): a validated config, a generator that
+"""The one contract every core kind keeps (docs/design.md): a validated config, a generator that
 elaborates, a golden model, a performance model, a beat layout whose runs drive exactly the
 core's streams and parameters, a testbench and a board self-test, all by the kind's name."""
 

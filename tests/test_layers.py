@@ -1,4 +1,4 @@
-"""Dependencies point one way (DESIGN.md): every import of every module, at top level or inside
+"""Dependencies point one way (docs/design.md): every import of every module, at top level or inside
 a function, goes to its own layer or one below. ``if TYPE_CHECKING:`` imports are exempt.
 
 Layers, bottom to top; ``host`` and ``boards`` are peers that do not import each other::

@@ -9,6 +9,7 @@ exact range of its running sum (no carry-out beyond what the sum can reach).
 
 ``cells`` says how a chain is written:
 
+===========  ================================================================================
 ``generic``  as Amaranth additions (``sum[i:] ± Mux(y[i], x, 0)``); Yosys turns each into one
              ``$alu``, i.e. one carry chain of whatever family it targets, with the AND terms
              in LUTs of their own.
@@ -21,6 +22,7 @@ exact range of its running sum (no carry-out beyond what the sum can reach).
              ``acc - a·w`` (X = NOT(a AND w), Y = acc) is one LUT4; a subtracting chain's
              carry-in 1 comes from one extra half whose table is 0 at D = 1 and 1 at
              A = B = C = D = 0. A signed 8×4 product is three chains of 5 CCU2C (30 LUT4s).
+===========  ================================================================================
 
 ``stages`` registers (every one loads only while ``en`` is high) are spread over the chains:
 register ``k`` of ``stages`` follows chain ``ceil(k·chains/stages)``, so the last is at the

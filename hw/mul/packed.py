@@ -2,10 +2,10 @@
 :class:`~lowbit.models.packing.Packing`.
 
 ``W = Σ w[k]·2^(shift·k)`` is summed in the fabric (for stationary weights it could be formed
-once, outside), ``P = a·W`` comes from a core multiplier of the :mod:`.shape` kind, and the
-products are read back from ``P`` as the packing says: plain fields, fields plus the sign bit
-below them (``sign``), or fields of ``P + offset`` plus the least product (``offset``). The
-read-back is combinational after the core, so the latency is the core's.
+once, outside), ``P = a·W`` comes from a core multiplier of the :mod:`lowbit.hw.mul.shape`
+kind, and the products are read back from ``P`` as the packing says: plain fields, fields plus
+the sign bit below them (``sign``), or fields of ``P + offset`` plus the least product
+(``offset``). The read-back is combinational after the core, so the latency is the core's.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ def register(verbs) -> None:
     p = verbs.add_parser("sweep", help="implement a grid of configs and compare them",
                          description="Implement every point of a sweep file (configs × devices "
                                      "or boards × seeds), reusing cached results, and compare.")
-    p.add_argument("file", metavar="SWEEP.toml", help="the sweep (see the README)")
+    p.add_argument("file", metavar="SWEEP.toml", help="the sweep file (see `lowbit docs`: sweeps)")
     p.add_argument("-o", "--out", metavar="DIR",
                    help="output directory (default: lowbit-out/sweep-<file name>)")
     p.add_argument("-j", "--workers", type=int, metavar="N",

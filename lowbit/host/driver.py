@@ -82,7 +82,17 @@ _WHY = {
 @dataclass(frozen=True)
 class Requant:
     """On-device requantization of the results: ``clip(round_half_up(acc · b / 2**c) + z)``
-    to ``out`` (see :mod:`lowbit.models.requant`); one multiplier for the whole tensor."""
+    to ``out`` (see :mod:`lowbit.models.requant`); one multiplier for the whole tensor.
+
+    Parameters
+    ----------
+    dyadic
+        The multiplier ``b`` and shift ``c`` (:class:`~lowbit.models.requant.Dyadic`).
+    out
+        The integer format of the results.
+    zero_point
+        ``z``, added after the shift.
+    """
 
     dyadic: Dyadic
     out: IntFormat
@@ -111,6 +121,22 @@ class Engine:
 
     ``timeout`` (seconds of the transport's clock) bounds the wait for an answer and, times
     ``run_timeout_factor``, for a run to finish.
+
+    Parameters
+    ----------
+    transport
+        The byte pipe to the board: :class:`~lowbit.host.transport.SerialTransport`, or a
+        simulation's.
+    config
+        The core the engine was built around (the same config as the build).
+    options
+        The engine's build options (buffer depth, baud rate, multiplier bits).
+    timeout
+        Seconds to wait for an answer.
+    layout
+        The engine's memory map (default: computed from ``config`` and ``options``).
+    poll_interval
+        Seconds between STATUS polls while a run is going on.
     """
 
     def __init__(self, transport: Transport, config, options: EngineOptions = EngineOptions(),
@@ -257,7 +283,22 @@ class Engine:
 
     def gemm(self, a, w, *, requant: Requant | None = None, check: bool = False) -> np.ndarray:
         """``A (M×K) @ W (K×N)`` on the engine: accumulator values (int64), or the requantized
-        integers with ``requant``. ``check`` compares with the golden model."""
+        integers with ``requant``. ``check`` compares with the golden model.
+
+        Parameters
+        ----------
+        a, w
+            Integer values of the core's formats, M×K and K×N.
+        requant
+            Requantize the results on the engine (one multiplier, shift and zero point).
+        check
+            Compare the result with the golden model; a difference raises :class:`Mismatch`.
+
+        Returns
+        -------
+        numpy.ndarray
+            M×N int64: the accumulators, or the requantized values.
+        """
         a_codes, w_codes = self._operands(a, w)
         K = a_codes.shape[1]
         k_max = self.tiler.max_k()

@@ -1,4 +1,4 @@
-"""What a core kind brings (DESIGN.md's contract), as one frozen record per kind.
+"""What a core kind brings (the contract of docs/design.md), as one frozen record per kind.
 
 The record holds what the kinds layer and the models below it know: the config class, the
 golden model, the performance model, the beat layout (:class:`~lowbit.models.tiling.Tiler`)
