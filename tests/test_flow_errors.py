@@ -4,6 +4,7 @@ and leaves no report claiming success."""
 
 import dataclasses
 import os
+import re
 import stat
 
 import pytest
@@ -40,7 +41,9 @@ def test_design_that_does_not_fit(cli, tmp_path, monkeypatch):
     code, _, err = cli("synth", *MAC, "--device", "ice40-up5k", "-o", tmp_path / "run")
     assert code == 1
     assert "fit failed: mac_int8_int4_acc24_wrap_k16 does not fit ice40-up5k: it needs" in err
-    assert "86 LUT4s where ice40-up5k has 40; 65 flip-flops where ice40-up5k has 60" in err
+    need = re.search(r"needs (\d+) LUT4s where ice40-up5k has 40; (\d+) flip-flops where "
+                     r"ice40-up5k has 60", err)
+    assert need and int(need[1]) > 40 and int(need[2]) > 60
     assert _error_log(err).name == "yosys.log" and _error_log(err).is_file()
     assert not (tmp_path / "run" / "report.json").exists()
 
