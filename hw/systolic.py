@@ -294,17 +294,8 @@ class WeightStationaryArray(_Array):
                 m.d.sync += [row.eq(0), first_tile.eq(last_tile), left_reg.eq(left - R)]
             with m.Else():
                 m.d.sync += row.eq(row + 1)
-        # the flags of in_flight - 1, in_flight and in_flight + 1 side by side, then picked by
-        # take_a and retire: a.ready's logic reaches the flags through two multiplexers only
         flight = in_flight + take_a - retire
-        near = {d: in_flight + d for d in (-1, 0, 1)}
-
-        def pick(test):
-            return Mux(take_a, Mux(retire, test(near[0]), test(near[1])),
-                       Mux(retire, test(near[-1]), test(near[0])))
-
-        m.d.sync += [in_flight.eq(flight), below.eq(pick(lambda v: v < M)),
-                     at.eq(pick(lambda v: v == M))]
+        m.d.sync += [in_flight.eq(flight), below.eq(flight < M), at.eq(flight == M)]
 
         # --- input stage: weight rows to the load bus, activation lanes past K zeroed
         load_bus = data.StructLayout({"valid": 1, "row": range(R),
