@@ -121,6 +121,21 @@ def mac_arrays(device: str) -> list[tuple[str, dict]]:
              c.config.to_dict()) for c in strategy.probes(quick=True)]
 
 
+def on_device(device: str, unit: tuple[str, dict]) -> tuple[str, dict]:
+    """``unit`` as it fits ``device``: a systolic array of inferred multipliers (one DSP block
+    per PE) halves its rows and columns until its PEs fit the device's DSP blocks (a 4×4 is a
+    2×2 on the UP5K's 8), its label saying the size it has."""
+    label, config = unit
+    dsp = get_device(device).dsp
+    if config["kind"] != "systolic" or config.get("mul", "infer") != "infer" or not dsp:
+        return unit
+    rows, cols = config["rows"], config["cols"]
+    while rows * cols > dsp and rows % 2 == 0 and cols % 2 == 0:
+        rows, cols = rows // 2, cols // 2
+    return (label.replace(f"{config['rows']}×{config['cols']}", f"{rows}×{cols}"),
+            {**config, "rows": rows, "cols": cols})
+
+
 def density(report: dict) -> float:
     """GMAC/s per kLUT at the post-route Fmax."""
     gmacs = float(report["perf"]["peak_macs_per_cycle"]) * (fmax_mhz(report) or 0.0) / 1000
@@ -165,7 +180,8 @@ def main() -> None:
     if len(units) == 1 and args.rows:
         parser.error(f"--rows {args.rows!r} matches no row; the rows: "
                      + "; ".join(label for label, _ in UNITS[1:]))
-    rows = {device: mac_arrays(device) + units for device in devices}
+    rows = {device: mac_arrays(device) + [on_device(device, u) for u in units]
+            for device in devices}
     points = [Point(config, device, None, 1, None, "pypi")
               for device in devices for _, config in rows[device]]
     out = args.o or Path(tempfile.mkdtemp(prefix="lowbit-mixed-area-"))
