@@ -95,6 +95,8 @@ def simulate(config: CoreConfig, *, simulator: str = "verilator", waves: bool = 
         ``passed`` says whether every test passed.
     """
     runner.check_simulator(simulator)
+    if testcase is not None:
+        runner.checked_tests(TESTBENCHES[config.KIND], testcase)
     started = time.monotonic()
     progress(f"generating Verilog for {config.name}")
     core = generate(config)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import json
 import os
 import re
@@ -211,6 +212,27 @@ def build(verilog: str, top: str, simulator: str = "verilator", *, waves: bool =
     return SimBuild(simulator, top, path, hit, time.monotonic() - started, waves)
 
 
+
+def test_names(test_module: str) -> list[str]:
+    """The cocotb tests a testbench module declares, in order (what ``@cocotb.test()``
+    leaves in the module: an object wrapping the test function)."""
+    module = importlib.import_module(test_module)
+    return [name for name, value in vars(module).items()
+            if callable(getattr(value, "func", None)) and hasattr(value, "generate_tests")]
+
+
+def checked_tests(test_module: str, testcase: str | Sequence[str]) -> list[str]:
+    """The test names of ``testcase`` (comma-separated or a sequence); a name the module does
+    not declare is a :class:`UsageError` listing the ones it does."""
+    names = testcase.split(",") if isinstance(testcase, str) else list(testcase)
+    names = [n.strip() for n in names]
+    known = test_names(test_module)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise UsageError(f"test={','.join(unknown)!r} is not allowed; {test_module} has the "
+                         f"tests {', '.join(known)}")
+    return names
+
 def run(sim_build: SimBuild, test_module: str, run_dir: Path, *,
         env: Mapping[str, str] | None = None, seed: int | None = None,
         testcase: str | Sequence[str] | None = None) -> SimRun:
@@ -234,7 +256,7 @@ def run(sim_build: SimBuild, test_module: str, run_dir: Path, *,
     if testcase is not None:
         # exact names: cocotb's own testcase= runs every test whose name ends in one given
         # (testcase="backpressure" would run bulk_backpressure too)
-        names = testcase.split(",") if isinstance(testcase, str) else list(testcase)
+        names = checked_tests(test_module, testcase)
         test_filter = r"\.(" + "|".join(re.escape(n.strip()) for n in names) + ")$"
     started = time.monotonic()
     with _environ(tool):

@@ -48,3 +48,10 @@ def test_the_two_cycle_counts_are_labelled_and_consistent(cli, tmp_path):
     sim = int(re.search(rf"{test}\s*│\s*pass\s*│\s*([\d,]+)", out).group(1).replace(",", ""))
     gemm = int(re.search(r"took ([\d,]+) GEMM cycles", out).group(1).replace(",", ""))
     assert sim > gemm > 0
+
+
+def test_unknown_test_name_exits_2_before_building(cli, tmp_path):
+    code, _, err = cli("simulate", "systolic", "--test", "gemm_tiled,bogus", "--run-dir",
+                       tmp_path)
+    assert code == 2 and "test='bogus' is not allowed" in err and "paths_agree" in err
+    assert not any(tmp_path.iterdir())
