@@ -22,12 +22,14 @@ from dataclasses import dataclass
 from lowbit.boards.devices import ECP5, GOWIN, ICE40, Device
 from lowbit.models.fabric import chain_luts, mac_luts
 from lowbit.models.formats import IntFormat
-from lowbit.models.packing import MULT18X18, packings
-
-#: operand widths the DSP blocks take: (ECP5 18×18; iCE40 8×8 mode, 16×16 mode)
-ECP5_DSP_BITS, ICE40_DUAL_BITS, ICE40_DSP_BITS = 18, 8, 16
-#: ... and Gowin's: a block's two 9×9 multipliers, or the 18×18 they make
-GOWIN_DUAL_BITS, GOWIN_DSP_BITS = 9, 18
+from lowbit.models.packing import (
+    GOWIN_9X9,
+    GOWIN_18X18,
+    MAC16_8X8,
+    MAC16_16X16,
+    MULT18X18,
+    packings,
+)
 
 
 def products_per_dsp(device: Device, a: IntFormat, w: IntFormat) -> int:
@@ -35,14 +37,14 @@ def products_per_dsp(device: Device, a: IntFormat, w: IntFormat) -> int:
     if not device.dsp:
         return 0
     if device.family is ECP5:
-        if max(a.bits, w.bits) > ECP5_DSP_BITS:
+        if max(a.bits, w.bits) > MULT18X18.a_bits:
             return 0
         return max([p.count for p in packings(a, w, MULT18X18)], default=1)
-    dual, single = {ICE40.name: (ICE40_DUAL_BITS, ICE40_DSP_BITS),
-                    GOWIN.name: (GOWIN_DUAL_BITS, GOWIN_DSP_BITS)}[device.family.name]
-    if max(a.bits, w.bits) <= dual:
+    dual, single = {ICE40.name: (MAC16_8X8, MAC16_16X16),
+                    GOWIN.name: (GOWIN_9X9, GOWIN_18X18)}[device.family.name]
+    if max(a.bits, w.bits) <= dual.a_bits:
         return 2
-    return 1 if max(a.bits, w.bits) <= single else 0
+    return 1 if max(a.bits, w.bits) <= single.a_bits else 0
 
 
 @dataclass(frozen=True)

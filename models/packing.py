@@ -75,6 +75,10 @@ class MultiplierPorts:
 MULT18X18 = MultiplierPorts(18, 18, 36)
 #: the iCE40 SB_MAC16 in 16×16 mode
 MAC16_16X16 = MultiplierPorts(16, 16, 32)
+#: one of the two products of the iCE40 SB_MAC16 in 8×8 mode
+MAC16_8X8 = MultiplierPorts(8, 8, 16)
+#: one of a Gowin DSP block's two 9×9 multipliers (MULT9X9), and the 18×18 they make
+GOWIN_9X9, GOWIN_18X18 = MultiplierPorts(9, 9, 18), MultiplierPorts(18, 18, 36)
 
 
 @dataclass(frozen=True)

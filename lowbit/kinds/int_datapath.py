@@ -19,11 +19,12 @@ from lowbit.models.accumulator import (
     product_bits,
 )
 from lowbit.models.formats import IntFormat
+from lowbit.models.packing import MAC16_8X8, MULT18X18
 
 INT8 = IntFormat(8)
 #: the widest operand each family's DSP block takes in the mode the generators instantiate
 #: (ECP5 MULT18X18D; iCE40 SB_MAC16 in 8×8 mode)
-DSP_OPERAND_BITS = {"ecp5": 18, "ice40": 8}
+DSP_OPERAND_BITS = {"ecp5": MULT18X18.a_bits, "ice40": MAC16_8X8.a_bits}
 
 
 class RuntimeK:
