@@ -17,8 +17,9 @@ from amaranth.hdl import ClockSignal, Const, Instance, Module, ResetSignal, Sign
 
 from lowbit.hw.mul.shape import Multiplier
 from lowbit.models.formats import IntFormat
+from lowbit.models.packing import MULT18X18
 
-PORT_BITS = 18
+PORT_BITS = MULT18X18.a_bits
 
 
 class Mult18x18d(Multiplier):

@@ -15,8 +15,9 @@ from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, ResetSignal,
 
 from lowbit.hw.mul.shape import Multiplier
 from lowbit.models.formats import IntFormat
+from lowbit.models.packing import MAC16_8X8
 
-LANE_BITS = 8
+LANE_BITS = MAC16_8X8.a_bits
 
 
 class SbMac16x8(Multiplier):
