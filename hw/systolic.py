@@ -257,22 +257,32 @@ class WeightStationaryArray(_Array):
 
         # --- the weight loader fills the shadow weights with the next K-tile
         full = Signal()                 # the shadow holds a whole tile not yet in use
-        load_k = Signal(cfg.k_bits)     # weight row within the pass
         load_r = Signal(range(R))       # PE row it goes to
+        # the weight row within the pass as flags, as the os beat is: first, last (from K on
+        # the first row), and ``w_todo`` counting the rows after the next one down to 0
+        w_first, w_next_last = Signal(init=1), Signal()
+        w_todo = Signal(cfg.k_bits)
         # --- the activation side walks K-tiles and rows within a tile; ``left`` is the K still
         # to come after the current tile's start (K itself on the first tile of a pass)
         first_tile = Signal(init=1)
         left_reg = Signal(cfg.k_bits)
+        # left_reg <= R and left_reg > r for each PE row r, as flags beside it: which lanes
+        # of a beat are live and whether its tile is the last never wait for a comparison
+        reg_last, reg_live = Signal(), Signal(R)
         row = Signal(range(cfg.depth))
+        # row == 0 and row == M - 1 as flags of the value row holds (the latter from M itself
+        # while row is 0, where a run may start with a new M)
+        tile_start, next_last = Signal(init=1), Signal()
         in_flight = Signal(range(self.latency + 2))
         retire = Signal()
         # in_flight < M and in_flight == M, kept as flags of the value in_flight holds, so that
         # no subtraction or comparison sits between the result side and a.ready
         below, at = Signal(init=1), Signal()
 
-        tile_start = row == 0
+        row_last = Mux(tile_start, M == 1, next_last)
         left = Mux(first_tile, K, left_reg)
-        last_tile = left <= R
+        last_tile = Mux(first_tile, K <= R, reg_last)
+        live = Mux(first_tile, Cat(r < K for r in range(R)), reg_live)
         raw_ok = first_tile | below | (at & retire)  # row `row` of the last tile is written
         m.d.comb += self.a.ready.eq(en & (~tile_start | full) & raw_ok)
         take_a = self.a.valid & self.a.ready
@@ -280,22 +290,33 @@ class WeightStationaryArray(_Array):
         m.d.comb += self.w.ready.eq(en & (~full | swap))
         take_w = self.w.valid & self.w.ready
 
-        pass_end_w = load_k == K - 1
+        pass_end_w = Mux(w_first, K == 1, w_next_last)
         tile_end_w = (load_r == R - 1) | pass_end_w
         with m.If(swap):
             m.d.sync += full.eq(0)
         with m.If(take_w):
-            m.d.sync += [load_k.eq(Mux(pass_end_w, 0, load_k + 1)),
+            m.d.sync += [w_first.eq(pass_end_w), w_todo.eq(Mux(w_first, K - 2, w_todo - 1)),
+                         w_next_last.eq(Mux(w_first, K == 2, w_todo == 1)),
                          load_r.eq(Mux(tile_end_w, 0, load_r + 1))]
             with m.If(tile_end_w):
                 m.d.sync += full.eq(1)
         with m.If(take_a):
-            with m.If(row == M - 1):
-                m.d.sync += [row.eq(0), first_tile.eq(last_tile), left_reg.eq(left - R)]
+            with m.If(row_last):
+                m.d.sync += [row.eq(0), first_tile.eq(last_tile), left_reg.eq(left - R),
+                             reg_last.eq(left <= 2 * R),
+                             reg_live.eq(Cat(left > R + r for r in range(R))), tile_start.eq(1)]
             with m.Else():
-                m.d.sync += row.eq(row + 1)
-        flight = in_flight + take_a - retire
-        m.d.sync += [in_flight.eq(flight), below.eq(flight < M), at.eq(flight == M)]
+                m.d.sync += [row.eq(row + 1), tile_start.eq(0), next_last.eq(row + 2 == M)]
+        # the flags of in_flight - 1, in_flight and in_flight + 1 side by side, then picked by
+        # take_a and retire: a.ready's logic reaches them through two multiplexers only
+        near = {d: in_flight + d for d in (-1, 0, 1)}
+
+        def pick(test):
+            return Mux(take_a, Mux(retire, test(near[0]), test(near[1])),
+                       Mux(retire, test(near[-1]), test(near[0])))
+
+        m.d.sync += [in_flight.eq(in_flight + take_a - retire), below.eq(pick(lambda v: v < M)),
+                     at.eq(pick(lambda v: v == M))]
 
         # --- input stage: weight rows to the load bus, activation lanes past K zeroed
         load_bus = data.StructLayout({"valid": 1, "row": range(R),
@@ -311,7 +332,9 @@ class WeightStationaryArray(_Array):
                 m.d.sync += [wskew.i[c].valid.eq(take_w), wskew.i[c].row.eq(load_r),
                              *(wskew.i[c].w[k].eq(w_lanes[c * P + k]) for k in range(P))]
             for r in range(R):
-                m.d.sync += [west.i[r].a.eq(Mux(take_a & (left > r), a_lanes[r], 0)),
+                # an untaken cycle's lanes are don't-care (its sums are never written), so
+                # take_a reaches only the swap bits; lanes past K are zeroed
+                m.d.sync += [west.i[r].a.eq(Mux(live[r], a_lanes[r], 0)),
                              west.i[r].swap.eq(swap)]
 
         # --- partial sums: read when the row is taken, skewed into the top of the columns
@@ -356,19 +379,25 @@ class OutputStationaryArray(_Array):
         en = self._enable(m)
         K = self.k
 
-        beat = Signal(cfg.k_bits)    # k within the tile
         cool = Signal(range(R))      # cycles until the column buses can take another tile
-        first, last = beat == 0, beat == K - 1
+        # the beat within the tile as flags: first (beat 0), last (beat K - 1: from K itself
+        # on the first beat, where a run may start with a new K) and free (cool < K; cool is
+        # 0 when a run starts), so that no comparison with K sits between a.valid and
+        # a.ready; ``todo`` counts the beats after the next one down to 0
+        first, next_last, free = Signal(init=1), Signal(), Signal(init=1)
+        todo = Signal(cfg.k_bits)
+        last = Mux(first, K == 1, next_last)
         scaled = cfg.scale != "none"
         if scaled:   # groups of g beats; an s beat (the group's exponents) with each first
             gbeat = Signal(cfg.g_bits)
             group_first, glast = gbeat == 0, last | (gbeat == self.g - 1)
-        go = en & self.a.valid & self.w.valid & (~first | (cool < K))
+        go = en & self.a.valid & self.w.valid & (~first | free)
         if scaled:
             go = go & (self.s.valid | ~group_first)
         m.d.comb += [self.a.ready.eq(go), self.w.ready.eq(go)]
         with m.If(go):
-            m.d.sync += beat.eq(Mux(last, 0, beat + 1))
+            m.d.sync += [first.eq(last), todo.eq(Mux(first, K - 2, todo - 1)),
+                         next_last.eq(Mux(first, K == 2, todo == 1))]
         if scaled:
             exponents = Signal(self.s.payload.shape())
             m.d.comb += self.s.ready.eq(go & group_first)
@@ -378,9 +407,9 @@ class OutputStationaryArray(_Array):
                     m.d.sync += exponents.eq(self.s.payload)
             current = Mux(group_first, self.s.payload.as_value(), exponents.as_value())
         with m.If(go & last):
-            m.d.sync += cool.eq(R - 1)
+            m.d.sync += [cool.eq(R - 1), free.eq(R - 1 < K)]
         with m.Elif(en & (cool != 0)):
-            m.d.sync += cool.eq(cool - 1)
+            m.d.sync += [cool.eq(cool - 1), free.eq(cool - 1 < K)]
 
         weights = self._grouped(shape_of(cfg.pe_formats[1]))
         if scaled:
