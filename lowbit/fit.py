@@ -29,6 +29,7 @@ from lowbit.boards.devices import Device
 from lowbit.boards.report import fmax_mhz
 from lowbit.config import CoreConfig
 from lowbit.errors import ConfigError, UsageError
+from lowbit.kinds.systolic import DEFAULT_FANOUT, DEFAULT_STAGES
 from lowbit.kinds.systolic import FAMILIES as SYSTOLIC_FAMILIES
 from lowbit.registry import config_from_dict, get_kind
 from lowbit.sweep import Point, Sweep, run_sweep
@@ -141,7 +142,10 @@ class SystolicStrategy:
         pack = 1 if choice == "lut" else self.pack
         # fabric rows of the family's own cells exist for ECP5 only (CCU2C); elsewhere generic
         family = "generic" if choice == "lut" and self.family != "ecp5" else self.family
-        fields = {**self.base, "rows": rows, "cols": cols, "mul": mul, "pack": pack,
+        # generic cells keep the device family's pipelining (generic's own default is none,
+        # which leaves an iCE40 fabric array at half the clock of its DSP one)
+        piped = {"mul_stages": DEFAULT_STAGES[self.family], "fanout": DEFAULT_FANOUT[self.family]}
+        fields = {**piped, **self.base, "rows": rows, "cols": cols, "mul": mul, "pack": pack,
                   "family": family, "dsp_blocks": dsp_blocks if choice == "auto" else 0}
         return config_from_dict({"kind": "systolic", **fields})
 
