@@ -333,9 +333,12 @@ class WeightStationaryArray(_Array):
                              *(wskew.i[c].w[k].eq(w_lanes[c * P + k]) for k in range(P))]
             for r in range(R):
                 # an untaken cycle's lanes are don't-care (its sums are never written), so
-                # take_a reaches only the swap bits; lanes past K are zeroed
+                # take_a reaches only the swap bits; lanes past K are zeroed, and their rows
+                # keep their weights (times zero): each row's swap differs from the others',
+                # so Yosys cannot merge the equal-delay swap registers of an anti-diagonal
+                # into one flip-flop driving the weight multiplexers across the array
                 m.d.sync += [west.i[r].a.eq(Mux(live[r], a_lanes[r], 0)),
-                             west.i[r].swap.eq(swap)]
+                             west.i[r].swap.eq(swap & live[r])]
 
         # --- partial sums: read when the row is taken, skewed into the top of the columns
         sums = self._grouped(shape_of(cfg.accumulator))
