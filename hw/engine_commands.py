@@ -18,7 +18,7 @@ from amaranth.utils import ceil_log2
 from lowbit.hw.engine_control import RUN_STATUS, RunOp
 from lowbit.hw.engine_requant import Requantizer
 from lowbit.hw.frames import FRAME, REPLY
-from lowbit.hw.protocol import MAGIC, Cmd, EngineLayout, State, Status
+from lowbit.hw.protocol import MAGIC, MAX_DATA, Cmd, EngineLayout, State, Status
 
 
 def register_shape(register):
@@ -97,7 +97,7 @@ class CommandExecutor(wiring.Component):
         # WRITE: the frame's bytes counted off in words of the buffer's size, one word a cycle
         # in MEASURE (at most MAX_DATA cycles): a divider by the word size would be the
         # design's longest path (GW2A-18: 43 ns through a chain of subtractors)
-        left = Signal(16)                     # bytes not yet counted
+        left = Signal(range(MAX_DATA + 1))    # bytes not yet counted (at most MAX_DATA)
         end = Signal(17)                      # the buffer word after the counted ones
         buffer_bytes = Signal(range(word_bytes + 1))
         with m.Switch(index):
@@ -105,16 +105,15 @@ class CommandExecutor(wiring.Component):
                 with m.Case(i):
                     m.d.comb += buffer_bytes.eq(b.word_bytes)
 
-        # READ: its argument check and byte count, registered every cycle from the frame's
-        # fields (fixed from its ``done``, two states before EXECUTE) and registers only
-        # EXECUTE changes, so that the product and compares are not in EXECUTE's path
-        read_ok, read_length = Signal(), Signal(16)
+        # READ: its argument check, registered every cycle from the frame's fields (fixed from
+        # its ``done``, two states before EXECUTE) and registers only EXECUTE changes, so that
+        # the byte count's product and the compares do not decide EXECUTE's next state
+        read_ok = Signal()
         rq_bytes_ok = (reg["rq_bytes"] >= 1) & (reg["rq_bytes"] <= 4)
         bytes_per_word = Mux(reg["rq_enable"], lay.lanes * reg["rq_bytes"], res.word_bytes)
-        read_bytes = words * bytes_per_word
-        m.d.sync += [read_length.eq(read_bytes),
-                     read_ok.eq((index == len(lay.inputs)) & (addr + words <= lay.depth)
-                                & (~reg["rq_enable"] | rq_bytes_ok) & (read_bytes < 1 << 16))]
+        read_length = words * bytes_per_word
+        m.d.sync += read_ok.eq((index == len(lay.inputs)) & (addr + words <= lay.depth)
+                               & (~reg["rq_enable"] | rq_bytes_ok) & (read_length < 1 << 16))
 
         def reply(status, nbytes=0, then="REPLY"):
             m.d.sync += [reply_status.eq(status), reply_length.eq(nbytes)]
