@@ -18,7 +18,7 @@ from amaranth.utils import ceil_log2
 from lowbit.hw.engine_control import RUN_STATUS, RunOp
 from lowbit.hw.engine_requant import Requantizer
 from lowbit.hw.frames import FRAME, REPLY
-from lowbit.hw.protocol import MAGIC, Cmd, EngineLayout, State, Status
+from lowbit.hw.protocol import MAGIC, MAX_DATA, Cmd, EngineLayout, State, Status
 
 
 def register_shape(register):
@@ -94,10 +94,26 @@ class CommandExecutor(wiring.Component):
         m.d.comb += [rcv.stage_addr.eq(cursor), self.results.addr.eq(addr + cursor),
                      rq.words.payload.eq(self.results.data)]
 
+        # WRITE: the frame's bytes counted off in words of the buffer's size, one word a cycle
+        # in MEASURE (at most MAX_DATA cycles): a divider by the word size would be the
+        # design's longest path (GW2A-18: 43 ns through a chain of subtractors)
+        left = Signal(range(MAX_DATA + 1))    # bytes not yet counted (at most MAX_DATA)
+        end = Signal(17)                      # the buffer word after the counted ones
+        buffer_bytes = Signal(range(word_bytes + 1))
+        with m.Switch(index):
+            for i, b in enumerate(lay.inputs):
+                with m.Case(i):
+                    m.d.comb += buffer_bytes.eq(b.word_bytes)
+
+        # READ: its argument check, registered every cycle from the frame's fields (fixed from
+        # its ``done``, two states before EXECUTE) and registers only EXECUTE changes, so that
+        # the byte count's product and the compares do not decide EXECUTE's next state
+        read_ok = Signal()
         rq_bytes_ok = (reg["rq_bytes"] >= 1) & (reg["rq_bytes"] <= 4)
         bytes_per_word = Mux(reg["rq_enable"], lay.lanes * reg["rq_bytes"], res.word_bytes)
-        read_length = Signal(32)
-        m.d.comb += read_length.eq(words * bytes_per_word)
+        read_length = words * bytes_per_word
+        m.d.sync += read_ok.eq((index == len(lay.inputs)) & (addr + words <= lay.depth)
+                               & (~reg["rq_enable"] | rq_bytes_ok) & (read_length < 1 << 16))
 
         def reply(status, nbytes=0, then="REPLY"):
             m.d.sync += [reply_status.eq(status), reply_length.eq(nbytes)]
@@ -110,7 +126,7 @@ class CommandExecutor(wiring.Component):
         with m.FSM():
             with m.State("WAIT"):
                 m.d.sync += [cursor.eq(0), byte_in_word.eq(0), waddr.eq(addr), word.eq(0),
-                             reading.eq(0)]
+                             reading.eq(0), left.eq(length), end.eq(addr)]
                 with m.If(rcv.done):
                     m.d.sync += last_error.eq(rcv.status != Status.OK)
                     with m.If(rcv.status != Status.OK):
@@ -168,26 +184,26 @@ class CommandExecutor(wiring.Component):
                     with m.Else():
                         reply(Status.BAD_ARGUMENT)
                 with m.Elif(cmd == Cmd.WRITE):
-                    ok = Signal()
-                    with m.Switch(index):
-                        for i, b in enumerate(lay.inputs):
-                            with m.Case(i):
-                                m.d.comb += ok.eq(
-                                    (length % b.word_bytes == 0)
-                                    & (addr + length // b.word_bytes <= lay.depth))
-                    with m.If(ok):
-                        m.next = "COPY_ADDR"
-                        with m.If(length == 0):
-                            reply(Status.OK)
+                    with m.If(index < len(lay.inputs)):
+                        m.next = "MEASURE"
                     with m.Else():
                         reply(Status.BAD_ARGUMENT)
                 with m.Else():   # READ
-                    with m.If((index == len(lay.inputs)) & (addr + words <= lay.depth)
-                              & (~reg["rq_enable"] | rq_bytes_ok) & (read_length < 1 << 16)):
+                    with m.If(read_ok):
                         m.d.sync += reading.eq(1)
                         reply(Status.OK, read_length, then="READ_START")
                     with m.Else():
                         reply(Status.BAD_ARGUMENT)
+
+            with m.State("MEASURE"):        # whole words that fit from addr, or refused
+                with m.If(left >= buffer_bytes):
+                    m.d.sync += [left.eq(left - buffer_bytes), end.eq(end + 1)]
+                with m.Elif((left == 0) & (end <= lay.depth)):
+                    m.next = "COPY_ADDR"
+                    with m.If(length == 0):
+                        reply(Status.OK)
+                with m.Else():
+                    reply(Status.BAD_ARGUMENT)
 
             with m.State("COPY_ADDR"):      # staging address set; its byte arrives next cycle
                 m.next = "COPY_DATA"

@@ -60,6 +60,9 @@ class FrameReceiver(wiring.Component):
         idle = Signal(range(self.timeout + 1))
         timed_out = idle == self.timeout
         error = Signal(8)
+        # the last data byte's index, set in LENGTH: DATA comparing with length - 1 had a carry
+        # chain before its next state (the iCE40 engine's critical path)
+        last = Signal(range(MAX_DATA))
         header = Signal(8 * HEADER_BYTES)
         m.d.comb += [out.cmd.eq(header[:8]), out.arg.eq(header[8:8 + 8 * ARG_BYTES]),
                      out.length.eq(header[8 + 8 * ARG_BYTES:])]
@@ -97,12 +100,13 @@ class FrameReceiver(wiring.Component):
                 with m.Elif(out.length == 0):
                     m.next = "CRC"
                 with m.Else():
+                    m.d.sync += last.eq(out.length - 1)
                     m.next = "DATA"
             with m.State("DATA"):
                 m.d.comb += [crc.valid.eq(got), wr.en.eq(got)]
                 with m.If(got):
                     m.d.sync += index.eq(index + 1)
-                    with m.If(index == out.length - 1):
+                    with m.If(index == last):
                         m.d.sync += index.eq(0)
                         m.next = "CRC"
                 with m.Elif(timed_out):

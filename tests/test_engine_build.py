@@ -24,16 +24,9 @@ BUILDS = {
 CORE_MHZ = {"icebreaker": 24, "ulx3s-85f": 50}
 
 
-#: measured after the engine-components merge: the command executor's byte-count path
-#: (state → reply length through carry chains, 42.5 ns) reaches 23.5 MHz on the GW2A-18
-MISSES = {"tang-primer-20k": "the engine misses the 27 MHz board clock on the GW2A-18 (23.5 MHz, "
-                             "CommandExecutor state → reply length)"}
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("board, pll", [
-    pytest.param(b, False, marks=pytest.mark.xfail(reason=MISSES[b], strict=False))
-    if b in MISSES else (b, False) for b in sorted(BUILDS)] + [(b, True) for b in sorted(CORE_MHZ)])
+@pytest.mark.parametrize("board, pll", [(b, False) for b in sorted(BUILDS)]
+                         + [(b, True) for b in sorted(CORE_MHZ)])
 def test_engine_bitstream(board, pll, tmp_path):
     values, depth = BUILDS[board]
     config = config_from_dict({"kind": "systolic", "k_bits": 12, **values})

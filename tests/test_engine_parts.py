@@ -305,8 +305,8 @@ def test_run_controller_states_cycles_and_abort():
 
 # --- command executor -------------------------------------------------------------------------
 
-def small_layout(depth=16) -> EngineLayout:
-    buffers = (Buffer("a", 12, True), Buffer("w", 8, True), Buffer("result", 2 * 20, False))
+def small_layout(depth=16, a_bits=12) -> EngineLayout:
+    buffers = (Buffer("a", a_bits, True), Buffer("w", 8, True), Buffer("result", 2 * 20, False))
     count = depth.bit_length()
     registers = (Register("k", 8), *(Register(f"beats_{b.name}", count) for b in buffers),
                  Register("rq_enable", 1), Register("rq_multiplier", 8),
@@ -363,9 +363,8 @@ class Host:
         return answer, bytes(out)
 
 
-def test_executor_answers_every_command():
-    lay = small_layout()
-    results = [(i << 20) | (0xFFFFF - i) for i in range(lay.depth)]
+def executor_system(lay: EngineLayout, results: list[int]):
+    """A CommandExecutor with its run controller, input buffers and result buffer."""
     m = Module()
     m.submodules.ex = ex = CommandExecutor(lay)
     m.submodules.ctl = ctl = RunController()
@@ -377,6 +376,13 @@ def test_executor_answers_every_command():
         wiring.connect(m, getattr(ex.writes, b.name), bufs[b.name].write_port())
     m.submodules.result = rbuf = Memory(shape=lay.result.width, depth=lay.depth, init=results)
     wiring.connect(m, ex.results, rbuf.read_port())
+    return m, ex, ctl, bufs
+
+
+def test_executor_answers_every_command():
+    lay = small_layout()
+    results = [(i << 20) | (0xFFFFF - i) for i in range(lay.depth)]
+    m, ex, ctl, bufs = executor_system(lay, results)
     host = Host(ex)
     seen = {}
 
@@ -445,3 +451,37 @@ def test_executor_answers_every_command():
     simulate(m, bench, processes=[host.stage_memory])
     assert seen["bad"] == [Status.BAD_ARGUMENT] * 6 + [Status.BAD_COMMAND, Status.BAD_CRC]
     assert seen["busy"] == [Status.BUSY] * 4
+
+
+
+@pytest.mark.parametrize("a_bits", [8, 20, 48])
+def test_executor_writes_only_whole_words_that_fit(a_bits):
+    """WRITE into buffer a of 1-, 3- and 6-byte words: a frame of whole words that end at or
+    before the buffer's end is written; a partial word or a word past the end is refused and
+    writes nothing (the protocol's WRITE rule, modelled here)."""
+    lay = small_layout(a_bits=a_bits)
+    size, depth = lay.inputs[0].word_bytes, lay.depth
+    m, ex, _, bufs = executor_system(lay, [0] * depth)
+    host = Host(ex)
+    gen = np.random.default_rng(a_bits)
+    cases = [(13, 3 * size), (0, depth * size), (13, 4 * size), (0, 2 * size - 1),
+             (0, size + 1), (15, 2 * size), (16, 0), (17, 0), (3, 0), (16, size)]
+    frames = [(addr, gen.integers(0, 256, n, dtype=np.uint8).tobytes()) for addr, n in cases]
+    seen = []
+
+    async def bench(ctx):
+        for addr, data in frames:
+            status, _ = await host.command(ctx, Cmd.WRITE, bytes([0, addr, 0]), data)
+            seen.append((status, [ctx.get(bufs["a"].data[i]) for i in range(depth)]))
+
+    simulate(m, bench, processes=[host.stage_memory])
+    model = [0] * depth
+    for (addr, data), (status, words) in zip(frames, seen, strict=True):
+        ok = len(data) % size == 0 and addr + len(data) // size <= depth
+        assert status == (Status.OK if ok else Status.BAD_ARGUMENT), (addr, len(data))
+        if ok:
+            for i in range(len(data) // size):
+                chunk = data[i * size:(i + 1) * size]
+                model[addr + i] = int.from_bytes(chunk, "little") & ((1 << a_bits) - 1)
+        assert words == model, (addr, len(data))
+    assert [status for status, _ in seen].count(Status.OK) >= 4
