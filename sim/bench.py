@@ -60,11 +60,23 @@ def record(**fields: Any) -> None:
             f.write(json.dumps(fields, default=int) + "\n")
 
 
-async def start(dut, cycles: int = 2) -> None:
-    """Start the clock and hold the synchronous reset for ``cycles`` cycles (a bulk harness's
-    controls are put at rest first)."""
+def clock(signal, period: float = CLOCK_PERIOD_NS, unit: str = "ns") -> None:
+    """Start a free-running clock on ``signal`` that toggles inside the simulator: no Python
+    runs per edge, and each edge is written at once (``Immediate``), so the simulator
+    evaluates the design once per edge. cocotb's default clock without trusted inertial
+    writes is a Python coroutine whose writes land in a later evaluation of the same time
+    step: two evaluations and two entries into Python per edge. Testbench writes after an
+    edge still land in that edge's read-write phase, as with the default clock."""
     import cocotb
     from cocotb.clock import Clock
+    from cocotb.handle import Immediate
+
+    cocotb.start_soon(Clock(signal, period, unit=unit, impl="gpi", set_action=Immediate).start())
+
+
+async def start(dut, cycles: int = 2) -> None:
+    """Start the clock (:func:`clock`) and hold the synchronous reset for ``cycles`` cycles (a
+    bulk harness's controls are put at rest first)."""
     from cocotb.triggers import ClockCycles
 
     from lowbit.sim import bulk
@@ -72,7 +84,7 @@ async def start(dut, cycles: int = 2) -> None:
     if bulk.has_harness(dut):
         bulk.quiet(dut)
     dut.rst.value = 1
-    cocotb.start_soon(Clock(dut.clk, CLOCK_PERIOD_NS, unit="ns").start())
+    clock(dut.clk)
     await ClockCycles(dut.clk, cycles)
     dut.rst.value = 0
 

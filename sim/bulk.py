@@ -43,6 +43,8 @@ from lowbit.sim.bench import CLOCK_PERIOD_NS, MAX_CYCLES
 #: refills or dumps its ring a segment (half a ring) at a time
 RING_BITS = 1 << 20
 MIN_DEPTH, MAX_DEPTH = 1 << 8, 1 << 12
+#: the smallest ring a transfer may ask for (``ring``): a ring of two segments of 8 beats
+MIN_RING = 16
 COUNT_BITS = 32            # beat counters and cycle indices
 SEQ_BITS = 8               # request sequence numbers (a changed value is a request)
 PROB_BITS = 16             # idle / stall probabilities in units of 2**-16
@@ -158,8 +160,9 @@ def harness_verilog(interface: CoreInterface, name: str) -> str:
     takes_out = " | ".join(f"bulk_{st.name}_take" for st in interface.results)
     finished = " && ".join(f"bulk_{st.name}_next == {st.name}__bulk_count"
                            for st in interface.streams)
-    crossing = " || ".join(f"(bulk_{st.name}_take && bulk_{st.name}_next[{_address_bits(st) - 2}:0]"
-                           " == 0)" for st in interface.streams)
+    crossing = " || ".join(
+        f"(bulk_{st.name}_take && (bulk_{st.name}_next[{_address_bits(st) - 1}:0]"
+        f" & ({st.name}__bulk_mask >> 1)) == 0)" for st in interface.streams)
     lines = [
         f"// Bulk stream harness of {interface.name} (lowbit.sim.bulk): ring-buffer sources and",
         "// sinks on its streams; the core's own ports are passed through while no bulk run goes.",
@@ -204,8 +207,9 @@ def _stream_ports(st: Stream) -> list[str]:
     """A stream's own ports (as the core's) and its ring's control: ``count`` beats in the run,
     ``skip`` the chance of a cycle without a beat (source) or without ready (sink), ``seed``,
     ``done`` beats handshaked so far, ``limit`` the beats the ring may pass (source: loaded so
-    far; sink: dumped + depth), and a file request ``io`` (a new value: load or dump ring
-    addresses ``from``..``to``) answered by ``io_done``."""
+    far; sink: dumped + depth), ``mask`` the ring's size in use minus one (a power of two up to
+    its depth: beat ``i`` sits at ``i & mask``), and a file request ``io`` (a new value: load or
+    dump ring addresses ``from``..``to``) answered by ``io_done``."""
     n, s, p, a = COUNT_BITS, SEQ_BITS, PROB_BITS, _address_bits(st)
     x, into = st.name, "input" if st.input else "output"
     ports = [f"{into} wire {x}__valid", f"{'output' if st.input else 'input'} wire {x}__ready"]
@@ -214,7 +218,8 @@ def _stream_ports(st: Stream) -> list[str]:
     return ports + [
         f"input wire [{n - 1}:0] {x}__bulk_count", f"input wire [{p - 1}:0] {x}__bulk_skip",
         f"input wire [31:0] {x}__bulk_seed", f"output reg [{n - 1}:0] {x}__bulk_done",
-        f"input wire [{n - 1}:0] {x}__bulk_limit", f"input wire [{s - 1}:0] {x}__bulk_io",
+        f"input wire [{n - 1}:0] {x}__bulk_limit", f"input wire [{a - 1}:0] {x}__bulk_mask",
+        f"input wire [{s - 1}:0] {x}__bulk_io",
         f"input wire [{a - 1}:0] {x}__bulk_from", f"input wire [{a - 1}:0] {x}__bulk_to",
         f"output reg [{s - 1}:0] {x}__bulk_io_done"]
 
@@ -250,7 +255,8 @@ def _source(st: Stream) -> tuple[list[str], list[str]]:
     """A source: offers beat ``done`` (held until taken) unless past ``count`` or ``limit``,
     or the generator skips the cycle."""
     x, w, a = st.name, st.width, _address_bits(st)
-    offer = f" bulk_{x}_data <= bulk_{x}_ring[bulk_{x}_next[{a - 1}:0]];" if w else ""
+    offer = (f" bulk_{x}_data <= bulk_{x}_ring[bulk_{x}_next[{a - 1}:0] & {x}__bulk_mask];"
+             if w else "")
     lines = _ring(st, "$readmemh") + [
         f"    reg bulk_{x}_valid;",
         f"    wire bulk_{x}_core_ready;",
@@ -281,8 +287,8 @@ def _sink(st: Stream) -> tuple[list[str], list[str]]:
     """A sink: ready unless it has ``count`` beats, its ring is full up to ``limit``, or the
     generator stalls the cycle; each handshaked payload goes into the ring."""
     x, w, a = st.name, st.width, _address_bits(st)
-    store = (f"            if (bulk_{x}_take) bulk_{x}_ring[{x}__bulk_done[{a - 1}:0]]"
-             f" <= {x}__payload;") if w else ""
+    store = (f"            if (bulk_{x}_take) bulk_{x}_ring[{x}__bulk_done[{a - 1}:0]"
+             f" & {x}__bulk_mask] <= {x}__payload;") if w else ""
     lines = _ring(st, "$writememh") + [
         f"    reg bulk_{x}_ready;",
         f"    wire bulk_{x}_core_valid;",
@@ -369,13 +375,10 @@ class _Ring:
 
     stream: Stream
     count: int                       # beats of the run
+    depth: int                       # beats of the ring in use (a power of two)
     words: np.ndarray | None = None  # a source's payload words
     moved: int = 0                   # beats loaded into (source) or read out of (sink) the ring
     parts: list[np.ndarray] = field(default_factory=list)   # a sink's words read so far
-
-    @property
-    def depth(self) -> int:
-        return ring_depth(self.stream.width)
 
     def chunk(self) -> int:
         """Beats of the next file: up to the end of the current segment, never past count."""
@@ -395,7 +398,7 @@ def quiet(dut) -> None:
     for handle in dut:
         name = handle._name
         if name.endswith(("__bulk_count", "__bulk_skip", "__bulk_limit", "__bulk_from",
-                          "__bulk_to", "__bulk_io")):
+                          "__bulk_to", "__bulk_io", "__bulk_mask")):
             handle.value = 0
         elif name.endswith("__bulk_seed"):
             handle.value = 1
@@ -485,14 +488,16 @@ class BulkStreams:
 
     async def transfer(self, sources: Mapping[str, np.ndarray], expect: Mapping[str, int], *,
                        rng: np.random.Generator | None = None, idle: float = 0.0,
-                       stall: float = 0.0, max_cycles: int = MAX_CYCLES
-                       ) -> tuple[dict[str, np.ndarray], int]:
+                       stall: float = 0.0, max_cycles: int = MAX_CYCLES,
+                       ring: int | None = None) -> tuple[dict[str, np.ndarray], int]:
         """Stream each input's payload words (:func:`lowbit.hw.payload.pack_words`) and take
         ``expect[name]`` beats from each output; returns (output words, cycles).
 
         ``idle`` / ``stall`` are the chances of a cycle without an input beat / without
         ``ready`` on an output, drawn in the harness by generators seeded from ``rng``. Cycles
-        count as :func:`lowbit.sim.bench.transfer` counts them.
+        count as :func:`lowbit.sim.bench.transfer` counts them. ``ring`` caps every ring at
+        that many beats (a power of two, at least :data:`MIN_RING`): a short run then refills
+        and reads out its rings as a long one does.
         """
         from cocotb.triggers import FallingEdge, First, Timer
         from cocotb.utils import get_sim_time
@@ -505,19 +510,27 @@ class BulkStreams:
                              f"{sorted(inputs)} and counts for {sorted(outputs)}")
         if (idle or stall) and rng is None:
             raise ValueError("random idle inputs or stalls need a generator (rng)")
+        if ring is not None and (ring < MIN_RING or ring & (ring - 1)):
+            raise ValueError(f"ring={ring} is not allowed; it must be a power of two, at least "
+                             f"{MIN_RING}")
+
+        def depth(st: Stream) -> int:
+            return ring_depth(st.width) if ring is None else min(ring, ring_depth(st.width))
+
         streams = len(inputs) + len(outputs)
         seeds = iter(rng.integers(1, 1 << 32, streams).tolist() if rng is not None
                      else [1] * streams)
         self._runs = dut.bulk__run.value.to_unsigned()
         self._requests = {st.name: self._read(st.name, "io_done") for st in self.interface.streams}
-        src = [_Ring(st, len(sources[name]), np.asarray(sources[name], dtype=np.uint64))
-               for name, st in inputs.items()]
-        snk = [_Ring(st, int(expect[name])) for name, st in outputs.items()]
+        src = [_Ring(st, len(sources[name]), depth(st),
+                     np.asarray(sources[name], dtype=np.uint64)) for name, st in inputs.items()]
+        snk = [_Ring(st, int(expect[name]), depth(st)) for name, st in outputs.items()]
         for ring, p in [(r, idle) for r in src] + [(r, stall) for r in snk]:
             name = ring.stream.name
             self._port(name, "count").value = ring.count
             self._port(name, "skip").value = probability(p)
             self._port(name, "seed").value = next(seeds)
+            self._port(name, "mask").value = ring.depth - 1
         for ring in snk:
             self._port(ring.stream.name, "limit").value = ring.depth
         for ring in src:

@@ -45,6 +45,8 @@ from lowbit.sim.testbenches import OPERANDS_OPTION
 STREAMS = ("bulk", "beats")
 #: chances of an idle input cycle and of a stalled result cycle in the back-pressure tests
 IDLE, STALL = 0.3, 0.4
+#: the ring size (beats) of ``bulk_backpressure``: small, so a short GEMM turns every ring over
+BULK_RING = 256
 
 
 def _empty(template: Results, shape: tuple[int, int]) -> Results:
@@ -62,13 +64,15 @@ def _crop(results: Results, m: int, n: int) -> Results:
 async def run_gemm(dut, tiler: Tiler, layouts: Mapping[str, Any], operands: Operands, *,
                    rng: np.random.Generator | None = None, idle: float = 0.0,
                    stall: float = 0.0, junk: np.random.Generator | None = None,
-                   bulk: BulkStreams | None = None) -> tuple[Results, int]:
+                   bulk: BulkStreams | None = None, ring: int | None = None
+                   ) -> tuple[Results, int]:
     """Stream a GEMM of operand codes through the core; returns (result codes M×N, cycles).
 
     With ``junk`` (and a tiler whose core masks padding) the padding around the operands is
     random codes instead of zeros, which the core must ignore. With ``bulk`` each run's beats
     go through the stream harness in bulk (idle inputs and stalls drawn in the harness, seeded
-    from ``rng``), else beat by beat through :class:`lowbit.sim.bench.Source` / ``Sink``.
+    from ``rng``; rings of at most ``ring`` beats), else beat by beat through
+    :class:`lowbit.sim.bench.Source` / ``Sink``.
     """
     (m, k), n = operands["a"].shape, operands["w"].shape[1]
     shape = GemmShape(m, n, k)
@@ -84,7 +88,7 @@ async def run_gemm(dut, tiler: Tiler, layouts: Mapping[str, Any], operands: Oper
         if bulk is not None:
             words, took = await bulk.transfer(
                 {name: pack_words(layouts[name], b) for name, b in beats.items()},
-                {"result": tiler.result_beats(run)}, rng=rng, idle=idle, stall=stall)
+                {"result": tiler.result_beats(run)}, rng=rng, idle=idle, stall=stall, ring=ring)
             lanes = unpack_words(layouts["result"], words["result"])
         else:
             sources = [bench.Source(dut, name, pack_beats(layouts[name], b), rng=rng, idle=idle)
@@ -196,15 +200,17 @@ class GemmBench:
 
     async def gemm(self, runtime: Mapping[str, Any], operands: Operands, *, rng=None,
                    idle: float = 0.0, stall: float = 0.0, what: str = "",
-                   streams: str | None = None) -> tuple[Results, int]:
+                   streams: str | None = None, ring: int | None = None
+                   ) -> tuple[Results, int]:
         """A GEMM of operand codes at a setting, checked against the golden model; its beats
-        move as ``streams`` says (default: the run option, else the bulk harness)."""
+        move as ``streams`` says (default: the run option, else the bulk harness; ``ring``:
+        :meth:`lowbit.sim.bulk.BulkStreams.transfer`)."""
         tiler = self.tiler(runtime)
         bulk = self.bulk if (streams or self.streams) == "bulk" else None
         got, cycles = await run_gemm(self.dut, tiler, self.layouts, operands, rng=rng,
                                      idle=idle, stall=stall, junk=np.random.default_rng(
                                          [*operands["a"].shape, operands["w"].shape[1]]),
-                                     bulk=bulk)
+                                     bulk=bulk, ring=ring)
         (m, k), n = operands["a"].shape, operands["w"].shape[1]
         label = " ".join(f"{key}={value}" for key, value in runtime.items())
         want = _crop(tiler.golden(tiler.padded(operands)), *tiler.result_shape(GemmShape(m, n, k)))
@@ -289,10 +295,10 @@ class GemmBench:
                  GemmShape(shape.m, shape.n, min(shape.k, self.config.k_max)))
                 for i, shape in enumerate(shapes)]
 
-    def ring_shape(self, runtime: Mapping[str, Any]) -> GemmShape:
-        """A GEMM with more than two rings of beats on the result stream and on an input
-        stream (so the harness refills and reads out rings mid-run): M doubled from one tile
-        until it is, at most 2^14 tiles."""
+    def ring_shape(self, runtime: Mapping[str, Any], ring: int) -> GemmShape:
+        """A GEMM with more than two rings (of at most ``ring`` beats) on the result stream and
+        on an input stream (so the harness refills and reads out rings mid-run): M doubled from
+        one tile until it is, at most 2^14 tiles."""
         tiler = self.tiler(runtime)
         tm, tn, tk = tiler.tile()
         shape = GemmShape(tm + 1, tn + 1, min(2 * tk + 3, self.config.k_max))
@@ -305,7 +311,8 @@ class GemmBench:
                 beats["result"] += tiler.result_beats(run)
                 for name, b in tiler.beats(run, padded).items():
                     beats[name] += len(next(iter(b.values())) if isinstance(b, Mapping) else b)
-            turns = {name: n > 2 * ring_depth(widths[name]) for name, n in beats.items()}
+            turns = {name: n > 2 * min(ring, ring_depth(widths[name]))
+                     for name, n in beats.items()}
             if turns.pop("result") and any(turns.values()):
                 break
             shape = GemmShape(2 * shape.m, shape.n, shape.k)
@@ -399,17 +406,19 @@ def gemm_tests(bench_class: type[GemmBench]) -> tuple:
     @cocotb.test(name="bulk_backpressure")
     async def bulk_backpressure(dut):
         """Random input gaps and result stalls drawn by the harness's seeded generators, on
-        the shapes of ``backpressure`` and one whose every ring turns over mid-run (refills and
-        read-outs under back-pressure): still bit-exact, and slower than full rate."""
+        the shapes of ``backpressure`` and one whose every ring (cut to :data:`BULK_RING`
+        beats) turns over mid-run (refills and read-outs under back-pressure): still
+        bit-exact, and slower than full rate."""
         tb = await setup(dut)
         gen = bench.rng(tb.options, 6)
         for runtime, shape in tb.backpressure_runs():
             await tb.gemm(runtime, tb.operands(runtime, gen, shape), rng=gen, idle=IDLE,
                           stall=STALL, what="with back-pressure (bulk)", streams="bulk")
         full = tb.full()
-        shape = tb.ring_shape(full)
+        shape = tb.ring_shape(full, BULK_RING)
         _, cycles = await tb.gemm(full, tb.operands(full, gen, shape), rng=gen, idle=IDLE,
-                                  stall=STALL, what="with back-pressure (bulk)", streams="bulk")
+                                  stall=STALL, what="with back-pressure (bulk)", streams="bulk",
+                                  ring=BULK_RING)
         model = tb.kind.perf_model(tb.config, **full).gemm_cycles(shape)
         bench.record(test="bulk_backpressure", gemm=str(shape), cycles=cycles,
                      model_cycles=model)

@@ -42,10 +42,7 @@ async def _setup(dut):
     engine_options = EngineOptions(**options["engine"])
     dut.rx.value = 1
     if engine_options.core_mhz is not None:     # the core side on its own clock
-        from cocotb.clock import Clock
-
-        period_ps = 2 * round(5e5 / engine_options.core_mhz)
-        cocotb.start_soon(Clock(dut.core_clk, period_ps, unit="ps").start())
+        bench.clock(dut.core_clk, 2 * round(5e5 / engine_options.core_mhz), "ps")
     await bench.start(dut)
 
     baud = 1e9 / (options["divisor"] * bench.CLOCK_PERIOD_NS)

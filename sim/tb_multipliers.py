@@ -18,7 +18,6 @@ import os
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
 from lowbit.models.formats import parse_format
@@ -91,7 +90,7 @@ async def products_cycle_by_cycle(dut):
     dut.rst.value = 1
     dut.en.value = 0
     dut.pool.value = 0
-    cocotb.start_soon(Clock(dut.clk, bench.CLOCK_PERIOD_NS, unit="ns").start())
+    bench.clock(dut.clk)
     for _ in range(2):
         await RisingEdge(dut.clk)
     got = []

@@ -15,7 +15,6 @@ import os
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
 from lowbit.sim import bench
@@ -27,7 +26,7 @@ async def random_reads_and_writes(dut):
     width, depth, latency = spec["width"], spec["depth"], spec["latency"]
     gen = np.random.default_rng(int(spec.get("seed", 1)))
 
-    cocotb.start_soon(Clock(dut.clk, bench.CLOCK_PERIOD_NS, unit="ns").start())
+    bench.clock(dut.clk)
     for port in (dut.w_en, dut.r_en, dut.r_out_en, dut.w_addr, dut.r_addr, dut.w_data):
         port.value = 0
     dut.rst.value = 1

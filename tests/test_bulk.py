@@ -14,7 +14,9 @@ from lowbit.registry import get_kind, kinds
 from lowbit.sim.bulk import (
     MAX_DEPTH,
     MIN_DEPTH,
+    MIN_RING,
     RING_BITS,
+    BulkStreams,
     harness_name,
     harness_verilog,
     hex_text,
@@ -104,3 +106,22 @@ def test_harness_refuses_what_it_cannot_drive():
     only_in = CoreInterface("c", (), (Stream("a", 8, True),), (), ())
     with pytest.raises(ValueError, match="no input or no output stream"):
         harness_verilog(only_in, "h")
+
+
+def test_a_ring_size_in_use_is_checked():
+    """``transfer(ring=)`` takes a power of two of at least MIN_RING beats, before anything
+    moves; every stream has the mask port that puts beat i at i & mask."""
+    import asyncio
+
+    config = get_kind("mac").config()
+    core = generate(config)
+    iface = CoreInterface.from_manifest(core.manifest)
+    text = wrap(core).verilog
+    for st in iface.streams:
+        assert f"{st.name}__bulk_mask" in text
+    dut = type("Harness", (), {"bulk__start": None, "_name": "h"})()
+    streams = BulkStreams(dut, iface)
+    beats = {st.name: np.zeros((1, 1), np.uint64) for st in iface.inputs}
+    for bad in (MIN_RING // 2, MIN_RING + 1, 100):
+        with pytest.raises(ValueError, match=f"ring={bad} is not allowed"):
+            asyncio.run(streams.transfer(beats, {"result": 1}, ring=bad))

@@ -63,7 +63,8 @@ def test_fabric_bits_are_the_bypass_and_the_block_selects():
 
 
 def _simulate(text: str, width: int, depth: int, latency: int, run_dir, cycles: int = 3000):
-    build = runner.build(text, "ram")
+    """A few thousand cycles of random traffic: built at -O0, the quicker build."""
+    build = runner.build(text, "ram", opt="O0")
     return runner.run(build, "lowbit.sim.tb_ram", run_dir, env={"LOWBIT_RAM": json.dumps(
         {"width": width, "depth": depth, "latency": latency, "cycles": cycles, "seed": 3})})
 
