@@ -19,10 +19,11 @@ route at a time on a shared machine:
     flock /tmp/lowbit-pnr.lock nice -n 10 python benchmarks/families.py [--quick]
         [--devices ice40-up5k,ecp5-85f] [--formats W2A8,FP8] [--budget 0.85] [-o DIR]
 
-``--quick``: W2A8, W4A8, FP8 × FP8 and MXFP4 × MXFP4; one probe per systolic multiplier choice,
-one fill per kind; ECP5-85F at 0.1 of its LUTs (full fills take an hour or more each) unless
-``--budget`` is given. The table and ``families.png`` (GMAC/s per kLUT per family and format,
-one panel per device) go to the output directory, with ``families.json``.
+``--quick``: W2A8, FP8 × FP8 and MXFP4 × MXFP4 (one pair of each kind of format); one probe per
+systolic multiplier choice, one fill per kind; ECP5-85F at 0.1 of its LUTs (full fills take an
+hour or more each) unless ``--budget`` is given. The table and ``families.png`` (GMAC/s per
+kLUT per family and format, one panel per device) go to the output directory, with
+``families.json``.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ FORMATS = {"W1A8": ("int8", "int1", 24), "W2A8": ("int8", "int2", 24),
            "W4A8": ("int8", "int4", 24), "W8A8": ("int8", "int8", 32),
            "FP8": ("fp8_e4m3", "fp8_e4m3", 0), "MXFP4": ("mxfp4", "mxfp4", 0),
            "MXINT8": ("mxint8", "mxint8", 0)}
-QUICK_FORMATS = ("W2A8", "W4A8", "FP8", "MXFP4")
+#: one pair of each kind of format: integer weights, minifloat, block scaled
+QUICK_FORMATS = ("W2A8", "FP8", "MXFP4")
 #: the LUT share of each device in --quick (ECP5-85F: a tenth, so that a fill takes minutes)
 QUICK_BUDGET = {"ecp5-85f": 0.1}
 DEFAULT_BUDGET = 0.85
