@@ -83,6 +83,14 @@ class Implemented:
         return fmax_mhz(self.report) or 0.0
 
     @property
+    def cells(self) -> int:
+        """Logic cells placed, harness included: on iCE40 a cell holds a LUT4 and a flip-flop,
+        so a flip-flop that cannot share one takes a cell of its own (the report's LUTs count
+        the core's LUT4s only)."""
+        used = self.report.get("utilization", {}).get("luts", {}).get("used")
+        return self.luts if used is None else int(used)
+
+    @property
     def dsps(self) -> int:
         return int(self.report["resources"]["dsp"])
 
@@ -116,8 +124,8 @@ def _line(points: list[Implemented], of: Callable[[Implemented], float]) -> tupl
 
 @dataclass(frozen=True)
 class AreaModel:
-    """LUTs ≈ ``fixed + per_mac · MACs`` (DSP blocks and block RAMs alike) and the clock, from
-    the probes of one choice."""
+    """LUTs ≈ ``fixed + per_mac · MACs`` (placed logic cells, DSP blocks and block RAMs alike)
+    and the clock, from the probes of one choice."""
 
     fixed: float
     per_mac: float
@@ -126,13 +134,16 @@ class AreaModel:
     dsp_per_mac: float = 0.0
     bram_fixed: float = 0.0
     bram_per_mac: float = 0.0
+    cell_fixed: float = 0.0
+    cell_per_mac: float = 0.0
 
     @classmethod
     def of(cls, points: list[Implemented]) -> AreaModel:
         fixed, per = _line(points, lambda p: p.luts)
         dsp = _line(points, lambda p: p.dsps)
         bram = _line(points, lambda p: p.brams)
-        return cls(fixed, max(per, 1e-9), min(p.fmax for p in points), *dsp, *bram)
+        cells = _line(points, lambda p: p.cells)
+        return cls(fixed, max(per, 1e-9), min(p.fmax for p in points), *dsp, *bram, *cells)
 
     def macs_within(self, luts: float) -> int:
         return max(0, int((luts - self.fixed) / self.per_mac))
@@ -141,9 +152,10 @@ class AreaModel:
         return self.fixed + self.per_mac * macs
 
     def fits(self, macs: float, budget_luts: float, device: Device) -> bool:
-        """Whether ``macs`` MAC slots are predicted to fit the LUT budget and the device's DSP
-        blocks and block RAMs."""
+        """Whether ``macs`` MAC slots are predicted to fit the LUT budget and the device's logic
+        cells, DSP blocks and block RAMs."""
         return (self.luts(macs) <= budget_luts
+                and self.cell_fixed + self.cell_per_mac * macs <= device.luts
                 and self.dsp_fixed + self.dsp_per_mac * macs <= device.dsp + 1e-6
                 and self.bram_fixed + self.bram_per_mac * macs <= device.bram + 1e-6)
 

@@ -82,6 +82,9 @@ def test_fill_is_the_largest_rung_the_model_fits(kind, label):
     assert max(s.macs(f.config) for f in s.fills({s.CHOICE: ram}, budget)) <= UP5K.bram
     dsp = AreaModel(fixed=0, per_mac=1, mhz=50, dsp_per_mac=1)
     assert max(s.macs(f.config) for f in s.fills({s.CHOICE: dsp}, budget)) <= UP5K.dsp
+    # placed cells twice the LUTs (iCE40 flip-flops that share no cell): the device's cells
+    cells = AreaModel(fixed=0, per_mac=60, mhz=50, cell_per_mac=240)
+    assert max(s.macs(f.config) for f in s.fills({s.CHOICE: cells}, budget)) <= UP5K.luts / 240
 
 
 def test_units_have_one_rung_and_fusion_counts_its_mode():
