@@ -34,6 +34,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from lowbit.boards.devices import get_device
 from lowbit.cache import atomic_write
@@ -152,6 +153,8 @@ def main() -> None:
     parser.add_argument("-j", "--workers", type=int, default=1,
                         help="place-and-route jobs at once (1)")
     parser.add_argument("-o", "--out", default="lowbit-out/families")
+    parser.add_argument("--markdown", action="store_true",
+                        help="also print the tables as GitHub Markdown (as in the docs)")
     args = parser.parse_args()
     formats = (args.formats.split(",") if args.formats else
                list(QUICK_FORMATS if args.quick else FORMATS))
@@ -172,15 +175,17 @@ def main() -> None:
     budgets = {d: args.budget if args.budget is not None else
                QUICK_BUDGET.get(d, DEFAULT_BUDGET) if args.quick else DEFAULT_BUDGET
                for d in devices}
-    every, verdicts, bounds = [], [], {}
+    every, verdicts, bounds, tables = [], [], {}, []
+    columns = ("format", "kind", "design", "LUTs %", "DSPs", "Fmax MHz", "MAC/cyc", "GMAC/s",
+               "GMAC/s/kLUT", "of bound", "")
     for name in devices:
         device = get_device(name)
         table = Table(title=f"PE families on {name} at {budgets[name]:.0%} of its "
                             f"{device.luts:,} LUTs (out of context, post-route)")
-        for col in ("format", "kind", "design", "LUTs %", "DSPs", "Fmax MHz", "MAC/cyc",
-                    "GMAC/s", "GMAC/s/kLUT", "of bound", ""):
+        for col in columns:
             table.add_column(col, justify="left" if col in ("format", "kind", "design", "")
                              else "right")
+        tables.append(table)
         for label in formats:
             rows, bound = rows_for(device, label, budgets[name], args.quick, out_dir,
                                    args.workers, log)
@@ -193,7 +198,7 @@ def main() -> None:
             for i, r in enumerate(rows):
                 last = i == len(rows) - 1
                 if "error" in r:
-                    table.add_row(label, r["kind"], f"[red]{r['error']}[/]", *[""] * 8,
+                    table.add_row(label, r["kind"], Text(r["error"], style="red"), *[""] * 8,
                                   end_section=last)
                     continue
                 mark = ("★" if r is dense else "") + ("▲" if r is fast else "")
@@ -207,6 +212,11 @@ def main() -> None:
         console.print(table)
     for line in verdicts:
         console.print(line, markup=False)
+    if args.markdown:
+        for table in tables:
+            print(f"\n{table.title}\n\n| {' | '.join(columns)} |\n|{'---|' * len(columns)}")
+            for row in zip(*(c.cells for c in table.columns)):
+                print(f"| {' | '.join(map(str, row))} |")
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(out_dir / "families.json", json.dumps(
         {"budgets": budgets, "bounds_gmacs": bounds, "rows": every}, indent=2) + "\n")
