@@ -363,15 +363,16 @@ class SystolicStrategy(Strategy):
 class SizedStrategy(Strategy):
     """A kind sized along one ladder of configs, ascending in MACs per cycle.
 
-    The first ``PROBES`` rungs are the probes (both even with ``quick``: a kind's fixed part —
-    a table fill unit, an FP32 accumulator — is only told from its per-MAC part by two
-    sizes); the fill is the largest rung the area model predicts to fit the budget and the
+    The rungs ``PROBES`` are the probes (both even with ``quick``: a kind's fixed part — a
+    table fill unit, an FP32 accumulator — is only told from its per-MAC part by two sizes);
+    the fill is the largest rung the area model predicts to fit the budget and the
     device's DSP blocks and block RAMs. A kind without a size (one unit) has a ladder of one
     rung, implemented as its own probe.
     """
 
     CHOICE: ClassVar[str] = "fabric"
-    PROBES: ClassVar[int] = 2
+    #: the rungs probed (indices into the ladder; past its end: its last)
+    PROBES: ClassVar[tuple[int, ...]] = (0, 1)
 
     def __init__(self, base: Mapping[str, Any], device: Device,
                  runtime: Mapping[str, Any] | None = None):
@@ -417,7 +418,8 @@ class SizedStrategy(Strategy):
                          None if mhz is None else macs * mhz * FILL_DERATE / 1000, macs)
 
     def probes(self, quick: bool) -> list[Candidate]:
-        return [self.candidate(c, "probe") for c in self.ladder[:self.PROBES]]
+        rungs = dict.fromkeys(min(i, len(self.ladder) - 1) for i in self.PROBES)
+        return [self.candidate(self.ladder[i], "probe") for i in rungs]
 
     def fills(self, models: Mapping[str, AreaModel], budget_luts: float) -> list[Candidate]:
         model = models[self.CHOICE]
@@ -469,10 +471,14 @@ class LutStrategy(SizedStrategy):
 
 class BitserialStrategy(SizedStrategy):
     """``bitserial``: weights fed one bit per cycle (Stripes), the ECP5 carry-chain cells
-    where the family has them; lanes and columns doubled in turn (8×2 … 64×64)."""
+    where the family has them; lanes and columns doubled in turn (8×2 … 64×64). The probes,
+    8×4 and 16×8, grow both: a lane (a wider adder tree) and a column cost differently, so two
+    probes that differ in columns only mispredict the rungs beyond (on the UP5K at W2, 5,346
+    logic cells for the 16×8 that placed in 4,809)."""
 
     kind = "bitserial"
     CHOSEN = ("lanes", "cols", "serial", "family")
+    PROBES = (1, 3)
 
     @classmethod
     def base(cls, a: Format, w: Format, acc: int) -> dict | None:

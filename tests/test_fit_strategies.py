@@ -45,13 +45,16 @@ def test_which_kinds_compute_which_pairs():
     assert supporting("MXFP4") == supporting("MXINT8") == {"blockdot"}
 
 
-@pytest.mark.parametrize("kind, label", [("lut", "W2A8"), ("lut", "W8A8"),
-                                         ("bitserial", "W2A8"), ("blockdot", "MXFP4")])
-def test_ladders_ascend_and_probe_the_two_smallest(kind, label):
+@pytest.mark.parametrize("kind, label, probes", [
+    ("lut", "W2A8", [(4, 2), (8, 2)]), ("lut", "W8A8", [(4, 2), (8, 2)]),
+    ("bitserial", "W2A8", [(8, 4), (16, 8)]), ("blockdot", "MXFP4", [2, 4])])
+def test_ladders_ascend_and_probe_two_small_rungs(kind, label, probes):
     s = sized(kind, label, ECP5)
     macs = [s.macs(c) for c in s.ladder]
     assert macs == sorted(macs) and len(set(macs)) == len(macs) > 2
-    assert [c.config for c in s.probes(quick=True)] == s.ladder[:2]
+    shape = {"lut": lambda c: (c.cols, c.tables), "bitserial": lambda c: (c.lanes, c.cols),
+             "blockdot": lambda c: c.lanes}[kind]
+    assert [shape(c.config) for c in s.probes(quick=True)] == probes
 
 
 def test_lut_rungs_hide_the_fill_at_the_formats_weight_bits():
