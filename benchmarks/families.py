@@ -117,18 +117,19 @@ def plot(rows: list[dict], devices: list[str], formats: list[str], budgets: dict
     import matplotlib.pyplot as plt
 
     kinds = [k for k in STRATEGIES if any(r["kind"] == k and "gmacs" in r for r in rows)]
+    colors = {k: plt.get_cmap("tab10")(i) for i, k in enumerate(kinds)}
     fig, axes = plt.subplots(len(devices), 1, figsize=(10, 3.6 * len(devices)), squeeze=False)
-    width = 0.8 / max(1, len(kinds))
     for ax, name in zip(axes[:, 0], devices):
-        for i, kind in enumerate(kinds):
-            xs, ys = [], []
-            for j, label in enumerate(formats):
-                for r in rows:
-                    if (r["device"], r["format"], r["kind"]) == (name, label, kind) \
-                            and "gmacs" in r:
-                        xs.append(j + (i - (len(kinds) - 1) / 2) * width)
-                        ys.append(r["gmacs_per_klut"])
-            ax.bar(xs, ys, width, label=kind)
+        labelled = set()
+        for j, label in enumerate(formats):   # the kinds of this pair side by side
+            here = [r for r in rows if (r["device"], r["format"]) == (name, label)
+                    and "gmacs" in r]
+            width = 0.8 / max(4, len(here))
+            for i, r in enumerate(here):
+                ax.bar(j + (i - (len(here) - 1) / 2) * width, r["gmacs_per_klut"], width,
+                       color=colors[r["kind"]],
+                       label=None if r["kind"] in labelled else r["kind"])
+                labelled.add(r["kind"])
         ax.set_xticks(range(len(formats)), formats)
         ax.set_ylabel("GMAC/s per kLUT")
         ax.set_title(f"{name}, {budgets[name]:.0%} of the LUTs (post-route)")
