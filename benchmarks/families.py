@@ -59,8 +59,8 @@ def design(best: Implemented) -> str:
     return best.candidate.config.name
 
 
-def rows_for(device, label: str, budget: float, quick: bool, out: Path, workers: int,
-             log) -> tuple[list[dict], float]:
+def rows_for(device, label: str, budget: float, quick: bool, runs: int, out: Path,
+             workers: int, log) -> tuple[list[dict], float]:
     """One row per kind that computes ``label`` on ``device``, and the device bound (GMAC/s)."""
     a, w, acc = (parse_format(f) if i < 2 else f for i, f in enumerate(FORMATS[label]))
     rows, bounds = [], []
@@ -70,7 +70,7 @@ def rows_for(device, label: str, budget: float, quick: bool, out: Path, workers:
             continue
         row = {"device": device.name, "format": label, "kind": kind}
         try:
-            result = fit(kind, base, device, budget=budget, quick=quick, runs=1,
+            result = fit(kind, base, device, budget=budget, quick=quick and runs == 1, runs=runs,
                          out=out / device.name / label / kind, workers=workers,
                          runtime=strategy.runtime(a, w), progress=log)
         except LowbitError as e:      # e.g. every probe failed
@@ -151,6 +151,10 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=None,
                         help=f"share of each device's LUTs (default {DEFAULT_BUDGET}; --quick: "
                              "ECP5-85F 0.1)")
+    parser.add_argument("--runs", type=int, default=1,
+                        help="fills per kind, the best predicted first (default 1; more: the "
+                             "best of them after place and route, and systolic probed at both "
+                             "sizes as without --quick)")
     parser.add_argument("-j", "--workers", type=int, default=1,
                         help="place-and-route jobs at once (1)")
     parser.add_argument("-o", "--out", default="lowbit-out/families")
@@ -188,8 +192,8 @@ def main() -> None:
                              else "right")
         tables.append(table)
         for label in formats:
-            rows, bound = rows_for(device, label, budgets[name], args.quick, out_dir,
-                                   args.workers, log)
+            rows, bound = rows_for(device, label, budgets[name], args.quick, args.runs,
+                                   out_dir, args.workers, log)
             bounds[f"{name} {label}"] = bound
             every += rows
             verdicts.append(verdict(rows))
