@@ -324,8 +324,11 @@ class SystolicStrategy(Strategy):
                 out.append(self._fill(choice, rows, cols, 0, model.luts(rows * cols),
                                       rows * cols, model.mhz))
                 continue
+            # the DSP PEs the budget holds (a small budget cannot take every block's array)
+            dsp_pes = min(self.dsp_pes, models["dsp"].macs_within(budget_luts) // self.pack) \
+                if "dsp" in models else 0
             if choice == "dsp":
-                rows, cols = square(self.dsp_pes, self.pack, self.limit)
+                rows, cols = square(dsp_pes, self.pack, self.limit)
                 macs = rows * cols
                 luts = models["dsp"].fixed + models["dsp"].per_mac * macs
                 out.append(self._fill(choice, rows, cols, 0, luts, macs, models["dsp"].mhz))
@@ -337,17 +340,21 @@ class SystolicStrategy(Strategy):
                 out.append(self._fill(choice, rows, cols, 0, luts, rows * cols,
                                       models["lut"].mhz))
                 continue
-            # auto: every DSP block, the fabric for the PEs the rest of the budget holds
-            dsp_macs = d * self.pack
+            # auto: every DSP block, the fabric for the PEs the rest of the budget holds (none
+            # left: the dsp fill already is that array)
+            blocks = min(d, dsp_pes)
+            dsp_macs = blocks * self.pack
             dsp_luts = models["dsp"].per_mac * dsp_macs
             fabric_macs = models["lut"].macs_within(budget_luts - dsp_luts)
-            pes = d + fabric_macs // self.pack
+            if fabric_macs < self.pack:
+                continue
+            pes = blocks + fabric_macs // self.pack
             rows, cols = square(pes, self.pack, self.limit)
             macs = rows * cols
             luts = (models["lut"].fixed + dsp_luts
                     + models["lut"].per_mac * max(0, macs - dsp_macs))
-            out.append(self._fill(choice, rows, cols, min(d, rows * cols // self.pack), luts,
-                                  macs, min(models["dsp"].mhz, models["lut"].mhz)))
+            out.append(self._fill(choice, rows, cols, min(blocks, rows * cols // self.pack),
+                                  luts, macs, min(models["dsp"].mhz, models["lut"].mhz)))
         return [c for c in out if c is not None]
 
     def _fill(self, choice, rows, cols, blocks, luts, macs, mhz) -> Candidate | None:

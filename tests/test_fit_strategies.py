@@ -152,3 +152,18 @@ def test_fit_kind_end_to_end(cli, tmp_path, kind, flags):
     assert all(p["luts"] > 0 and p["fmax_mhz"] > 0 for p in summary["points"])
     if kind != "fmac":
         assert {p["role"] for p in summary["points"]} == {"probe", "fill"}
+
+
+def test_systolic_dsp_fills_shrink_to_a_small_budget():
+    """At a tenth of the ECP5-85F the DSP arrays hold what the LUTs allow, not all 156 blocks;
+    at 85% every block."""
+    s = sized("systolic", "W2A8", ECP5)
+    models = {"lut": AreaModel(0, 125, 138), "dsp": AreaModel(0, 119, 133),
+              "auto": AreaModel(0, 118, 141)}
+    small = {c.choice: c for c in s.fills(models, 0.1 * ECP5.luts)}
+    for c in small.values():
+        assert c.predicted_luts <= 0.1 * ECP5.luts
+        assert c.config.rows * c.config.cols <= 0.1 * ECP5.luts / 118
+    big = {c.choice: c for c in s.fills(models, 0.85 * ECP5.luts)}
+    assert big["dsp"].config.rows * big["dsp"].config.cols // 2 > 100
+    assert big["auto"].config.dsp_blocks == ECP5.dsp
