@@ -207,6 +207,12 @@ class Strategy:
     acc: int
 
     @classmethod
+    def base(cls, a: Format, w: Format, acc: int) -> dict | None:
+        """The fields of this kind that compute ``a × w`` exactly (integers in ``acc`` bits),
+        or None when it does not compute that pair."""
+        raise NotImplementedError
+
+    @classmethod
     def runtime(cls, a: Format, w: Format) -> dict:
         """The run-time registers that make a core of :meth:`base` compute ``a × w``."""
         return {}
@@ -372,9 +378,9 @@ class SizedStrategy(Strategy):
 
     The rungs ``PROBES`` are the probes (both even with ``quick``: a kind's fixed part — a
     table fill unit, an FP32 accumulator — is only told from its per-MAC part by two sizes);
-    the fill is the largest rung the area model predicts to fit the budget and the
-    device's DSP blocks and block RAMs. A kind without a size (one unit) has a ladder of one
-    rung, implemented as its own probe.
+    the fills are the rungs the area model predicts to fit the budget and the device's logic
+    cells, DSP blocks and block RAMs, the largest first. A kind without a size (one unit) has
+    a ladder of one rung, implemented as its own probe.
     """
 
     CHOICE: ClassVar[str] = "fabric"
@@ -396,12 +402,6 @@ class SizedStrategy(Strategy):
             raise UsageError(f"no {self.kind} size is valid with {self.base}")
         self.macs(self.ladder[0])   # the run-time registers must be valid
         self.a, self.w, self.acc = self.bound_formats(self.ladder[0])
-
-    @classmethod
-    def base(cls, a: Format, w: Format, acc: int) -> dict | None:
-        """The fields of this kind that compute ``a × w`` exactly (integers in ``acc`` bits),
-        or None when it does not compute that pair."""
-        raise NotImplementedError
 
     def rungs(self) -> Iterable[dict]:
         """The size fields of each rung, ascending in MACs per cycle."""
@@ -433,7 +433,7 @@ class SizedStrategy(Strategy):
         fitting = [c for c in self.ladder
                    if model.fits(self.macs(c), budget_luts, self.device)]
         return [self.candidate(c, "fill", model.luts(self.macs(c)), model.mhz)
-                for c in fitting[-3:]]
+                for c in reversed(fitting)]
 
 
 def _int_pair(a: Format, w: Format) -> bool:

@@ -77,9 +77,9 @@ def test_fill_is_the_largest_rung_the_model_fits(kind, label):
     fits = [c for c in s.ladder if 500 + 150 * s.macs(c) <= budget]
     assert fits and len(fits) < len(s.ladder)
     fills = s.fills({s.CHOICE: model}, budget)
-    assert fills[-1].config == fits[-1] and all(f.role == "fill" for f in fills)
-    assert fills[-1].predicted_luts == int(500 + 150 * s.macs(fits[-1]))
-    assert fills[-1].predicted_gmacs == pytest.approx(s.macs(fits[-1]) * 50 * 0.85 / 1000)
+    assert [f.config for f in fills] == fits[::-1] and all(f.role == "fill" for f in fills)
+    assert fills[0].predicted_luts == int(500 + 150 * s.macs(fits[-1]))
+    assert fills[0].predicted_gmacs == pytest.approx(s.macs(fits[-1]) * 50 * 0.85 / 1000)
     # one block RAM per MAC: the UP5K's 30 stop it before the LUTs do
     ram = AreaModel(fixed=0, per_mac=1, mhz=50, bram_per_mac=1)
     assert max(s.macs(f.config) for f in s.fills({s.CHOICE: ram}, budget)) <= UP5K.bram
