@@ -1,5 +1,4 @@
-"""Every PE family at the same device and LUT budget: ``lowbit fit`` for each kind that
-computes a format pair exactly, as one table per device and a plot.
+"""Every PE family sized by ``lowbit fit`` to one device and LUT budget: a table and a plot.
 
 For every device × format, each kind whose strategy computes the pair (:data:`lowbit.fit.
 STRATEGIES`: ``systolic``, ``lut``, ``bitserial``, ``fusion``, ``mac`` for integer weights ×
@@ -39,7 +38,7 @@ from rich.text import Text
 from lowbit.boards.devices import get_device
 from lowbit.cache import atomic_write
 from lowbit.errors import LowbitError
-from lowbit.fit import STRATEGIES, Implemented, fit
+from lowbit.fit import STRATEGIES, Implemented, check_budget, fit
 from lowbit.models.formats import parse_format
 
 #: label → activation, weight format and the integer accumulator width
@@ -166,11 +165,14 @@ def main() -> None:
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         parser.error(f"unknown format {unknown[0]!r}; allowed: {', '.join(FORMATS)}")
-    devices = args.devices.split(",")
     try:
-        devices = [get_device(d).name for d in devices]
+        devices = [get_device(d).name for d in args.devices.split(",")]
+        if args.budget is not None:
+            check_budget(args.budget)
     except LowbitError as e:
         parser.error(str(e))
+    if args.runs < 1 or args.workers < 1:
+        parser.error("--runs and --workers take at least 1")
     out_dir = Path(args.out)
     console = Console(width=max(Console().width, 150))   # the table unwrapped
 
