@@ -323,10 +323,7 @@ class SystolicStrategy(Strategy):
         for choice in self.choices:
             if choice == "infer":   # minifloat: the largest square the budget and blocks hold
                 model = models["infer"]
-                macs = model.macs_within(budget_luts)
-                while macs > 1 and not model.fits(macs, budget_luts, self.device):
-                    macs -= 1
-                rows, cols = square(macs, 1, self.limit)
+                rows, cols = square(self._within(model, budget_luts), 1, self.limit)
                 out.append(self._fill(choice, rows, cols, 0, model.luts(rows * cols),
                                       rows * cols, model.mhz))
                 continue
@@ -340,8 +337,7 @@ class SystolicStrategy(Strategy):
                 out.append(self._fill(choice, rows, cols, 0, luts, macs, models["dsp"].mhz))
                 continue
             if choice == "lut":
-                macs = models["lut"].macs_within(budget_luts)
-                rows, cols = square(macs, 1, self.limit)
+                rows, cols = square(self._within(models["lut"], budget_luts), 1, self.limit)
                 luts = models["lut"].fixed + models["lut"].per_mac * rows * cols
                 out.append(self._fill(choice, rows, cols, 0, luts, rows * cols,
                                       models["lut"].mhz))
@@ -362,6 +358,15 @@ class SystolicStrategy(Strategy):
             out.append(self._fill(choice, rows, cols, min(blocks, rows * cols // self.pack),
                                   luts, macs, min(models["dsp"].mhz, models["lut"].mhz)))
         return [c for c in out if c is not None]
+
+    def _within(self, model: AreaModel, budget_luts: float) -> int:
+        """MACs of one choice the budget and the device's logic cells, DSP blocks and block
+        RAMs hold (iCE40: a 7×8 fabric array of 4,455 predicted LUT4s overflowed the UP5K's
+        logic cells)."""
+        macs = model.macs_within(budget_luts)
+        while macs > 1 and not model.fits(macs, budget_luts, self.device):
+            macs -= 1
+        return macs
 
     def _fill(self, choice, rows, cols, blocks, luts, macs, mhz) -> Candidate | None:
         if rows < 1 or cols < 1:

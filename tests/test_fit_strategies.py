@@ -167,3 +167,16 @@ def test_systolic_dsp_fills_shrink_to_a_small_budget():
     big = {c.choice: c for c in s.fills(models, 0.85 * ECP5.luts)}
     assert big["dsp"].config.rows * big["dsp"].config.cols // 2 > 100
     assert big["auto"].config.dsp_blocks == ECP5.dsp
+
+
+def test_systolic_fabric_fill_stays_within_the_logic_cells():
+    """On iCE40 a fabric array's placed cells, not its LUT4s, run out first."""
+    s = sized("systolic", "W2A8", UP5K)
+    lean = AreaModel(0, 80, 40)
+    cells = AreaModel(0, 80, 40, cell_per_mac=160)
+    wide = next(c for c in s.fills({"lut": lean, "dsp": lean}, 0.85 * UP5K.luts)
+                if c.choice == "lut")
+    held = next(c for c in s.fills({"lut": cells, "dsp": lean}, 0.85 * UP5K.luts)
+                if c.choice == "lut")
+    assert wide.config.rows * wide.config.cols > UP5K.luts / 160
+    assert held.config.rows * held.config.cols <= UP5K.luts / 160
