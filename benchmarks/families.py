@@ -7,10 +7,12 @@ INT8; ``systolic`` and ``fmac`` for FP8 × FP8; ``blockdot`` for MX) is sized by
 is a row: its config, LUTs (% of the device), DSP blocks, Fmax, MACs/cycle, GMAC/s, GMAC/s per
 kLUT and the fraction of the device bound (:mod:`lowbit.boards.bounds`; for a floating format
 the bound of its significands as integers, the most generous of the kinds' registers). ★ marks
-the most GMAC/s per kLUT, ▲ the most GMAC/s. ``mac``, ``fmac`` and ``fusion`` have no size: one
-unit. MACs/cycle are the kind's perf model at the format's run-time precision (what the RTL's
-cycles are checked against); LUTs, DSPs and Fmax are the post-route report's. Nothing is
-extrapolated: a kind whose fill did not fit or failed says so.
+the most GMAC/s per kLUT among the kinds sized to the budget, ▲ the most GMAC/s. ``mac``,
+``fmac`` and ``fusion`` have no size: one unit, marked ``unit`` (a single MAC on a DSP block
+has few LUTs to divide by, so it is not a family filling the budget). MACs/cycle are the
+kind's perf model at the format's run-time precision (what the RTL's cycles are checked
+against); LUTs, DSPs and Fmax are the post-route report's. Nothing is extrapolated: a kind
+whose fill did not fit or failed says so.
 
 Every implementation is cached by content hash (rerunning resumes). Keep to one place and
 route at a time on a shared machine:
@@ -83,6 +85,7 @@ def rows_for(device, label: str, budget: float, quick: bool, runs: int, out: Pat
                                                     f"{budget:.0%} of the LUTs"})
             continue
         rows.append({**row, "design": design(best), "role": best.candidate.role,
+                     "unit": best.candidate.choice == "unit",
                      "choice": best.candidate.choice, "luts": best.luts, "dsp": best.dsps,
                      "bram": best.brams, "fmax_mhz": round(best.fmax, 2), "macs": best.macs,
                      "gmacs": round(best.gmacs, 4),
@@ -94,16 +97,31 @@ def rows_for(device, label: str, budget: float, quick: bool, runs: int, out: Pat
     return rows, bound
 
 
+def densest(rows: list[dict]) -> dict | None:
+    """The row with the most GMAC/s per kLUT among the kinds sized to the budget (all units if
+    none is)."""
+    ok = [r for r in rows if "gmacs" in r]
+    return max([r for r in ok if not r["unit"]] or ok, key=lambda r: r["gmacs_per_klut"],
+               default=None)
+
+
 def verdict(rows: list[dict]) -> str:
     """Which kind wins per kLUT, by how much over the next kind, and which has most GMAC/s."""
     ok = sorted((r for r in rows if "gmacs" in r), key=lambda r: -r["gmacs_per_klut"])
-    if not ok:
+    head = densest(rows)
+    if head is None:
         return f"{rows[0]['format']} on {rows[0]['device']}: nothing implemented"
-    head = ok[0]
     text = (f"{head['format']} on {head['device']}: {head['kind']} wins per kLUT with "
             f"{head['gmacs_per_klut']:.3f} GMAC/s/kLUT")
-    if len(ok) > 1:
-        text += f", {head['gmacs_per_klut'] / ok[1]['gmacs_per_klut']:.2f}× {ok[1]['kind']}"
+    others = [r for r in ok if r is not head and not r["unit"]]
+    if others:
+        text += (f", {head['gmacs_per_klut'] / others[0]['gmacs_per_klut']:.2f}× "
+                 f"{others[0]['kind']}")
+    units = [r for r in ok if r["unit"] and r is not head
+             and r["gmacs_per_klut"] > head["gmacs_per_klut"]]
+    if units:
+        text += (f" (one {units[0]['kind']} unit: {units[0]['gmacs_per_klut']:.3f}, "
+                 f"{units[0]['dsp']} DSP)")
     most = max(ok, key=lambda r: r["gmacs"])
     return text + f"; most GMAC/s: {most['kind']} ({most['gmacs']:.2f})"
 
@@ -199,16 +217,17 @@ def main() -> None:
             bounds[f"{name} {label}"] = bound
             every += rows
             verdicts.append(verdict(rows))
-            ok = [r for r in rows if "gmacs" in r]
-            dense = max(ok, key=lambda r: r["gmacs_per_klut"], default=None)
-            fast = max(ok, key=lambda r: r["gmacs"], default=None)
+            dense = densest(rows)
+            fast = max((r for r in rows if "gmacs" in r), key=lambda r: r["gmacs"],
+                       default=None)
             for i, r in enumerate(rows):
                 last = i == len(rows) - 1
                 if "error" in r:
                     table.add_row(label, r["kind"], Text(r["error"], style="red"), *[""] * 8,
                                   end_section=last)
                     continue
-                mark = ("★" if r is dense else "") + ("▲" if r is fast else "")
+                mark = ("★" if r is dense else "") + ("▲" if r is fast else "") + \
+                    (" unit" if r["unit"] else "")
                 table.add_row(label, r["kind"], r["design"],
                               f"{100 * r['luts'] / device.luts:.1f}",
                               f"{r['dsp']}/{device.dsp}", f"{r['fmax_mhz']:.1f}",
