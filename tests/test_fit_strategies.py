@@ -144,14 +144,18 @@ def test_fit_bad_input_exits_2(cli, tmp_path, args, message):
     ("fmac", []),
 ])
 def test_fit_kind_end_to_end(cli, tmp_path, kind, flags):
-    """Probes, a fill within 30 % of the UP5K, the best point and the summary."""
+    """The probes (one unit for fmac), any fill the model fits, and the best point within 30 %
+    of the UP5K after place and route, in the summary."""
     code, out, _ = cli("fit", kind, "--device", "ice40-up5k", *flags, "--budget", "0.3",
                        "--quick", "-j", "1", "-o", tmp_path)
     summary = json.loads((tmp_path / "fit.json").read_text())
-    assert code == 0 and summary["best"]["kind"] == kind
-    assert all(p["luts"] > 0 and p["fmax_mhz"] > 0 for p in summary["points"])
-    if kind != "fmac":
-        assert {p["role"] for p in summary["points"]} == {"probe", "fill"}
+    assert code == 0 and summary["best"]["kind"] == kind and "best" in out
+    points = summary["points"]
+    assert all(p["luts"] > 0 and p["fmax_mhz"] > 0 for p in points)
+    assert sum(p["role"] == "probe" for p in points) == (1 if kind == "fmac" else 2)
+    best = next(p for p in points if p["config"] == summary["best"])
+    assert best["luts"] <= 0.3 * 5280
+    assert best["gmacs"] == max(p["gmacs"] for p in points if p["luts"] <= 0.3 * 5280)
 
 
 def test_systolic_dsp_fills_shrink_to_a_small_budget():
