@@ -65,7 +65,7 @@ def test_fit_runs_end_to_end(cli, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--budget", "0"], "budget=0 is not allowed"),
     (["--rows", "4"], "rows='4' is not allowed; chosen by lowbit fit"),
-    (["--a", "fp8_e4m3", "--w", "fp8_e4m3", "--acc", "64"], "sizes integer systolic arrays"),
+    (["--a", "int8", "--w", "fp8_e4m3", "--acc", "64"], "integer or minifloat operands"),
     (["--runs", "0"], "runs=0 is not allowed"),
 ])
 def test_fit_bad_input_exits_2(cli, tmp_path, args, message):

@@ -22,10 +22,12 @@ from lowbit.registry import get_kind
 
 def register(verbs) -> None:
     p = verbs.add_parser("fit", help="size a core kind to fill a device",
-                         description="Probe small configs of every multiplier choice, model "
-                                     "their area and clock, implement the largest that fit "
-                                     "the LUT budget, and report the best after place and "
-                                     "route against the device bound.")
+                         description="Probe small configs of the kind (for systolic, of every "
+                                     "multiplier choice), model their area and clock, "
+                                     "implement the largest that fit the LUT budget, and "
+                                     "report the best after place and route against the "
+                                     "device bound. mac, fmac and fusion have no size: one "
+                                     "unit is implemented.")
     sub = p.add_subparsers(dest="kind", metavar="KIND", parser_class=type(p))
     sub.required = True
     for name in STRATEGIES:
@@ -38,7 +40,7 @@ def register(verbs) -> None:
         k.add_argument("--runs", type=int, default=3,
                        help="full-size configs to implement, best predicted first (default 3)")
         k.add_argument("--quick", action="store_true",
-                       help="one probe per choice and one full-size run")
+                       help="one full-size run (and one probe per systolic multiplier choice)")
         k.add_argument("--config", metavar="FILE", help="TOML or JSON file of base fields")
         k.add_argument("-o", "--out", metavar="DIR",
                        help="output directory (default: lowbit-out/fit-KIND-DEVICE)")
@@ -50,10 +52,6 @@ def register(verbs) -> None:
         k.set_defaults(func=run)
 
 
-#: fields fit chooses itself; giving them is an error rather than silently overridden
-CHOSEN = ("rows", "cols", "mul", "family", "pack", "dsp_blocks")
-
-
 def _base(args: argparse.Namespace) -> dict:
     kind = get_kind(args.kind)
     base = read_config_file(args.config) if args.config else {}
@@ -62,7 +60,8 @@ def _base(args: argparse.Namespace) -> dict:
         value = getattr(args, name, None)
         if value is not None:
             base[name] = value
-    given = [name for name in CHOSEN if name in base]
+    # fields fit chooses itself; giving them is an error rather than silently overridden
+    given = [name for name in STRATEGIES[args.kind].CHOSEN if name in base]
     if given:
         raise ConfigError(given[0], base[given[0]], "chosen by lowbit fit; give the formats, "
                           "accumulator and run-time registers only", context="fit")
