@@ -232,7 +232,8 @@ class SystolicPerf(TiledPerf):
             if c.scale != "none":   # group sum, pending sum and exponent, two flags
                 pes += R * CP * (2 * c.group_bits + e + 2 + L * (e + 1))
             skews = (R + tri_r) * (a + 2 + flag) + (CP + tri_c) * P * (w + e + acc)
-            control = c.k_bits + (R - 1).bit_length() + 1           # beat, cool-down, row done
+            # beats to go, cool-down, row done; first, last and cool < K as flags
+            control = c.k_bits + (R - 1).bit_length() + 1 + 3
             control += (c.g_bits + CP * e) if c.scale != "none" else 0  # group beat, exponents
             return pes + skews + control + result
         row_bits = (R - 1).bit_length()
@@ -240,9 +241,13 @@ class SystolicPerf(TiledPerf):
         pes = R * CP * P * (acc + 2 * w + L * product) + R * (CP - 1) * (a + 1)
         skews = ((R + tri_r) * (a + 1) + (CP + tri_c) * (1 + row_bits + P * w)  # acts, weights
                  + (L * CP + tri_c) * P * acc + tri_c * P * acc)               # sums in, out
-        loader = 1 + row_bits + c.k_bits * (R > 1)  # with R = 1 every weight row ends a tile
-        control = (loader + c.k_bits + 2 * (c.depth - 1).bit_length() + 3  # counters, flags,
-                   + (latency + 1).bit_length() + 3 * latency + min(L, 1))  # tokens
+        # full, PE row, and the rows to go with their two flags (with R = 1 every weight row
+        # ends a tile, so the pass's last row is never asked)
+        loader = 1 + row_bits + (c.k_bits + 2) * (R > 1)
+        # K left, row and write row; first tile, in-flight flags, tile start, row last, last
+        # tile, live lanes; in flight, tokens
+        control = (loader + c.k_bits + 2 * (c.depth - 1).bit_length() + 3 + 3 + R
+                   + (latency + 1).bit_length() + 3 * latency + min(L, 1))
         # rows + read register; with a product latency on ECP5 the DP16KD's read bypass
         bypass = fabric_bits(c.family, C * acc, c.depth) if L else 0
         buffer = c.depth * C * acc + C * acc + bypass
