@@ -26,13 +26,13 @@ from lowbit.boards.bounds import device_bound
 from lowbit.boards.devices import get_device
 from lowbit.boards.report import fmax_mhz
 from lowbit.boards.steps import Target
-from lowbit.fit import fit
+from lowbit.errors import LowbitError
+from lowbit.fit import FORMAT_PAIRS, check_budget, fit, format_pairs
 from lowbit.flow import implement
 from lowbit.registry import config_from_dict
 
-#: weight × activation formats, and the accumulator width each gets
-FORMATS = {"W8A8": ("int8", "int8", 32), "W4A8": ("int8", "int4", 24),
-           "W2A8": ("int8", "int2", 24), "W4A4": ("int4", "int4", 20)}
+#: the integer pairs it fills for (:data:`lowbit.fit.FORMAT_PAIRS`)
+FORMATS = ("W8A8", "W4A8", "W2A8", "W4A4")
 
 
 def reference(device, a: str, w: str, acc: int):
@@ -53,6 +53,12 @@ def main() -> None:
     parser.add_argument("-o", "--out", default="lowbit-out/fill_device")
     args = parser.parse_args()
     formats = (args.formats or ("W4A8" if args.quick else ",".join(FORMATS))).split(",")
+    try:    # every bad name or budget before anything is implemented
+        format_pairs(formats, FORMATS)
+        devices = [get_device(name) for name in args.devices.split(",")]
+        check_budget(args.budget)
+    except LowbitError as e:
+        parser.error(str(e))
     out = Console(width=max(Console().width, 132))    # the table's ten columns unwrapped
     designs: list[str] = []
     table = Table(title="arrays that fill the FPGA (out of context, post-route)")
@@ -60,10 +66,10 @@ def main() -> None:
                 "Fmax MHz", "of bound", "× today"):
         table.add_column(col, justify="left" if col in ("device", "format", "design") else
                          "right")
-    for name in args.devices.split(","):
-        device = get_device(name)
+    for device in devices:
+        name = device.name
         for label in formats:
-            a, w, acc = FORMATS[label]
+            a, w, acc = FORMAT_PAIRS[label]
             base = {"a": a, "w": w, "acc": acc, "dataflow": args.dataflow}
             bound = device_bound(device, *(config_from_dict({"kind": "systolic", **base}).a,
                                            config_from_dict({"kind": "systolic", **base}).w),

@@ -620,6 +620,24 @@ class FitResult:
         return max(fitting, key=lambda p: p.gmacs, default=None)
 
 
+#: the named format pairs benchmarks compare: activation, weight format and the integer
+#: accumulator width (0 where the kind's strategy sizes it: minifloat and block formats)
+FORMAT_PAIRS = {"W1A8": ("int8", "int1", 24), "W2A8": ("int8", "int2", 24),
+                "W4A8": ("int8", "int4", 24), "W8A8": ("int8", "int8", 32),
+                "W4A4": ("int4", "int4", 20), "FP8": ("fp8_e4m3", "fp8_e4m3", 0),
+                "MXFP4": ("mxfp4", "mxfp4", 0), "MXINT8": ("mxint8", "mxint8", 0)}
+
+
+def format_pairs(labels: Iterable[str], allowed: Iterable[str] = FORMAT_PAIRS) -> list[str]:
+    """``labels`` checked against ``allowed`` (names of :data:`FORMAT_PAIRS`): one clear error
+    for an unknown one."""
+    labels, allowed = list(labels), list(allowed)
+    for label in labels:
+        if label not in allowed:
+            raise UsageError(f"format {label!r} is not allowed; one of {', '.join(allowed)}")
+    return labels
+
+
 def check_budget(budget: float) -> float:
     if not 0 < budget <= 1:
         raise UsageError(f"budget={budget:g} is not allowed; a share of the device's LUTs "

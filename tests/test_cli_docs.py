@@ -18,12 +18,18 @@ def opened(monkeypatch):
     return pages
 
 
-def test_builds_and_opens(cli, tmp_path, monkeypatch, opened):
+@pytest.fixture
+def site(tmp_path, monkeypatch):
+    """A two-file Sphinx site standing in for the checkout's docs."""
     src = tmp_path / "src"
     src.mkdir()
     (src / "conf.py").write_text('project = "t"\n')
     (src / "index.rst").write_text("Title\n=====\n\nA page.\n")
     monkeypatch.setattr(docs, "sources", lambda: src)
+    return src
+
+
+def test_builds_and_opens(cli, tmp_path, site, opened):
     code, out, err = cli("docs", "--out", tmp_path / "html")
     assert code == 0, err
     index = tmp_path / "html" / "index.html"
@@ -32,12 +38,7 @@ def test_builds_and_opens(cli, tmp_path, monkeypatch, opened):
     assert str(index) in out
 
 
-def test_no_open(cli, tmp_path, monkeypatch, opened):
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "conf.py").write_text("")
-    (src / "index.rst").write_text("Title\n=====\n")
-    monkeypatch.setattr(docs, "sources", lambda: src)
+def test_no_open(cli, tmp_path, site, opened):
     assert cli("docs", "--no-open", "-o", tmp_path / "html")[0] == 0
     assert opened == []
 
