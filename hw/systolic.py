@@ -159,6 +159,22 @@ def fifo_depth(config: SystolicConfig) -> int:
     return 2 * (config.fanout + 2)
 
 
+def _run_flags(m: Module, count: Value, step: Value, bits: int, name: str
+               ) -> tuple[Signal, Value]:
+    """Where a run of ``count`` steps (at least 1) is, as flags: ``first`` (a register) and
+    ``last`` (from ``count`` itself on the first step, where a run may start with a new count),
+    with a down-counter of the steps after the next one, so that no comparison with ``count``
+    sits on the path from ``step`` to whatever ``last`` decides. A run follows the last one."""
+    first = Signal(init=1, name=f"{name}_first")
+    next_last = Signal(name=f"{name}_next_last")
+    todo = Signal(bits, name=f"{name}_todo")
+    last = Mux(first, count == 1, next_last)
+    with m.If(step):
+        m.d.sync += [first.eq(last), todo.eq(Mux(first, count - 2, todo - 1)),
+                     next_last.eq(Mux(first, count == 2, todo == 1))]
+    return first, last
+
+
 class _Array(wiring.Component):
     def __init__(self, config: SystolicConfig, extra: dict | None = None):
         self.config = config
@@ -258,10 +274,6 @@ class WeightStationaryArray(_Array):
         # --- the weight loader fills the shadow weights with the next K-tile
         full = Signal()                 # the shadow holds a whole tile not yet in use
         load_r = Signal(range(R))       # PE row it goes to
-        # the weight row within the pass as flags, as the os beat is: first, last (from K on
-        # the first row), and ``w_todo`` counting the rows after the next one down to 0
-        w_first, w_next_last = Signal(init=1), Signal()
-        w_todo = Signal(cfg.k_bits)
         # --- the activation side walks K-tiles and rows within a tile; ``left`` is the K still
         # to come after the current tile's start (K itself on the first tile of a pass)
         first_tile = Signal(init=1)
@@ -290,14 +302,12 @@ class WeightStationaryArray(_Array):
         m.d.comb += self.w.ready.eq(en & (~full | swap))
         take_w = self.w.valid & self.w.ready
 
-        pass_end_w = Mux(w_first, K == 1, w_next_last)
+        _, pass_end_w = _run_flags(m, K, take_w, cfg.k_bits, "w")   # the pass's weight rows
         tile_end_w = (load_r == R - 1) | pass_end_w
         with m.If(swap):
             m.d.sync += full.eq(0)
         with m.If(take_w):
-            m.d.sync += [w_first.eq(pass_end_w), w_todo.eq(Mux(w_first, K - 2, w_todo - 1)),
-                         w_next_last.eq(Mux(w_first, K == 2, w_todo == 1)),
-                         load_r.eq(Mux(tile_end_w, 0, load_r + 1))]
+            m.d.sync += load_r.eq(Mux(tile_end_w, 0, load_r + 1))
             with m.If(tile_end_w):
                 m.d.sync += full.eq(1)
         with m.If(take_a):
@@ -383,24 +393,18 @@ class OutputStationaryArray(_Array):
         K = self.k
 
         cool = Signal(range(R))      # cycles until the column buses can take another tile
-        # the beat within the tile as flags: first (beat 0), last (beat K - 1: from K itself
-        # on the first beat, where a run may start with a new K) and free (cool < K; cool is
-        # 0 when a run starts), so that no comparison with K sits between a.valid and
-        # a.ready; ``todo`` counts the beats after the next one down to 0
-        first, next_last, free = Signal(init=1), Signal(), Signal(init=1)
-        todo = Signal(cfg.k_bits)
-        last = Mux(first, K == 1, next_last)
+        # free = cool < K as a flag (cool is 0 when a run starts), so that, with the beat's
+        # flags, no comparison with K sits between a.valid and a.ready
+        free = Signal(init=1)
+        go = Signal()
+        first, last = _run_flags(m, K, go, cfg.k_bits, "beat")   # the beat within the tile
         scaled = cfg.scale != "none"
         if scaled:   # groups of g beats; an s beat (the group's exponents) with each first
             gbeat = Signal(cfg.g_bits)
             group_first, glast = gbeat == 0, last | (gbeat == self.g - 1)
-        go = en & self.a.valid & self.w.valid & (~first | free)
-        if scaled:
-            go = go & (self.s.valid | ~group_first)
-        m.d.comb += [self.a.ready.eq(go), self.w.ready.eq(go)]
-        with m.If(go):
-            m.d.sync += [first.eq(last), todo.eq(Mux(first, K - 2, todo - 1)),
-                         next_last.eq(Mux(first, K == 2, todo == 1))]
+        ready = en & self.a.valid & self.w.valid & (~first | free)
+        m.d.comb += [go.eq(ready & (self.s.valid | ~group_first) if scaled else ready),
+                     self.a.ready.eq(go), self.w.ready.eq(go)]
         if scaled:
             exponents = Signal(self.s.payload.shape())
             m.d.comb += self.s.ready.eq(go & group_first)
