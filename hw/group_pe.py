@@ -48,8 +48,8 @@ class GroupScaledOutputStationaryPE(_PE):
         m = Module()
         spec = self.spec
         (p,), (valid, last, glast, e) = self.products(
-            m, self.multiplier(m), self.west.a, [self.north.w], self.west.valid,
-            self.west.last, self.west.glast, self.north.e)
+            m, self.west.a, [self.north.w], self.west.valid, self.west.last, self.west.glast,
+            self.north.e)
         group = Signal(signed(self.group_bits))
         pending = Signal(signed(self.group_bits))
         pending_e = Signal(unsigned(self.shift_bits))

@@ -17,8 +17,7 @@ wide enough never to overflow).
 * :class:`WeightStationaryPE` holds its weights (plus shadow weights being loaded for the next
   tile), multiplies the activation passing east and adds the products to the partial sums
   passing south. ``swap`` travels with the first activation of a tile and moves the shadow
-  weights into use exactly when that tile's wavefront reaches the PE. A multiplier that holds
-  its ``w`` (an ECP5 DSP block's B register) keeps the weights in use itself.
+  weights into use exactly when that tile's wavefront reaches the PE.
 * :class:`OutputStationaryPE` multiplies the activation passing east with the weights passing
   south and accumulates locally. ``last`` marks the K-th beat: the next cycle the PE shows its
   finished sums on ``result`` with ``done`` high (zero otherwise, so a column can OR its PEs'
@@ -95,23 +94,15 @@ class _PE(wiring.Component):
         super().__init__({"en": In(1), "west": In(west), "east": Out(west),
                           "north": In(north), "south": Out(north), **ports})
 
-    def multiplier(self, m: Module) -> Multiplier | None:
-        """The PE's multiplier, made and added to ``m`` (``None``: minifloat operands)."""
-        if self.spec.multiplier is None:
-            return None
-        m.submodules.mul = mul = self.spec.multiplier()
-        assert mul.latency == self.spec.mul_latency, "every PE of an array has one latency"
-        return mul
-
-    def products(self, m: Module, mul: Multiplier | None, a: Value, weights: list[Value],
-                 *flags: Value):
-        """``a × w`` for each weight lane by ``mul``, and ``flags``, all ``latency`` cycles
-        later."""
+    def products(self, m: Module, a: Value, weights: list[Value], *flags: Value):
+        """``a × w`` for each weight lane, and ``flags``, all ``latency`` cycles later."""
         spec = self.spec
-        if mul is None:
+        if spec.multiplier is None:
             products = [multiply(m, spec.a, spec.w, a, w, str(k)) for k, w in enumerate(weights)]
             delay = 0
         else:
+            m.submodules.mul = mul = spec.multiplier()
+            assert mul.latency == spec.mul_latency, "every PE of an array has one latency"
             products, delay = connect(m, mul, a, weights, self.en), mul.latency
         flags = [delayed(m, f, delay, self.en, f"flag{i}") for i, f in enumerate(flags)]
         if spec.mul_reg:
@@ -131,21 +122,16 @@ class WeightStationaryPE(_PE):
     def elaborate(self, platform):
         m = Module()
         spec = self.spec
+        active = Signal(spec.lanes_of(shape_of(spec.w)))
         shadow = Signal(spec.lanes_of(shape_of(spec.w)))
-        mul = self.multiplier(m)
-        if mul is not None and mul.hold_w:     # the multiplier's w register is the active one
-            weights = [shadow[k] for k in range(spec.lanes)]
-            m.d.comb += mul.w_en.eq(self.west.swap)
-        else:
-            active = Signal(spec.lanes_of(shape_of(spec.w)))
-            weights = [Mux(self.west.swap, shadow[k], active[k]) for k in range(spec.lanes)]
-            with m.If(self.en & self.west.swap):
-                m.d.sync += active.eq(shadow)
-        products, _ = self.products(m, mul, self.west.a, weights)
+        weights = [Mux(self.west.swap, shadow[k], active[k]) for k in range(spec.lanes)]
+        products, _ = self.products(m, self.west.a, weights)
         with m.If(self.en):
             m.d.sync += [self.east.eq(self.west),
                          *(self.south[k].eq(accumulate(self.north[k], p, spec.acc))
                            for k, p in enumerate(products))]
+            with m.If(self.west.swap):
+                m.d.sync += active.eq(shadow)
             with m.If(self.load):
                 m.d.sync += shadow.eq(self.load_w)
         return m
@@ -165,8 +151,8 @@ class OutputStationaryPE(_PE):
         spec = self.spec
         acc = Signal(spec.lanes_of(shape_of(spec.acc)))
         products, (valid, last) = self.products(
-            m, self.multiplier(m), self.west.a, [self.north[k] for k in range(spec.lanes)],
-            self.west.valid, self.west.last)
+            m, self.west.a, [self.north[k] for k in range(spec.lanes)], self.west.valid,
+            self.west.last)
         with m.If(self.en):
             m.d.sync += [self.east.eq(self.west), self.south.eq(self.north),
                          self.done.eq(valid & last)]

@@ -191,8 +191,7 @@ class _Array(wiring.Component):
 
     def _spec(self, dsp: bool) -> PESpec:
         cfg = self.config
-        hold = cfg.dataflow == "ws"     # a ws PE's weight may sit in its DSP block
-        make = (lambda: pe_multiplier(cfg, dsp, hold)) if cfg.integer else None
+        make = (lambda: pe_multiplier(cfg, dsp)) if cfg.integer else None
         return PESpec(*cfg.pe_formats, cfg.accumulator, cfg.pack, make,
                       cfg.mul_stages if cfg.integer else 0, cfg.mul_reg)
 
@@ -232,8 +231,9 @@ class _Array(wiring.Component):
         inputs); PEs row by row up to ``dsp_blocks`` on DSP blocks (``mul=dsp``: all)."""
         cfg = self.config
         cols = cfg.wide_cols
+        dsp_pes = {"dsp": cfg.rows * cols, "auto": cfg.dsp_blocks}.get(cfg.mul, 0)
         specs = {dsp: self._spec(dsp) for dsp in (False, True)}
-        pes = [[pe_class(specs[r * cols + c < cfg.dsp_pes]) for c in range(cols)]
+        pes = [[pe_class(specs[r * cols + c < dsp_pes]) for c in range(cols)]
                for r in range(cfg.rows)]
         for r, row in enumerate(pes):
             for c, pe in enumerate(row):

@@ -238,9 +238,7 @@ class SystolicPerf(TiledPerf):
             return pes + skews + control + result
         row_bits = (R - 1).bit_length()
         latency = R + CP + L
-        # sums, shadow and active weights (in the DSP's B register where held), stages; east
-        pes = (R * CP * P * (acc + 2 * w + L * product) - c.held_weights * P * w
-               + R * (CP - 1) * (a + 1))
+        pes = R * CP * P * (acc + 2 * w + L * product) + R * (CP - 1) * (a + 1)
         skews = ((R + tri_r) * (a + 1) + (CP + tri_c) * (1 + row_bits + P * w)  # acts, weights
                  + (L * CP + tri_c) * P * acc + tri_c * P * acc)               # sums in, out
         # full, PE row, and the rows to go with their two flags (with R = 1 every weight row

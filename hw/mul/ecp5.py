@@ -3,10 +3,7 @@
 Yosys infers MULT18X18D only unregistered, so the product registers stay in the fabric and the
 path FF → DSP → FF sets the clock; instantiated, the block's input registers (A, B and their
 signs), pipeline register and output register are used instead, all on ``CLK0`` with clock
-enable ``CE0`` = ``en`` and synchronous reset ``RST0`` = the domain's reset. With ``hold_w`` the B
-input register has its own enable, ``CE1`` = ``en & w_en``: it then is the weight register of a
-weight-stationary PE, and the fabric multiplexer that chose between the weight in use and the
-next one (whose route into the block set the clock of DSP arrays) is gone. Operands are sign-
+enable ``CE0`` = ``en`` and synchronous reset ``RST0`` = the domain's reset. Operands are sign-
 or zero-extended to 18 bits and ``SIGNEDA``/``SIGNEDB`` follow their formats. The other clocks,
 enables and resets and the cascade inputs (SRIA/SRIB) stay unconnected, as in Yosys's own
 mapping: tied to a constant, nextpnr cannot route them ("Failed to find a route for arc ... of
@@ -29,15 +26,13 @@ class Mult18x18d(Multiplier):
     """``p = a × w`` in one MULT18X18D; latency = the registers used (0..3)."""
 
     def __init__(self, a: IntFormat, w: IntFormat, *, reg_inputs: bool = False,
-                 reg_pipeline: bool = False, reg_output: bool = False, hold_w: bool = False):
+                 reg_pipeline: bool = False, reg_output: bool = False):
         for name, fmt in (("a", a), ("w", w)):
             if fmt.bits > PORT_BITS:
                 raise ValueError(f"{name}={fmt}: MULT18X18D takes operands of at most "
                                  f"{PORT_BITS} bits")
-        if hold_w and not reg_inputs:
-            raise ValueError("hold_w needs reg_inputs: the weight is held in the B register")
         self.reg_inputs, self.reg_pipeline, self.reg_output = reg_inputs, reg_pipeline, reg_output
-        super().__init__(a, w, reg_inputs + reg_pipeline + reg_output, hold_w=hold_w)
+        super().__init__(a, w, reg_inputs + reg_pipeline + reg_output)
 
     def elaborate(self, platform) -> Module:
         m = Module()
@@ -52,15 +47,13 @@ class Mult18x18d(Multiplier):
             return "CLK0" if on else "NONE"
 
         zero = Const(0)
-        enables = {f"p_REG_{r}_{s}": f"{s}0" for r in ("INPUTA", "INPUTB", "PIPELINE", "OUTPUT")
-                   for s in ("CE", "RST")}
-        if self.hold_w:
-            enables |= {"p_REG_INPUTB_CE": "CE1", "i_CE1": self.en & self.w_en}
         m.submodules.dsp = Instance(
             "MULT18X18D",
             p_REG_INPUTA_CLK=clock(self.reg_inputs), p_REG_INPUTB_CLK=clock(self.reg_inputs),
             p_REG_PIPELINE_CLK=clock(self.reg_pipeline), p_REG_OUTPUT_CLK=clock(self.reg_output),
-            **enables, p_RESETMODE="SYNC",
+            **{f"p_REG_{r}_{s}": f"{s}0" for r in ("INPUTA", "INPUTB", "PIPELINE", "OUTPUT")
+               for s in ("CE", "RST")},
+            p_RESETMODE="SYNC",
             i_SIGNEDA=Const(self.a_format.signed), i_SIGNEDB=Const(self.w_format.signed),
             i_SOURCEA=zero, i_SOURCEB=zero,
             i_CLK0=ClockSignal(), i_CE0=self.en, i_RST0=ResetSignal(),

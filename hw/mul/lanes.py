@@ -27,7 +27,7 @@ class SharedOperand(Multiplier):
 
     def __init__(self, a: IntFormat, w: IntFormat, lanes: int, make: Callable[[], Multiplier]):
         self.parts = [make() for _ in range(lanes)]
-        super().__init__(a, w, self.parts[0].latency, lanes=lanes, hold_w=self.parts[0].hold_w)
+        super().__init__(a, w, self.parts[0].latency, lanes=lanes)
 
     def elaborate(self, platform) -> Module:
         m = Module()
@@ -35,24 +35,19 @@ class SharedOperand(Multiplier):
             m.submodules[f"lane{k}"] = part
             m.d.comb += [part.a.eq(self.a), part.w.eq(self.w[k]), part.en.eq(self.en),
                          self.p[k].eq(part.p)]
-            if self.hold_w:
-                m.d.comb += part.w_en.eq(self.w_en)
         return m
 
 
-def _ecp5_registers(stages: int, hold_w: bool) -> dict[str, bool]:
-    """MULT18X18D registers for ``stages`` cycles: inputs first, then output, then pipeline;
-    the weight held in the B register when asked and there is one."""
-    return {"reg_inputs": stages >= 1, "reg_output": stages >= 2, "reg_pipeline": stages >= 3,
-            "hold_w": hold_w and stages >= 1}
+def _ecp5_registers(stages: int) -> dict[str, bool]:
+    """MULT18X18D registers for ``stages`` cycles: inputs first, then output, then pipeline."""
+    return {"reg_inputs": stages >= 1, "reg_output": stages >= 2, "reg_pipeline": stages >= 3}
 
 
-def pe_multiplier(config, dsp: bool, hold_w: bool = False) -> Multiplier:
+def pe_multiplier(config, dsp: bool) -> Multiplier:
     """The multiplier of one PE of an integer ``config`` (``config.pack`` lanes sharing ``a``,
     ``config.mul_stages`` registers): on a DSP block when ``dsp``, else as ``config.mul`` says
     for the fabric (``infer``: ``a * w`` left to Yosys; ``lut``/``auto``: carry chains;
-    ``addsub``: add/subtract/skip for weights of -1, 0, +1). With ``hold_w`` an ECP5 DSP block
-    with input registers holds the weight (the multiplier's ``hold_w``); no other does."""
+    ``addsub``: add/subtract/skip for weights of -1, 0, +1)."""
     a, w, lanes, stages = config.a, config.w, config.pack, config.mul_stages
     if config.olive:   # decoded OliVe terms: INT4 products and a shift
         a, w = config.pe_formats
@@ -67,10 +62,9 @@ def pe_multiplier(config, dsp: bool, hold_w: bool = False) -> Multiplier:
     if config.family == "ice40":
         return SbMac16x8(a, w, lanes=lanes, reg_inputs=stages >= 1, reg_output=stages >= 2)
     if lanes == 1:
-        return SharedOperand(a, w, 1,
-                             lambda: Mult18x18d(a, w, **_ecp5_registers(stages, hold_w)))
+        return SharedOperand(a, w, 1, lambda: Mult18x18d(a, w, **_ecp5_registers(stages)))
     return PackedMultiplier(config.packing,
-                            lambda fa, fw: Mult18x18d(fa, fw, **_ecp5_registers(stages, hold_w)))
+                            lambda fa, fw: Mult18x18d(fa, fw, **_ecp5_registers(stages)))
 
 
 def connect(m: Module, mul: Multiplier, a: Value, weights: Sequence[Value], en: Value

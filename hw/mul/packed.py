@@ -3,10 +3,9 @@
 
 ``W = Σ w[k]·2^(shift·k)`` is summed in the fabric (for stationary weights it could be formed
 once, outside), ``P = a·W`` comes from a core multiplier of the :mod:`lowbit.hw.mul.shape`
-kind (holding ``W`` when the core holds its ``w``), and the products are read back from ``P``
-as the packing says: plain fields, fields plus the sign bit below them (``sign``), or fields of
-``P + offset`` plus the least product (``offset``). The read-back is combinational after the
-core, so the latency is the core's.
+kind, and the products are read back from ``P`` as the packing says: plain fields, fields plus
+the sign bit below them (``sign``), or fields of ``P + offset`` plus the least product
+(``offset``). The read-back is combinational after the core, so the latency is the core's.
 """
 
 from __future__ import annotations
@@ -31,8 +30,7 @@ class PackedMultiplier(Multiplier):
         self.packing = packing
         self.w_packed = IntFormat(*range_bits(*packing.w_range))
         self.core = core(packing.a, self.w_packed)
-        super().__init__(packing.a, packing.w, self.core.latency, lanes=packing.count,
-                         hold_w=self.core.hold_w)
+        super().__init__(packing.a, packing.w, self.core.latency, lanes=packing.count)
 
     def elaborate(self, platform) -> Module:
         m = Module()
@@ -41,8 +39,6 @@ class PackedMultiplier(Multiplier):
         packed = Signal(shape_of(self.w_packed), name="w_packed")
         m.d.comb += [packed.eq(sum(self.w[k] << (pk.shift * k) for k in range(pk.count))),
                      core.a.eq(self.a), core.w.eq(packed), core.en.eq(self.en)]
-        if self.hold_w:
-            m.d.comb += core.w_en.eq(self.w_en)
         wide = Signal(pk.top_bits, name="p_fields")
         m.d.comb += wide.eq(core.p + pk.offset)      # P mod 2^top_bits (+ offset)
         for k in range(pk.count):

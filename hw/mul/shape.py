@@ -2,10 +2,7 @@
 
 Ports: ``a`` and ``w`` in the shapes of their :class:`~lowbit.models.formats.IntFormat`,
 ``en`` (clock enable of every register inside), ``p`` the exact product, ``a.bits + w.bits``
-wide and signed when either operand is, which is the shape of Amaranth's ``a * w``. A multiplier
-that *holds* ``w`` (``hold_w``) has one more input, ``w_en``: its ``w`` input register loads only
-on enabled cycles with ``w_en`` high and keeps its weight otherwise, so a weight-stationary PE
-needs no register and multiplexer of its own for the weight in use.
+wide and signed when either operand is, which is the shape of Amaranth's ``a * w``.
 """
 
 from __future__ import annotations
@@ -27,29 +24,26 @@ def product_shape(a: IntFormat, w: IntFormat) -> Shape:
 class MultiplierSignature(wiring.Signature):
     """``a``, ``w``, ``en`` in; ``p`` out. With ``lanes``, ``w`` and ``p`` are arrays of that
     many lanes (products sharing ``a``), and with ``lanes_a`` too, ``a`` is (independent
-    products); with ``hold_w``, ``w_en`` in (see the module docstring)."""
+    products)."""
 
     def __init__(self, a: IntFormat, w: IntFormat, lanes: int | None = None,
-                 lanes_a: bool = False, hold_w: bool = False):
+                 lanes_a: bool = False):
         def lane(shape):
             return shape if lanes is None else data.ArrayLayout(shape, lanes)
         super().__init__({"a": In(lane(shape_of(a)) if lanes_a else shape_of(a)),
                           "w": In(lane(shape_of(w))), "en": In(1),
-                          **({"w_en": In(1)} if hold_w else {}),
                           "p": Out(lane(product_shape(a, w)))})
 
 
 class Multiplier(wiring.Component):
     """Base of the multipliers: the formats, the signature, ``latency`` (enabled cycles from
-    inputs to product), the lanes (``None``: one product; ``lanes_a``: ``a`` has lanes too) and
-    ``hold_w`` (``w`` sampled only with ``w_en``)."""
+    inputs to product) and the lanes (``None``: one product; ``lanes_a``: ``a`` has lanes too)."""
 
     def __init__(self, a: IntFormat, w: IntFormat, latency: int, *, lanes: int | None = None,
-                 lanes_a: bool = False, hold_w: bool = False):
+                 lanes_a: bool = False):
         self.a_format, self.w_format, self.latency = a, w, latency
         self.lanes, self.lanes_a = lanes, lanes_a and lanes is not None
-        self.hold_w = hold_w
-        super().__init__(MultiplierSignature(a, w, lanes, lanes_a, hold_w))
+        super().__init__(MultiplierSignature(a, w, lanes, lanes_a))
 
 
 def stage(m: Module, en: Value, value: Value, name: str) -> Signal:

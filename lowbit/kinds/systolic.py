@@ -268,20 +268,6 @@ class SystolicConfig(IntDatapathConfig):
         return self.cols // self.pack
 
     @property
-    def dsp_pes(self) -> int:
-        """PEs on DSP blocks, row by row: all of them with mul=dsp, ``dsp_blocks`` with auto."""
-        pes = self.rows * self.wide_cols
-        return min({"dsp": pes, "auto": self.dsp_blocks}.get(self.mul, 0), pes)
-
-    @property
-    def held_weights(self) -> int:
-        """ws PEs whose weights in use sit in their DSP block's B input register (ECP5, integer
-        operands, at least one multiplier stage): they need no register of their own for them."""
-        held = (self.dataflow == "ws" and self.family == "ecp5" and self.integer
-                and self.mul_stages >= 1)
-        return self.dsp_pes if held else 0
-
-    @property
     def integer(self) -> bool:
         """Integer operands (ternary, binary and OliVe included: the accumulator's overflow
         rule applies); else minifloat operands
