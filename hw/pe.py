@@ -16,8 +16,11 @@ wide enough never to overflow).
 
 * :class:`WeightStationaryPE` holds its weights (plus shadow weights being loaded for the next
   tile), multiplies the activation passing east and adds the products to the partial sums
-  passing south. ``swap`` travels with the first activation of a tile and moves the shadow
-  weights into use exactly when that tile's wavefront reaches the PE.
+  passing south. ``swap`` travels with the first activation of a tile and marks where the
+  shadow weights come into use: exactly when that tile's wavefront reaches the PE. The PE
+  moves them one beat ahead, on ``swap_next`` (the swap it will see on its next enabled cycle),
+  so its multiplier takes its weights straight from a register (no multiplexer between the
+  shadow and the weights in use sits in front of a DSP block's input).
 * :class:`OutputStationaryPE` multiplies the activation passing east with the weights passing
   south and accumulates locally. ``last`` marks the K-th beat: the next cycle the PE shows its
   finished sums on ``result`` with ``done`` high (zero otherwise, so a column can OR its PEs'
@@ -117,21 +120,21 @@ class WeightStationaryPE(_PE):
 
     def __init__(self, spec: PESpec):
         super().__init__(spec, ws_west_layout(spec.a), spec.lanes_of(shape_of(spec.acc)),
-                         {"load": In(1), "load_w": In(spec.lanes_of(shape_of(spec.w)))})
+                         {"load": In(1), "load_w": In(spec.lanes_of(shape_of(spec.w))),
+                          "swap_next": In(1)})
 
     def elaborate(self, platform):
         m = Module()
         spec = self.spec
         active = Signal(spec.lanes_of(shape_of(spec.w)))
         shadow = Signal(spec.lanes_of(shape_of(spec.w)))
-        weights = [Mux(self.west.swap, shadow[k], active[k]) for k in range(spec.lanes)]
-        products, _ = self.products(m, self.west.a, weights)
+        products, _ = self.products(m, self.west.a, [active[k] for k in range(spec.lanes)])
         with m.If(self.en):
             m.d.sync += [self.east.eq(self.west),
                          *(self.south[k].eq(accumulate(self.north[k], p, spec.acc))
                            for k, p in enumerate(products))]
-            with m.If(self.west.swap):
-                m.d.sync += active.eq(shadow)
+            with m.If(self.swap_next):      # in use from the next beat: the shadow as loaded
+                m.d.sync += active.eq(Mux(self.load, self.load_w, shadow))
             with m.If(self.load):
                 m.d.sync += shadow.eq(self.load_w)
         return m

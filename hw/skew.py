@@ -16,24 +16,32 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 
-def delayed(m: Module, value, cycles: int, en: Value, name: str = "dly"):
-    """``value`` seen ``cycles`` enabled cycles later (a shift register; 0 cycles is a wire)."""
+def delay_line(m: Module, value, cycles: int, en: Value, name: str = "dly") -> list:
+    """``value`` and the ``cycles`` registers of a shift register that moves while ``en``."""
+    line = [value]
     for i in range(cycles):
         reg = Signal(value.shape(), name=f"{name}_{i}")
         with m.If(en):
-            m.d.sync += reg.eq(value)
-        value = reg
-    return value
+            m.d.sync += reg.eq(line[-1])
+        line.append(reg)
+    return line
+
+
+def delayed(m: Module, value, cycles: int, en: Value, name: str = "dly"):
+    """``value`` seen ``cycles`` enabled cycles later (a shift register; 0 cycles is a wire)."""
+    return delay_line(m, value, cycles, en, name)[-1]
 
 
 class Skew(wiring.Component):
     """Lane ``i`` of ``i`` (an array of ``len(delays)`` elements of ``shape``) leaves ``o``
-    ``delays[i]`` enabled cycles later."""
+    ``delays[i]`` enabled cycles later; ``ahead`` shows each lane one register earlier, what
+    ``o`` will show on the next enabled cycle (a lane without delay: ``i`` itself)."""
 
     def __init__(self, shape, delays: Sequence[int]):
         self.shape, self.delays = shape, tuple(delays)
         layout = data.ArrayLayout(shape, len(self.delays))
-        super().__init__({"en": In(1), "i": In(layout), "o": Out(layout)})
+        super().__init__({"en": In(1), "i": In(layout), "o": Out(layout),
+                          "ahead": Out(layout)})
 
     @classmethod
     def rising(cls, shape, lanes: int) -> Skew:
@@ -52,5 +60,6 @@ class Skew(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         for lane, cycles in enumerate(self.delays):
-            m.d.comb += self.o[lane].eq(delayed(m, self.i[lane], cycles, self.en, f"lane{lane}"))
+            line = delay_line(m, self.i[lane], cycles, self.en, f"lane{lane}")
+            m.d.comb += [self.o[lane].eq(line[-1]), self.ahead[lane].eq(line[max(cycles - 1, 0)])]
         return m

@@ -365,9 +365,13 @@ class WeightStationaryArray(_Array):
 
         pes = self._mesh(m, WeightStationaryPE, west, north, en)
         for r in range(R):
+            # the swap a PE sees on its next enabled cycle: its west neighbour's, and at the
+            # west edge the skew's lane one register earlier (row 0: the flag being registered)
+            ahead = swap & live[0] if r == 0 else west.ahead[r].swap
             for c in range(CP):
                 m.d.comb += [pes[r][c].load.eq(wskew.o[c].valid & (wskew.o[c].row == r)),
-                             pes[r][c].load_w.eq(wskew.o[c].w)]
+                             pes[r][c].load_w.eq(wskew.o[c].w),
+                             pes[r][c].swap_next.eq(ahead if c == 0 else pes[r][c - 1].west.swap)]
 
         # --- bottom: de-skew into a row, then back to the buffer or out as a result
         south = self._skew(m, "deskew", Skew.falling(north.shape, CP), en)
