@@ -7,14 +7,18 @@ time (stimulus, simulation, read-back and the golden check: cocotb's time of the
 simulated cycles of the test (the GEMM's cycles, counted as the performance model counts them,
 in brackets) and cycles per second, and the CPU seconds of the GEMM itself (the simulator and
 the testbench share one process: ``time.process_time``; the bare loop's ``std::clock``) with
-GEMM cycles per CPU-second, which a loaded machine disturbs far less than wall time; then the
-ratios bulk / bare and bulk / per-beat, per CPU-second and by wall clock. The bare
+GEMM cycles per CPU-second, which a loaded machine disturbs less than wall time; then the
+ratios bulk / bare and bulk / per-beat, per CPU-second and by wall clock. The bulk, per-beat
+and bare paths run ``--repeat`` times (default 3), interleaved: the table holds each figure's
+median and the spread of cycles per CPU-second, and each ratio is the median of the ratios of
+runs made back to back (on a shared machine a core's speed drifts by ±20% over minutes, so
+a pair measured together sees about the same machine; every run is listed). The bare
 loop is built here from the core's manifest (random beats on every input stream at full rate,
 every result taken, one thread, ``-O2``) and is never checked: it is the model's own speed.
 Goals: bulk ≥ 50 % of the bare loop; with ``--large``, a 1024×1024×1024 GEMM in bulk, checked,
 in under 2 minutes.
 
-    python benchmarks/sim_speed.py [--quick] [--large] [--rows 16 --cols 16]
+    python benchmarks/sim_speed.py [--quick] [--large] [--repeat 3] [--rows 16 --cols 16]
         [--gemm 256x256x256] [--per-beat-gemm MxNxK] [--icarus-gemm MxNxK]
 """
 
@@ -24,6 +28,7 @@ import argparse
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -173,6 +178,36 @@ def build_time(config: SystolicConfig, simulator: str, out) -> tuple[float, bool
     return build.seconds, build.cached
 
 
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else 0.0
+
+
+def _spread(values: list[float], fmt: str) -> str:
+    """``min–max`` of a figure over the repeats (one value: just it)."""
+    if len(values) < 2:
+        return format(values[0], fmt) if values else "-"
+    return f"{format(min(values), fmt)}–{format(max(values), fmt)}"
+
+
+def repeated(runs: list[dict]) -> dict:
+    """One row of the table from the repeats of a path: the medians of its figures, the
+    spread of cycles per CPU-second, checked only if every repeat was."""
+    row = dict(runs[0])
+    for key in ("test_s", "cpu_s", "process_s", "rate", "cpu_rate"):
+        if key in row:
+            row[key] = _median([r[key] for r in runs])
+    row["cpu_rates"] = [r["cpu_rate"] for r in runs]
+    row["checked"] = "NO" if any(r["checked"] == "NO" for r in runs) else runs[0]["checked"]
+    row["failures"] = [f for r in runs for f in r.get("failures", [])]
+    return row
+
+
+def ratios(num: list[dict], den: list[dict], key: str) -> list[float]:
+    """Per repeat, ``key`` of one path over the other's, each pair measured back to back (a
+    loaded machine's speed drifts over minutes: a pair sees about the same machine)."""
+    return [a[key] / b[key] for a, b in zip(num, den, strict=True) if b[key]]
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rows", type=int, default=16)
@@ -183,11 +218,15 @@ def main(argv=None) -> int:
                    "the same GEMM)")
     p.add_argument("--icarus-gemm", default="32x32x32", help="MxNxK under Icarus, bulk path "
                    "(default 32x32x32)")
+    p.add_argument("--repeat", type=int, default=3, help="runs of the bulk, per-beat and bare "
+                   "paths, interleaved (default 3): medians, spreads and per-run ratios")
     p.add_argument("--quick", action="store_true", help="a 4×4 array: 128x128x128 in bulk, "
                    "64x64x64 per beat, 32x32x32 under Icarus")
     p.add_argument("--large", action="store_true",
                    help=f"also a {LARGE} GEMM in bulk (goal: under 2 minutes, checked)")
     args = p.parse_args(argv)
+    if args.repeat < 1:
+        p.error(f"--repeat {args.repeat} is not allowed; it must be at least 1")
     if args.quick:
         args.rows = args.cols = 4
         args.gemm, args.per_beat_gemm, args.icarus_gemm = "128x128x128", "64x64x64", "32x32x32"
@@ -204,23 +243,27 @@ def main(argv=None) -> int:
     with out.status("building the bare Verilator loop (cached after the first time)"):
         binary, bare_s, bare_cached = build_bare(core, params)
 
-    rows = [run_cocotb(config, shape, "bulk", "verilator", out)]
     per_beat = GemmShape.parse(args.per_beat_gemm) if args.per_beat_gemm else shape
-    rows.append(run_cocotb(config, per_beat, "beats", "verilator", out))
-    with out.status("bare Verilator loop"):
-        rows.append(run_bare(binary, max(rows[0]["cycles"], 200_000)))
+    runs: dict[str, list[dict]] = {"bulk": [], "beats": [], "bare": []}
+    for _ in range(args.repeat):
+        runs["bulk"].append(run_cocotb(config, shape, "bulk", "verilator", out))
+        runs["beats"].append(run_cocotb(config, per_beat, "beats", "verilator", out))
+        with out.status("bare Verilator loop"):
+            runs["bare"].append(run_bare(binary, max(runs["bulk"][-1]["cycles"], 200_000)))
+    rows = [repeated(runs[path]) for path in ("bulk", "beats", "bare")]
     if shutil.which("iverilog"):
         builds["icarus"] = build_time(config, "icarus", out)
-        rows.append(run_cocotb(config, GemmShape.parse(args.icarus_gemm), "bulk", "icarus", out))
+        rows.append(repeated([run_cocotb(config, GemmShape.parse(args.icarus_gemm), "bulk",
+                                         "icarus", out)]))
     else:
         out.print("Icarus: skipped, iverilog is not installed (apt-get install iverilog)")
     if args.large:
-        rows.append(run_cocotb(config, LARGE, "bulk", "verilator", out))
+        rows.append(repeated([run_cocotb(config, LARGE, "bulk", "verilator", out)]))
 
     table = Table(title=f"{config.name}: simulation speed (GEMMs bit-exact against the golden "
-                        "model)")
+                        f"model; medians of {args.repeat} runs where repeated)")
     for col in ("path", "GEMM", "cycles (GEMM)", "model", "test s", "cycles/s", "CPU s",
-                "cycles/CPU-s", "process s", "exact"):
+                "cycles/CPU-s", "spread", "process s", "exact"):
         table.add_column(col, justify="left" if col in ("path", "GEMM") else "right")
     for r in rows:
         gemm = r.get("gemm")
@@ -228,20 +271,25 @@ def main(argv=None) -> int:
                       f"{r['cycles']:,}" + (f" ({r['gemm_cycles']:,})" if gemm else ""),
                       f"{r['model']:,}" if gemm else "-", f"{r['test_s']:.2f}",
                       f"{r['rate']:,.0f}", f"{r['cpu_s']:.2f}", f"{r['cpu_rate']:,.0f}",
+                      _spread(r["cpu_rates"], ",.0f"),
                       f"{r['process_s']:.1f}" if gemm else "-", r["checked"])
     out.print(table)
     build_line = ", ".join(f"{sim} harness model {'cached' if hit else f'{s:.1f} s'}"
                            for sim, (s, hit) in builds.items())
     out.print(f"builds: {build_line}; bare loop {'cached' if bare_cached else f'{bare_s:.1f} s'}")
-    bulk, beats, bare = rows[0], rows[1], rows[2]
-    out.print(f"bulk / bare loop: {bulk['cpu_rate'] / bare['cpu_rate']:.0%} per CPU-second "
-              f"({bulk['rate'] / bare['rate']:.0%} by wall clock; goal: at least 50%); "
-              f"bulk / per-beat: {bulk['cpu_rate'] / beats['cpu_rate']:.1f}x per CPU-second "
-              f"({bulk['rate'] / beats['rate']:.1f}x by wall clock)")
+    for den, label, fmt, unit, goal in (("bare", "bulk / bare loop", ".0%", "",
+                                          "; goal: at least 50%"),
+                                         ("beats", "bulk / per-beat", ".1f", "x", "")):
+        cpu = ratios(runs["bulk"], runs[den], "cpu_rate")
+        wall = ratios(runs["bulk"], runs[den], "rate")
+        out.print(f"{label}: {format(_median(cpu), fmt)}{unit} per CPU-second (runs: "
+                  f"{', '.join(format(x, fmt) + unit for x in cpu)}), "
+                  f"{format(_median(wall), fmt)}{unit} by wall clock{goal}")
     if args.large:
         large = rows[-1]
-        out.print(f"{LARGE} in bulk: {large['test_s']:.1f} s in the test, "
-                  f"{large['process_s']:.1f} s with start-up (goal: under 120 s, checked)")
+        out.print(f"{LARGE} in bulk: {large['test_s']:.1f} s in the test "
+                  f"({large['cpu_s']:.1f} CPU-s), {large['process_s']:.1f} s with start-up "
+                  "(goal: under 120 s, checked)")
     failures = [f"{r['path']}: {f}" for r in rows for f in r.get("failures", [])]
     for failure in failures:
         out.print(f"FAIL {failure}", style="red", markup=False)

@@ -154,9 +154,16 @@ PUBLIC: dict[str, list[str]] = {
 }
 #: C++ optimization of a Verilator model's own code by what it is built for: ``O2`` for long
 #: runs (about twice the cycles/s of the makefile's -Os; builds take about twice as long as at
-#: -O0), ``O0`` for short ones (the tests' GEMMs: half the build time, runs 2-3x slower). The
-#: run-time library keeps its flags (its objects come from :mod:`lowbit.sim.objcache`).
-OPT: dict[str, str] = {"O0": "OPT_FAST=-O0 OPT_SLOW=-O0", "O2": "OPT_FAST=-O2"}
+#: -O0), with the run-time library at -O2 too, as a bare C++ loop compiled with -O2 has it
+#: (cocotb's loop enters its VPI code a few times per clock edge: about 8% of a 16×16 array's
+#: bulk run at the makefile's -Os, 6% at -O2), ``O0`` for short ones (the tests' GEMMs: half
+#: the build time, runs 2-3x slower; the run-time library at -Os). The run-time library's
+#: objects come from :mod:`lowbit.sim.objcache`, compiled once per set of flags.
+OPT: dict[str, str] = {"O0": "OPT_FAST=-O0 OPT_SLOW=-O0", "O2": "OPT_FAST=-O2 OPT_GLOBAL=-O2"}
+#: the environment of every simulation: the testbench shares the simulator's process, and BLAS
+#: worker threads left spinning after a golden model's matmul take the other core's time (and
+#: count in the run's CPU time) while the model runs on one
+SIM_ENV: dict[str, str] = {"OPENBLAS_NUM_THREADS": "1"}
 
 
 def build(verilog: str, top: str, simulator: str = "verilator", *, waves: bool = False,
@@ -251,7 +258,7 @@ def run(sim_build: SimBuild, test_module: str, run_dir: Path, *,
         waves_file = run_dir / ("dump.fst" if fst else "dump.vcd")
         if sim_build.simulator == "icarus":
             plusargs.append(f"+dumpfile_path={waves_file}")
-    extra_env = {**(env or {}), "LOWBIT_REPORT": str(records)}
+    extra_env = {**SIM_ENV, **(env or {}), "LOWBIT_REPORT": str(records)}
     test_filter = None
     if testcase is not None:
         # exact names: cocotb's own testcase= runs every test whose name ends in one given
