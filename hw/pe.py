@@ -20,7 +20,8 @@ wide enough never to overflow).
   shadow weights come into use: exactly when that tile's wavefront reaches the PE. The PE
   moves them one beat ahead, on ``swap_next`` (the swap it will see on its next enabled cycle),
   so its multiplier takes its weights straight from a register (no multiplexer between the
-  shadow and the weights in use sits in front of a DSP block's input).
+  shadow and the weights in use sits in front of a DSP block's input). Without ``ahead`` (the
+  array's first PE, whose next swap is still the input handshake) it picks them by ``swap``.
 * :class:`OutputStationaryPE` multiplies the activation passing east with the weights passing
   south and accumulates locally. ``last`` marks the K-th beat: the next cycle the PE shows its
   finished sums on ``result`` with ``done`` high (zero otherwise, so a column can OR its PEs'
@@ -118,23 +119,32 @@ class WeightStationaryPE(_PE):
     """``south[k] = ovf(north[k] + west.a × weight[k])``; the weights stay, activations and
     sums flow."""
 
-    def __init__(self, spec: PESpec):
+    def __init__(self, spec: PESpec, ahead: bool = True):
+        self.ahead = ahead
         super().__init__(spec, ws_west_layout(spec.a), spec.lanes_of(shape_of(spec.acc)),
                          {"load": In(1), "load_w": In(spec.lanes_of(shape_of(spec.w))),
-                          "swap_next": In(1)})
+                          **({"swap_next": In(1)} if ahead else {})})
 
     def elaborate(self, platform):
         m = Module()
         spec = self.spec
         active = Signal(spec.lanes_of(shape_of(spec.w)))
         shadow = Signal(spec.lanes_of(shape_of(spec.w)))
-        products, _ = self.products(m, self.west.a, [active[k] for k in range(spec.lanes)])
+        if self.ahead:
+            weights = [active[k] for k in range(spec.lanes)]
+        else:
+            weights = [Mux(self.west.swap, shadow[k], active[k]) for k in range(spec.lanes)]
+        products, _ = self.products(m, self.west.a, weights)
         with m.If(self.en):
             m.d.sync += [self.east.eq(self.west),
                          *(self.south[k].eq(accumulate(self.north[k], p, spec.acc))
                            for k, p in enumerate(products))]
-            with m.If(self.swap_next):      # in use from the next beat: the shadow as loaded
-                m.d.sync += active.eq(Mux(self.load, self.load_w, shadow))
+            if self.ahead:
+                with m.If(self.swap_next):      # in use from the next beat: the shadow as loaded
+                    m.d.sync += active.eq(Mux(self.load, self.load_w, shadow))
+            else:
+                with m.If(self.west.swap):
+                    m.d.sync += active.eq(shadow)
             with m.If(self.load):
                 m.d.sync += shadow.eq(self.load_w)
         return m

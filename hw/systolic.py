@@ -226,15 +226,17 @@ class _Array(wiring.Component):
             return
         m.d.comb += [self._fifo.w_en.eq(en & valid), self._fifo.w_data.eq(payload)]
 
-    def _mesh(self, m: Module, pe_class, west: Skew, north: Skew, en: Signal) -> list[list]:
+    def _mesh(self, m: Module, pe_class, west: Skew, north: Skew, en: Signal,
+              corner=None) -> list[list]:
         """R × C/pack PEs, each fed by its west and north neighbour (the edges by the skewed
-        inputs); PEs row by row up to ``dsp_blocks`` on DSP blocks (``mul=dsp``: all)."""
+        inputs); PEs row by row up to ``dsp_blocks`` on DSP blocks (``mul=dsp``: all). The
+        first PE is a ``corner`` when given."""
         cfg = self.config
         cols = cfg.wide_cols
         dsp_pes = {"dsp": cfg.rows * cols, "auto": cfg.dsp_blocks}.get(cfg.mul, 0)
         specs = {dsp: self._spec(dsp) for dsp in (False, True)}
-        pes = [[pe_class(specs[r * cols + c < dsp_pes]) for c in range(cols)]
-               for r in range(cfg.rows)]
+        pes = [[(corner if corner and r == c == 0 else pe_class)(specs[r * cols + c < dsp_pes])
+                for c in range(cols)] for r in range(cfg.rows)]
         for r, row in enumerate(pes):
             for c, pe in enumerate(row):
                 m.submodules[f"pe_{r}_{c}"] = pe
@@ -363,15 +365,17 @@ class WeightStationaryArray(_Array):
         north = self._skew(m, "psum_skew", Skew.rising(sums.elem_shape, CP), en)
         m.d.comb += north.i.eq(delayed(m, top, self.spec_latency - early, en, "top"))
 
-        pes = self._mesh(m, WeightStationaryPE, west, north, en)
+        # the first PE's next swap is the handshake itself, too late to move its weights early
+        pes = self._mesh(m, WeightStationaryPE, west, north, en,
+                         corner=lambda spec: WeightStationaryPE(spec, ahead=False))
         for r in range(R):
-            # the swap a PE sees on its next enabled cycle: its west neighbour's, and at the
-            # west edge the skew's lane one register earlier (row 0: the flag being registered)
-            ahead = swap & live[0] if r == 0 else west.ahead[r].swap
             for c in range(CP):
-                m.d.comb += [pes[r][c].load.eq(wskew.o[c].valid & (wskew.o[c].row == r)),
-                             pes[r][c].load_w.eq(wskew.o[c].w),
-                             pes[r][c].swap_next.eq(ahead if c == 0 else pes[r][c - 1].west.swap)]
+                pe = pes[r][c]
+                m.d.comb += [pe.load.eq(wskew.o[c].valid & (wskew.o[c].row == r)),
+                             pe.load_w.eq(wskew.o[c].w)]
+                if pe.ahead:  # the swap it sees next: its west neighbour's, or the skew's lane
+                    m.d.comb += pe.swap_next.eq(west.ahead[r].swap if c == 0
+                                                else pes[r][c - 1].west.swap)
 
         # --- bottom: de-skew into a row, then back to the buffer or out as a result
         south = self._skew(m, "deskew", Skew.falling(north.shape, CP), en)
