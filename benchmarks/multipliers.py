@@ -23,7 +23,6 @@ Usage: python benchmarks/multipliers.py [--quick] [--devices ecp5-85f,ice40-up5k
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import tempfile
 from pathlib import Path
@@ -32,7 +31,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lowbit.boards import report as rpt
-from lowbit.boards.devices import get_device
+from lowbit.boards.devices import get_device, without_dsp
 from lowbit.boards.steps import Target
 from lowbit.flow import implement, implement_component
 from lowbit.hw.mul.ecp5 import Mult18x18d
@@ -47,15 +46,6 @@ BARE_PAIRS = [("int4", "int4"), ("int8", "int4"), ("int8", "int8"),
               ("uint4", "uint4"), ("uint8", "uint4"), ("uint8", "uint8")]
 
 
-def nodsp(device):
-    """The device with DSP inference off (iCE40: no ``-dsp``; ECP5, Gowin: ``-nodsp``) and a
-    distinct name (so its own cache entries)."""
-    args = [a for a in device.synth_args.split() if a != "-dsp"]
-    if device.family.name in ("ecp5", "gowin"):
-        args.append("-nodsp")
-    return dataclasses.replace(device, name=f"{device.name}-nodsp", synth_args=" ".join(args))
-
-
 def mac_rows(device, a: str, w: str):
     """(label, config, device) of every mul choice for one operand pair."""
     fa, fw = parse_format(a), parse_format(w)
@@ -63,7 +53,7 @@ def mac_rows(device, a: str, w: str):
     family = device.family.name
     regs = {"in_reg": True, "mul_reg": True}
     rows = [("infer (Yosys: DSP)", base, device),
-            ("infer (Yosys: LUTs, no DSP)", base, nodsp(device)),
+            ("infer (Yosys: LUTs, no DSP)", base, without_dsp(device)),
             ("infer, in+mul regs", {**base, **regs}, device),
             ("lut, portable rows", {**base, "mul": "lut"}, device)]
     cells = "ecp5" if family == "ecp5" else "generic"
@@ -83,7 +73,7 @@ def bare_units(device, a: IntFormat, w: IntFormat):
     n = chains(a, w)
     family = device.family.name
     units = [("a * w, 1 reg (Yosys: DSP)", InferredMultiplier(a, w, 1), device),
-             ("a * w, 1 reg (Yosys: LUTs)", InferredMultiplier(a, w, 1), nodsp(device)),
+             ("a * w, 1 reg (Yosys: LUTs)", InferredMultiplier(a, w, 1), without_dsp(device)),
              ("portable rows, 1 reg", FabricMultiplier(a, w, 1), device),
              (f"portable rows, {n} regs", FabricMultiplier(a, w, n), device)]
     if family == "ecp5":

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lowbit.boards import gowin
@@ -248,6 +248,16 @@ DEVICES: dict[str, Device] = {d.name: d for d in [
            default_mhz=100, synth_args="-family gw2a", part_number="GW2A-LV18{package}{speed}",
            chipdb="GW2A-18C"),
 ]}
+
+
+def without_dsp(device: Device) -> Device:
+    """``device`` with Yosys's DSP inference off (iCE40: no ``-dsp``; ECP5, Gowin: ``-nodsp``)
+    under a name of its own (``<name>-nodsp``, so its own cache entries): what a design's
+    multiplications cost in the fabric as Yosys maps them."""
+    args = [a for a in device.synth_args.split() if a != "-dsp"]
+    if device.family.name in ("ecp5", "gowin"):
+        args.append("-nodsp")
+    return replace(device, name=f"{device.name}-nodsp", synth_args=" ".join(args))
 
 
 def get_device(name: str) -> Device:

@@ -27,8 +27,9 @@ Change the run-time inputs only while the core is idle. One *tile* is one row of
                    column's copy       ├─► column 1 …
                    written at once     └─► column cols−1 …
 
-* **Tables in RAM.** Each column holds its own copy of every table (one read port each, the
-  copies written together), two buffers deep: the fill unit writes the next group's table, an
+* **Tables in RAM.** Each column holds its own copy of every table (on ECP5 and iCE40 a
+  memory of its own with one write and one read port, :data:`COPIED`; the copies written
+  together), two buffers deep: the fill unit writes the next group's table, an
   entry per cycle in Gray-code order (:class:`lowbit.hw.lut_table.TableFill`: one adder per
   table), while the columns read this group's. On ECP5 (``family="ecp5"``) Yosys maps each
   16-entry copy to TRELLIS_DPR16X4 distributed RAM: 16×4 bits per read in six LUT4 sites,
@@ -67,6 +68,13 @@ from lowbit.models.lut import WEIGHT_MODES, correction, entry_range, tree_stages
 
 #: RAM attributes per family: where Yosys puts the table copies
 TABLE_RAM = {"generic": None, "ecp5": None, "ice40": {"ram_style": "block"}}
+#: families whose RAM cells have one read port: each column gets a memory of its own (one write
+#: and one read port) rather than a read port on one shared memory. Yosys would copy a shared
+#: memory per read port anyway, but its ``memory_libmap`` enumerates every assignment of the
+#: read ports to the cell's port variants, a list that grows about 3-4x per port: 11 read ports
+#: on one ECP5 memory took 129 s, 12 ran the WebAssembly Yosys out of memory ("thrown Wasm
+#: exception"). ``generic`` keeps one memory, so its register tables are not copied.
+COPIED = ("ecp5", "ice40")
 
 
 def stream_layouts(config: LutConfig) -> dict[str, data.ArrayLayout]:
@@ -195,13 +203,14 @@ class LutCore(wiring.Component):
             m.d.comb += [fill.keep.eq(keep[t * g:(t + 1) * g]), fill.load.eq(take_a),
                          fill.step.eq(en & filling), fill.k.eq(fk)]
             fills.append(fill)
-            ram = m.submodules[f"table_{t}"] = memory.Memory(
-                shape=entry_shape(cfg.a, g, cfg.symmetric), depth=2 * E, init=[],
-                attrs=TABLE_RAM[cfg.family])
-            wp = ram.write_port()
-            m.d.comb += [wp.addr.eq(Cat(fill.addr, fbuf)), wp.data.eq(fill.data),
-                         wp.en.eq(en & filling)]
             for c in range(C):
+                if c == 0 or cfg.family in COPIED:
+                    ram = m.submodules[f"table_{t}_{c}"] = memory.Memory(
+                        shape=entry_shape(cfg.a, g, cfg.symmetric), depth=2 * E, init=[],
+                        attrs=TABLE_RAM[cfg.family])
+                    wp = ram.write_port()
+                    m.d.comb += [wp.addr.eq(Cat(fill.addr, fbuf)), wp.data.eq(fill.data),
+                                 wp.en.eq(en & filling)]
                 index = self.w.payload[c][t * g:(t + 1) * g]
                 rp = ram.read_port(domain="sync")
                 m.d.comb += [rp.addr.eq(Cat(read_address(index, g, cfg.symmetric), rbuf)),

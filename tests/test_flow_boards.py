@@ -5,7 +5,7 @@ import json
 import pytest
 from amaranth.hdl import Elaboratable, Module
 
-from lowbit.boards.devices import DEVICES, get_device
+from lowbit.boards.devices import DEVICES, get_device, without_dsp
 from lowbit.boards.platforms import BOARDS, get_board
 from lowbit.errors import ConfigError
 
@@ -53,6 +53,15 @@ def test_every_device_names_its_speed_grade():
     speeds = {d.name: d.speed for d in DEVICES.values()}
     assert speeds == {"ice40-up5k": None, "ice40-hx8k": None, "ecp5-25f": "6", "ecp5-45f": "6",
                       "ecp5-85f": "6", "gw1nr-9": "C6/I5", "gw2a-18": "C8/I7"}
+
+
+@pytest.mark.parametrize("name, synth", [("ecp5-85f", "synth_ecp5 -nodsp"),
+                                         ("ice40-up5k", "synth_ice40"),
+                                         ("gw2a-18", "synth_gowin -noiopads -family gw2a -nodsp")])
+def test_without_dsp_turns_dsp_inference_off(name, synth):
+    """The same part under its own name (its own cache entries), synthesized without DSPs."""
+    device = without_dsp(get_device(name))
+    assert (device.name, device.synth_command) == (f"{name}-nodsp", synth)
 
 
 def test_gowin_totals_come_from_the_chip_database():

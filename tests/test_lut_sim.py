@@ -12,9 +12,14 @@ weight planes in every mode, long runs that wrap the accumulator, back-pressure.
 are narrow enough for the long runs to wrap them.
 """
 
+import re
+from collections import Counter
+
 import pytest
+from amaranth.back import rtlil
 from array_checks import simulate_checked
 
+from lowbit.hw.lut_core import LutCore
 from lowbit.kinds.lut import LutConfig
 from lowbit.models.lut import WEIGHT_MODES
 from lowbit.models.perf import GemmShape
@@ -43,3 +48,15 @@ def test_cli_rejects_k_beyond_the_register(cli, tmp_path):
     code, _, err = cli("simulate", "lut", "--k-bits", "4", "--gemm", "2x2x16",
                        "--run-dir", tmp_path)
     assert code == 2 and "K must be at most 15" in err
+
+
+@pytest.mark.parametrize("family, copies", [("ecp5", 3), ("ice40", 3), ("generic", 1)])
+def test_table_copies_have_one_read_port(family, copies):
+    """Where the RAM cells have one read port (ECP5 TRELLIS_DPR16X4, iCE40 SB_RAM40_4K) every
+    column reads a table memory of its own: Yosys's memory_libmap enumerates the assignments of
+    a memory's read ports, and 12 of them on one memory crash the WebAssembly Yosys. The
+    generic core keeps one memory per table, read by every column."""
+    text = rtlil.convert(LutCore(L(cols=3, tables=2, family=family)))
+    reads = Counter(re.findall(r'cell \$memrd_v2 \S+\n(?:    parameter .*\n)*?'
+                               r'    parameter \\MEMID "\\\\(table_\w+)"', text))
+    assert len(reads) == 2 * copies and set(reads.values()) == {3 // copies}
