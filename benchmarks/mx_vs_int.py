@@ -76,16 +76,18 @@ def measure(config, device: Device, err: Console) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--devices", default=",".join(LANES))
-    p.add_argument("--mappings", default=",".join(MAPPINGS))
+    p.add_argument("--devices", default=",".join(LANES),
+                   help=f"comma-separated, from {', '.join(LANES)} (default: all)")
+    p.add_argument("--mappings", default=",".join(MAPPINGS),
+                   help=f"comma-separated, from {', '.join(MAPPINGS)} (default: both)")
     p.add_argument("--markdown", action="store_true", help="also print a markdown table")
     args = p.parse_args(argv)
     err = Console(stderr=True)
-    devices = [get_device(d) for d in args.devices.split(",")]
-    unknown = [d.name for d in devices if d.name not in LANES]
-    mappings = args.mappings.split(",")
-    if unknown or not set(mappings) <= set(MAPPINGS):
-        p.error(f"--devices from {', '.join(LANES)}; --mappings from {', '.join(MAPPINGS)}")
+    names, mappings = args.devices.split(","), args.mappings.split(",")
+    if not set(names) <= set(LANES) or not set(mappings) <= set(MAPPINGS):
+        p.error(f"--devices={args.devices!r} / --mappings={args.mappings!r} are not allowed: "
+                f"devices from {', '.join(LANES)}; mappings from {', '.join(MAPPINGS)}")
+    devices = [get_device(d) for d in names]
     table = Table(title="MXINT8 blockdot against INT8 MACs of the same lane count "
                         "(×INT8: LUTs over the INT8 array's, same device, mapping and L)")
     head = ("device", "mapping", "L", "design", "LUTs", "DSPs", "Fmax MHz", "×INT8 LUTs")
@@ -98,17 +100,18 @@ def main(argv: list[str] | None = None) -> int:
             for lanes in LANES[device.name]:
                 if mapping == "dsp" and device.dsp < lanes:
                     continue
-                ref = None
-                for label, config in designs(lanes):
+                ref = None      # the reference's LUTs: the first design's, if it built
+                for i, (label, config) in enumerate(designs(lanes)):
                     try:
                         r = measure(config, mapped(device, mapping), err)
                     except LowbitError as e:
                         cells = (device.name, mapping, str(lanes), label, "failed", "", "",
                                  str(e).splitlines()[0][:60])
                     else:
-                        ref = ref or r["luts"]
+                        ref = r["luts"] if i == 0 else ref
+                        ratio = f"{r['luts'] / ref:.2f}" if ref else "-"
                         cells = (device.name, mapping, str(lanes), label, f"{r['luts']:,}",
-                                 f"{r['dsp']}", f"{r['fmax']:.1f}", f"{r['luts'] / ref:.2f}")
+                                 f"{r['dsp']}", f"{r['fmax']:.1f}", ratio)
                     table.add_row(*cells)
                     lines.append("| " + " | ".join(cells) + " |")
     Console(width=170).print(table)
