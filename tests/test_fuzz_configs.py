@@ -16,11 +16,12 @@ The slow campaign runs in parts: a part is one kind, a seed and a number of conf
     LOWBIT_FUZZ_SEED=101 LOWBIT_FUZZ_EXAMPLES=40 LOWBIT_FUZZ_LOG=fuzz.jsonl nice -n 19 \
         pytest -m slow tests/test_fuzz_configs.py -k 'many_configs and systolic'
 
-Parts with distinct seeds draw different configs, and the same seed and count draw the same
-ones again (hypothesis is derandomized by the seed); so parts add up, e.g. five of 40 configs to
-the 200 per kind. ``LOWBIT_FUZZ_LOG`` appends one JSON line per simulated config (kind, seed,
-config name, the ``lowbit simulate`` command, passed, seconds), which is the tally across parts
-and sessions (a failing config's shrink steps are logged too, ``passed`` false).
+A part's configs are distinct; the same seed and count draw the same ones again (the seed fixes
+hypothesis's draws), and parts with distinct seeds draw different ones but for a few of the
+simplest, which every part starts with; so parts add up, e.g. five of 40 configs to about the 200
+per kind. ``LOWBIT_FUZZ_LOG`` appends one JSON line per simulated config (kind, seed, config
+name, the ``lowbit simulate`` command, passed, seconds): the tally across parts and sessions,
+counted by distinct config (a failing config's shrink steps are logged too, ``passed`` false).
 """
 
 from __future__ import annotations
