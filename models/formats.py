@@ -57,6 +57,8 @@ class NumberFormat(Format):
     lsb: int = 0
     #: whether some code stands for NaN
     has_nan: bool = False
+    #: whether some code stands for ±inf
+    has_inf: bool = False
 
     #: the widest format whose codes and values are listed
     MAX_LISTED_BITS = 24
@@ -92,6 +94,12 @@ class NumberFormat(Format):
     def is_code(self, codes: np.ndarray) -> np.ndarray:
         """Which bit patterns stand for a value (all, except in :class:`LevelFormat`)."""
         return np.ones(np.shape(codes), dtype=bool)
+
+    def is_finite(self, codes: np.ndarray) -> np.ndarray:
+        """Which bit patterns stand for a finite value: every code of a value, except a
+        float's inf and NaN (so code tables of any element format, e.g. MXINT8's fixed point,
+        are read alike)."""
+        return self.is_code(codes)
 
     @property
     def max_units(self) -> int:

@@ -160,10 +160,6 @@ PUBLIC: dict[str, list[str]] = {
 #: the build time, runs 2-3x slower; the run-time library at -Os). The run-time library's
 #: objects come from :mod:`lowbit.sim.objcache`, compiled once per set of flags.
 OPT: dict[str, str] = {"O0": "OPT_FAST=-O0 OPT_SLOW=-O0", "O2": "OPT_FAST=-O2 OPT_GLOBAL=-O2"}
-#: the environment of every simulation: the testbench shares the simulator's process, and BLAS
-#: worker threads left spinning after a golden model's matmul take the other core's time (and
-#: count in the run's CPU time) while the model runs on one
-SIM_ENV: dict[str, str] = {"OPENBLAS_NUM_THREADS": "1"}
 
 
 def build(verilog: str, top: str, simulator: str = "verilator", *, waves: bool = False,
@@ -240,6 +236,24 @@ def checked_tests(test_module: str, testcase: str | Sequence[str]) -> list[str]:
                          f"tests {', '.join(known)}")
     return names
 
+#: the environment of every simulation, unless the caller's says otherwise:
+#:
+#: * the simulator's Python: cocotb rewrites the asserts of every module imported after its
+#:   test discovery starts (default pattern ``*.py``: numpy, Amaranth, all of Lowbit,
+#:   recompiled on every run where bytecode is not written) and loads every installed pytest
+#:   plugin to do it. Rewriting only the testbenches (the modules whose asserts check the core)
+#:   keeps their failure messages and cuts a run's start-up CPU about threefold (about 3 s to
+#:   1 s for a small core);
+#: * one BLAS thread: the testbench shares the simulator's process, and BLAS worker threads
+#:   left spinning after a golden model's matmul take the other core's time (and count in the
+#:   run's CPU time) while the model runs on one.
+SIM_ENV: dict[str, str] = {
+    "COCOTB_REWRITE_ASSERTION_FILES": "tb_*.py gemm_bench.py bench.py",
+    "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+}
+
+
 def run(sim_build: SimBuild, test_module: str, run_dir: Path, *,
         env: Mapping[str, str] | None = None, seed: int | None = None,
         testcase: str | Sequence[str] | None = None) -> SimRun:
@@ -258,7 +272,8 @@ def run(sim_build: SimBuild, test_module: str, run_dir: Path, *,
         waves_file = run_dir / ("dump.fst" if fst else "dump.vcd")
         if sim_build.simulator == "icarus":
             plusargs.append(f"+dumpfile_path={waves_file}")
-    extra_env = {**SIM_ENV, **(env or {}), "LOWBIT_REPORT": str(records)}
+    extra_env = {**{name: os.environ.get(name, value) for name, value in SIM_ENV.items()},
+                 **(env or {}), "LOWBIT_REPORT": str(records)}
     test_filter = None
     if testcase is not None:
         # exact names: cocotb's own testcase= runs every test whose name ends in one given

@@ -104,11 +104,15 @@ class SystolicBench(GemmBench):
         return super().edge_shapes() + extra
 
     def long_runs(self, runtime, cols):
+        """Minifloat operands: the longest sums of the largest products, column 0 of ``w.max``,
+        the others of the most negative finite weight (0 when ``w`` is an unsigned integer,
+        which a minifloat ``a`` may take)."""
         c = self.config
         if c.integer:
             return super().long_runs(runtime, cols)
         k = min(c.k_max, int(self.options.get("max_overflow_k", 4096)))
-        w = np.concatenate([np.full((k, 1), c.w.max), np.full((k, cols - 1), -c.w.max)], axis=1)
+        other = min(v for v in c.w.extremes() if np.isfinite(v))
+        w = np.concatenate([np.full((k, 1), c.w.max), np.full((k, cols - 1), other)], axis=1)
         return [{"a": np.full((2, k), c.a.max), "w": w}]
 
 

@@ -45,6 +45,26 @@ def test_blockdot_bit_exact(config, tmp_path):
         assert all(random[k] > 0 for k in ("nan", "inf", "zero", "subnormal"))
 
 
+@pytest.mark.parametrize("a, w", [("mxint8", "mxint8"), ("mxfp8_e4m3", "mxint8"),
+                                  ("mxint8", "mxfp4")])
+def test_fp32_corner_cases_take_mxint8(a, w):
+    """The FP32 corner sequences read MXINT8's fixed-point element codes like a float's (every
+    code finite, no inf): the slow fuzz found ``lowbit simulate blockdot --w mxint8 ...`` failing
+    corner_cases with an AttributeError, so every MXINT8 core with FP32 output did."""
+    from lowbit.sim.tb_blockdot import corner_sequences
+
+    assert len(corner_sequences(B(a=a, w=w, lanes=8))) >= 15
+
+
+def test_corner_cases_with_none_in_reach(tmp_path):
+    """NVFP4 with one block per result can make none of the FP32 corner sequences: the test
+    says so (0 cases) instead of failing on an empty list, as the slow fuzz found it did."""
+    config = B(a="nvfp4", w="nvfp4", lanes=1, stages=0, blocks_bits=1, fp32_stages=1)
+    result = simulate(config, run_dir=tmp_path, seed=1, testcase="corner_cases")
+    assert result.passed, "\n".join(result.run.failures)
+    assert result.run.records == [{"test": "corner_cases", "cases": 0}]
+
+
 def test_testbench_catches_a_wrong_expected_bit(tmp_path):
     """One flipped bit in the expected FP32 results (run option ``corrupt``) fails the run."""
     result = simulate(CONFIGS[0], run_dir=tmp_path, seed=6, options={"corrupt": True},

@@ -25,6 +25,23 @@ def test_every_name_resolves_to_an_object_with_that_name(name):
     assert parse_format(name) == fmt
 
 
+@pytest.mark.parametrize("name", ["int8", "uint3", "int8_f6", "ternary", "binary", "fp8_e4m3",
+                                  "fp8_e5m2", "fp6_e3m2", "fp4_e2m1", "e8m0", "fp16", "mxint8",
+                                  "mxfp4", "nvfp4"])
+def test_every_element_format_says_which_codes_are_finite(name):
+    """``is_finite`` and ``has_inf`` for any element format, not only floats (MXINT8's elements
+    are fixed point; the blockdot testbench reads both off whichever it gets)."""
+    fmt = parse_format(name)
+    fmt = getattr(fmt, "element", fmt)
+    codes = fmt.codes()
+    values = fmt.decode(codes[fmt.is_code(codes)]).astype(np.float64)
+    finite = fmt.is_finite(codes)
+    assert np.isfinite(fmt.decode(codes[finite]).astype(np.float64)).all()
+    assert finite.sum() == np.isfinite(values).sum()
+    assert fmt.has_inf == bool(np.isinf(values).any())
+    assert fmt.has_nan == bool(np.isnan(values).any())
+
+
 def test_registry_objects_are_the_named_instances():
     assert parse_format("fp8_e4m3") is FP8_E4M3 and parse_format("e8m0") is E8M0
     assert all(parse_format(n) is f for n, f in {**FLOAT_FORMATS, **BLOCK_FORMATS}.items())

@@ -10,13 +10,27 @@ Per kind, the default suite runs one config drawn from a fixed seed (its build i
 the first run on a machine) and one from the run's varying seed, printed in pytest's header
 (``LOWBIT_FUZZ_SEED=N`` repeats a run). ``pytest -m slow`` runs :data:`SLOW_EXAMPLES` configs
 per kind from the same seed.
+
+The slow campaign runs in parts: a part is one kind, a seed and a number of configs, e.g.::
+
+    LOWBIT_FUZZ_SEED=101 LOWBIT_FUZZ_EXAMPLES=40 LOWBIT_FUZZ_LOG=fuzz.jsonl nice -n 19 \
+        pytest -m slow tests/test_fuzz_configs.py -k 'many_configs and systolic'
+
+A part's configs are distinct; the same seed and count draw the same ones again (the seed fixes
+hypothesis's draws), and parts with distinct seeds draw different ones but for a few of the
+simplest, which every part starts with; so parts add up, e.g. five of 40 configs to about the 200
+per kind. ``LOWBIT_FUZZ_LOG`` appends one JSON line per simulated config (kind, seed, config
+name, the ``lowbit simulate`` command, passed, seconds): the tally across parts and sessions,
+counted by distinct config (a failing config's shrink steps are logged too, ``passed`` false).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -29,7 +43,7 @@ from config_strategies import (
     drawn_names,
     simulate_command,
 )
-from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import HealthCheck, assume, given, seed, settings
 from hypothesis import strategies as st
 
 from lowbit.config import CoreConfig
@@ -48,6 +62,26 @@ FIXED_SEED = 20
 def fuzz_seed() -> int:
     """The varying part's seed: ``LOWBIT_FUZZ_SEED`` (set once per run by conftest.py)."""
     return int(os.environ.get("LOWBIT_FUZZ_SEED", "0"))
+
+
+def fuzz_examples() -> int:
+    """Configs per kind of a slow run: ``LOWBIT_FUZZ_EXAMPLES`` (one part of the campaign), else
+    :data:`SLOW_EXAMPLES`."""
+    text = os.environ.get("LOWBIT_FUZZ_EXAMPLES", str(SLOW_EXAMPLES))
+    if not text.isdigit() or int(text) < 1:
+        raise pytest.UsageError(f"LOWBIT_FUZZ_EXAMPLES={text!r} is not allowed; allowed: a "
+                                "whole number of configs per kind, at least 1")
+    return int(text)
+
+
+def log_case(config: CoreConfig, command: str, passed: bool, seconds: float) -> None:
+    """Append the simulated config to ``LOWBIT_FUZZ_LOG`` (one JSON line), when it is set."""
+    path = os.environ.get("LOWBIT_FUZZ_LOG")
+    if path:
+        line = json.dumps({"kind": config.KIND, "seed": fuzz_seed(), "config": config.name,
+                           "command": command, "passed": passed, "seconds": round(seconds, 2)})
+        with open(path, "a") as log:
+            log.write(line + "\n")
 
 
 # --- the validator: no builds -----------------------------------------------------------------
@@ -149,13 +183,18 @@ def fuzz_cases(draw, kind: str) -> tuple[CoreConfig, tuple[int, int, int] | None
 
 def check_in_simulation(case: tuple[CoreConfig, tuple[int, int, int] | None, int]) -> None:
     config, shape, sim_seed = case
-    with tempfile.TemporaryDirectory(prefix="lowbit-fuzz-") as tmp:
-        result = simulate(config, run_dir=Path(tmp), seed=sim_seed,
-                          options={"gemm": list(shape)} if shape else {})
-        command = simulate_command(config, gemm=shape, seed=sim_seed)
+    command = simulate_command(config, gemm=shape, seed=sim_seed)
+    started, passed = time.monotonic(), False
+    try:
+        with tempfile.TemporaryDirectory(prefix="lowbit-fuzz-") as tmp:
+            result = simulate(config, run_dir=Path(tmp), seed=sim_seed,
+                              options={"gemm": list(shape)} if shape else {})
+        passed = result.passed
         assert result.run.outcomes, f"no testbench test ran; repeat with: {command}"
         assert result.passed, (f"{config.name} differs from its golden model; repeat with:\n"
                                f"  {command}\n" + "\n".join(result.run.failures[:5]))
+    finally:
+        log_case(config, command, passed, time.monotonic() - started)
 
 
 SIM_SETTINGS = settings(deadline=None, database=None, report_multiple_bugs=False,
@@ -177,8 +216,42 @@ def test_varying_sample_simulates_bit_exact(kind):
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", KINDS)
 def test_many_configs_simulate_bit_exact(kind):
-    seed(fuzz_seed())(settings(SIM_SETTINGS, max_examples=SLOW_EXAMPLES)(given(
-        fuzz_cases(kind))(check_in_simulation)))()
+    """A part of the campaign: :func:`fuzz_examples` distinct configs of ``kind`` from the run's
+    seed. Hypothesis draws some configs more than once (its first, simplest examples; fields a
+    config does not use); a config that already passed in this run is rejected (``assume``), so
+    every example the budget pays for is a new config. A failing one is never rejected, so it
+    shrinks as before."""
+    passed: set[str] = set()
+
+    def check_new_config(case):
+        assume(case[0].hash not in passed)
+        check_in_simulation(case)
+        passed.add(case[0].hash)
+
+    seed(fuzz_seed())(settings(SIM_SETTINGS, max_examples=fuzz_examples())(given(
+        fuzz_cases(kind))(check_new_config)))()
+    # hypothesis ends a run early, and passes it, when too many draws are refused or repeated
+    assert len(passed) >= fuzz_examples(), (
+        f"only {len(passed)} distinct {kind} configs were drawn and accepted, of the "
+        f"{fuzz_examples()} asked (seed {fuzz_seed()}): the strategies' refusal rate is too high")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_enough_drawn_configs_are_accepted(kind):
+    """At least 1 draw in 25 is a config: hypothesis ends a run early, and passes it, when too
+    many draws are refused. With each field drawn from its whole range, ``systolic`` had about 1
+    in 100 accepted and a slow run of 200 simulated 1 to 16 configs."""
+    outcomes = []
+
+    @seed(FIXED_SEED)
+    @settings(max_examples=200, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(config_values(kind))
+    def draw(values):
+        outcomes.append(isinstance(construct(kind, values), CoreConfig))
+
+    draw()
+    assert sum(outcomes) >= len(outcomes) / 25, f"{sum(outcomes)} of {len(outcomes)} accepted"
 
 
 def test_a_simulate_command_reproduces_its_config(cli):

@@ -6,6 +6,7 @@ runs, clear/restart).
 """
 
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,7 @@ from lowbit.models.mac import MacPerf
 from lowbit.models.perf import GemmShape
 from lowbit.sim import runner
 from lowbit.simulate import simulate
+from lowbit.tools import require_tool
 
 CONFIGS = [
     MacConfig(a="int8", w="int4", acc=24),
@@ -75,13 +77,28 @@ def test_verilator_runtime_library_comes_from_the_shared_cache():
         source, out = objcache._runtime_source(argv)
         entry = cache_root() / "verilator-runtime" / objcache._key(argv, source)
         assert (entry / out.name).stat().st_size > 0
+    # the design's compiles (its code, cocotb's main) each found their precompiled header
+    design = [objcache._design_compile(argv[3:]) for argv in lines
+              if argv[2:3] == ["lowbit.sim.objcache"] and not objcache._runtime_source(argv[3:])]
+    assert {Path(argv[-1]).name for argv in lines if argv[2:3] == ["lowbit.sim.objcache"]} >= {
+        "Vtop__ALL.cpp", "verilator.cpp"} and all(design)
+    for flags, include in design:
+        entry = cache_root() / "verilator-pch" / objcache._pch_key(flags, include)
+        assert (entry / f"{objcache.PCH}.gch").stat().st_size > 0
 
 
 def test_objcache_passes_design_compiles_through():
-    from lowbit.sim.objcache import _runtime_source
+    from lowbit.sim.objcache import _design_compile, _runtime_source
 
     assert _runtime_source(["c++", "-Os", "-c", "-o", "Vtop__ALL.o", "Vtop__ALL.cpp"]) is None
     assert _runtime_source(["c++", "-E", "x.cpp"]) is None
+    include = Path(dict(require_tool("verilator").env)["VERILATOR_ROOT"]) / "include"
+    argv = ["c++", "-O0", "-I.", "-MMD", f"-I{include}", "-DVM_TRACE=0", "-c", "-o",
+            "Vtop__ALL.o", "Vtop__ALL.cpp"]
+    assert _design_compile(argv) == (["c++", "-O0", "-I.", f"-I{include}", "-DVM_TRACE=0"],
+                                     include)
+    assert _design_compile(["c++", "-I.", "-c", "-o", "x.o", "x.cpp"]) is None  # not Verilator
+    assert _design_compile(["c++", "-E", f"-I{include}", "x.cpp"]) is None
 
 
 @pytest.mark.skipif(shutil.which("iverilog") is None,

@@ -27,6 +27,21 @@ def test_minifloat_systolic_bit_exact(config, tmp_path):
     assert tiled["cycles"] == tiled["model_cycles"]
 
 
+@pytest.mark.parametrize("w", ["uint2", "int3", "fp4_e2m1"])
+def test_long_runs_fit_the_weight_format(w):
+    """The longest exact sums turn the other columns to the most negative weight the format
+    holds (the fuzz campaign found ``-w.max`` for an unsigned ``w``: a FormatError in
+    corner_values, ``lowbit simulate systolic --a fp6_e3m2 --w uint2 --acc 23 ...``)."""
+    from lowbit.sim.tb_systolic import SystolicBench
+
+    config = S(a="fp6_e3m2", w=w, acc=40, rows=2, cols=2)
+    bench = SystolicBench(None, config, {})
+    (run,) = bench.long_runs({}, 3)
+    codes = bench.encode({}, run)          # raises when a value does not fit its format
+    lowest = {"uint2": 0, "int3": -4, "fp4_e2m1": -6}[w]
+    assert config.w.decode(codes["w"])[0].tolist() == [config.w.max, lowest, lowest]
+
+
 def test_golden_counts_specials_as_zero_and_is_exact():
     config = CONFIGS[1]
     a = np.array([[7.5, 0.125, -1.0]])
