@@ -540,12 +540,17 @@ class BlockdotStrategy(SizedStrategy):
         return bound_operand(config.a), bound_operand(config.w), config.sum_bits
 
 
-class FmacStrategy(SizedStrategy):
+class UnitStrategy(SizedStrategy):
+    """A kind of one unit and no size: a single design, nothing chosen."""
+
+    CHOICE = "unit"
+    CHOSEN = ()
+
+
+class FmacStrategy(UnitStrategy):
     """``fmac``: one exact (Kulisch) minifloat MAC; the kind has no size."""
 
     kind = "fmac"
-    CHOICE = "unit"
-    CHOSEN = ()
 
     @classmethod
     def base(cls, a: Format, w: Format, acc: int) -> dict | None:
@@ -558,13 +563,11 @@ class FmacStrategy(SizedStrategy):
             config.acc_bits
 
 
-class FusionStrategy(SizedStrategy):
+class FusionStrategy(UnitStrategy):
     """``fusion``: one Bit Fusion unit (sixteen BitBricks) in the mode of the formats (int1 runs
     as 2 bits); the kind has no size."""
 
     kind = "fusion"
-    CHOICE = "unit"
-    CHOSEN = ()
 
     @classmethod
     def base(cls, a: Format, w: Format, acc: int) -> dict | None:
@@ -583,12 +586,10 @@ class FusionStrategy(SizedStrategy):
                 config.acc)
 
 
-class MacStrategy(SizedStrategy):
+class MacStrategy(UnitStrategy):
     """``mac``: one multiply-accumulate unit, Yosys' multiplier; the kind has no size."""
 
     kind = "mac"
-    CHOICE = "unit"
-    CHOSEN = ()
 
     @classmethod
     def base(cls, a: Format, w: Format, acc: int) -> dict | None:
