@@ -144,6 +144,22 @@ class Target:
         return {**out, "part_number": self.part_number} if self.part_number else out
 
 
+#: nextpnr's routers, and ``auto``: :data:`ROUTER2_CELLS` decides
+ROUTERS = ("auto", "router1", "router2")
+#: ``auto`` routes a netlist of more LUTs plus flip-flops than this with router2. router1, the
+#: default of nextpnr 0.11, converges slowly on large congested designs: a 288-MAC ECP5 array
+#: (16,159 LUTs, 21,368 FFs) still had 53,338 arcs to route after 697 s, and router2 routed it
+#: in 122 s; the 144-MAC array (5,809 LUTs, 11,328 FFs) routes well with router1.
+ROUTER2_CELLS = 20_000
+
+
+def router_for(choice: str, resources: dict[str, int]) -> str:
+    """The router ``choice`` names, or for ``auto`` the one for a netlist of ``resources``."""
+    if choice != "auto":
+        return choice
+    return "router2" if resources["luts"] + resources["ffs"] > ROUTER2_CELLS else "router1"
+
+
 @dataclass(frozen=True)
 class FlowOptions:
     """``freq_mhz`` given is an enforced target; without it an out-of-context run aims at the
@@ -153,11 +169,15 @@ class FlowOptions:
     freq_mhz: float | None = None
     tools: Preference = "pypi"
     engine: Any = None      # board builds: an EngineOptions builds the GEMM engine's top
+    router: str = "auto"
 
     def __post_init__(self) -> None:
         if self.tools not in PREFERENCES:
             raise UsageError(f"tools={self.tools!r} is not allowed; one of "
                              f"{', '.join(PREFERENCES)}")
+        if self.router not in ROUTERS:
+            raise UsageError(f"router={self.router!r} is not allowed; one of "
+                             f"{', '.join(ROUTERS)}")
         if self.freq_mhz is not None and not self.freq_mhz > 0:
             raise UsageError(f"freq={self.freq_mhz} is not allowed; a frequency in MHz above 0")
 
@@ -259,10 +279,10 @@ def fit(run: Steps, core: str, resources: dict[str, int], device: Device) -> Non
 
 
 def pnr(run: Steps, target: Target, constraints: list[str], seed: int,
-        freq: float | None) -> tuple[dict[str, Any], Path]:
+        freq: float | None, router: str = "router1") -> tuple[dict[str, Any], Path]:
     """nextpnr on the netlist; its report JSON and its log."""
     args = [*target.nextpnr_args(), "--json", "netlist.json", "--report", "nextpnr.json",
-            "--seed", str(seed), "--timing-allow-fail", *constraints,
+            "--seed", str(seed), "--router", router, "--timing-allow-fail", *constraints,
             *(["--freq", f"{freq:g}"] if freq else [])]
     log = run.tool("pnr", target.device.family.nextpnr, args, "nextpnr.log")
     return json.loads((run.work / "nextpnr.json").read_text()), log

@@ -43,6 +43,7 @@ from lowbit.boards.steps import (
     fit,
     pack,
     pnr,
+    router_for,
     synth,
     timing,
     tool_identity,
@@ -87,7 +88,8 @@ def run_key(config: CoreConfig, core: GeneratedCore, target: Target, options: Fl
     return digest("impl", target.mode, config.to_dict(), core.manifest["verilog"]["sha256"],
                   target.to_dict(), target.device.totals(),
                   target.board.name if target.board else None,
-                  options.seed, options.freq_mhz, {n: tool_identity(t) for n, t in tools.items()},
+                  options.seed, options.freq_mhz, options.router,
+                  {n: tool_identity(t) for n, t in tools.items()},
                   options.engine and (dataclasses.asdict(options.engine),
                                       source_digest("lowbit.hw", "lowbit.host")),
                   _flow_sources(), generator_versions())
@@ -289,7 +291,9 @@ def _implement(run: Steps, config: CoreConfig, core: GeneratedCore, target: Targ
     with run.step("pnr", f"placing and routing with {target.device.family.nextpnr}"):
         # a board's clock is in its pin constraints, where the family's carry it
         constrained = target.board is not None and target.device.family.constrained_clock
-        nextpnr, log = pnr(run, target, constraints, options.seed, None if constrained else freq)
+        router = router_for(options.router, resources)
+        nextpnr, log = pnr(run, target, constraints, options.seed, None if constrained else freq,
+                           router)
     clocks = rpt.clocks(nextpnr)
     core_clock = _core_clock(target, options)
     with run.step("timing", "checking timing"):
@@ -316,6 +320,7 @@ def _implement(run: Steps, config: CoreConfig, core: GeneratedCore, target: Targ
         "board": target.board.name if target.board else None,
         "top": top,
         "seed": options.seed,
+        "router": router,
         "target_mhz": freq,
         "target_enforced": enforced,
         "resources": {**resources, "io": util["io"]["used"] if target.board else

@@ -82,6 +82,7 @@ def test_tool_crash(cli, tmp_path, monkeypatch):
     (["synth", *MAC], "the following arguments are required: --device"),
     (["synth", *MAC, "--device", "ecp5-85f", "--freq", "-3"], "freq=-3.0 is not allowed"),
     (["synth", *MAC, "--device", "ecp5-85f", "--tools", "conda"], "invalid choice: 'conda'"),
+    (["synth", *MAC, "--device", "ecp5-85f", "--router", "fast"], "invalid choice: 'fast'"),
     (["synth", "mac", "--a", "int40", "--device", "ecp5-85f"], "a='int40' is not allowed"),
     (["compare", "/nonexistent/report.json"], "report /nonexistent/report.json does not exist"),
 ])
@@ -119,3 +120,12 @@ def test_native_preference_falls_back_to_pypi(cli, tmp_path):
     code, out, _ = cli("synth", *MAC, "--device", "ice40-up5k", "--tools", "native",
                        "-o", tmp_path / "n")
     assert code == 0 and "Fmax" in out
+
+
+def test_a_router_nextpnr_lacks_is_refused():
+    from lowbit.boards.steps import FlowOptions
+    from lowbit.errors import UsageError
+
+    with pytest.raises(UsageError, match="router='fast' is not allowed; one of auto, router1, "
+                                         "router2"):
+        FlowOptions(router="fast")

@@ -33,6 +33,8 @@ def test_report_is_complete(run, flow_config):
     assert all(s["seconds"] >= 0 for s in r["steps"].values())
     assert r["perf"]["peak_macs_per_cycle"] == 1.0
     assert (run.path / "report.json").is_file()
+    # a small netlist: `auto` keeps nextpnr's default router
+    assert r["router"] == "router1" and "Router1 time" in (run.path / "nextpnr.log").read_text()
 
 
 def test_cells_are_yosys_statistics_of_the_core_module(run, flow_config):
@@ -149,3 +151,21 @@ def test_harness_of_a_core_with_more_output_than_input_bits():
     assert widths[False] > widths[True]
     harness = Harness(iface)
     assert "rst" in rtlil.convert(harness, name="harness", ports=harness.ports())
+
+
+def test_router_is_chosen_by_size_or_by_the_user(cli, tmp_path):
+    """``auto`` takes router2 above ROUTER2_CELLS LUTs and flip-flops; ``--router`` overrides
+    it, and is in the report and nextpnr's log."""
+    from lowbit.boards.steps import ROUTER2_CELLS, router_for
+
+    assert router_for("auto", {"luts": 16_159, "ffs": 21_368}) == "router2"
+    assert router_for("auto", {"luts": ROUTER2_CELLS // 2, "ffs": ROUTER2_CELLS // 2}) == \
+        "router1"
+    assert router_for("router2", {"luts": 1, "ffs": 1}) == "router2"
+    args = ("synth", "mac", "--a", "int4", "--w", "int4", "--acc", "12", "--device",
+            "ice40-up5k", "--router", "router2", "-o", tmp_path / "r2")
+    code, out, _ = cli(*args)
+    assert code == 0 and "nextpnr router2" in out
+    report = json.loads((tmp_path / "r2" / "report.json").read_text())
+    assert report["router"] == "router2"
+    assert "Router2 time" in (tmp_path / "r2" / "nextpnr.log").read_text()

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from lowbit.boards import report as rpt
 from lowbit.boards.devices import DEVICES, RESOURCES
-from lowbit.boards.steps import FlowOptions, Target
+from lowbit.boards.steps import ROUTER2_CELLS, ROUTERS, FlowOptions, Target
 from lowbit.commands.common import add_core_verb, config_from_args, console, seed
 from lowbit.commands.run import engine_options
 from lowbit.errors import UsageError
@@ -25,6 +25,9 @@ def add_flow_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tools", choices=PREFERENCES, default="pypi",
                    help="PyPI (YoWASP) tools, the default, or native yosys/nextpnr on PATH "
                         "when they are new enough")
+    p.add_argument("--router", choices=ROUTERS, default="auto",
+                   help="nextpnr's router (default: auto, router2 for a netlist of more than "
+                        f"{ROUTER2_CELLS:,} LUTs and flip-flops, else router1)")
     p.add_argument("-o", "--out", metavar="DIR",
                    help="directory for the report, logs and outputs of the run")
 
@@ -54,7 +57,7 @@ def run_flow(args: argparse.Namespace, target: Target, verb: str) -> int:
     elif getattr(args, "core_mhz", None) is not None:
         raise UsageError("--core-mhz clocks the GEMM engine's core; it needs --engine")
     options = FlowOptions(seed=args.seed, freq_mhz=getattr(args, "freq", None), tools=args.tools,
-                          engine=engine)
+                          engine=engine, router=args.router)
     verb = "engine" if engine else verb
     out_dir = Path(args.out or
                    Path("lowbit-out") / config.name / f"{verb}-{target.name}-s{args.seed}")
@@ -70,7 +73,8 @@ def summary(impl: Implementation) -> None:
     dev = r["device"]
     where = f"{r['board']} ({dev['name']})" if r["board"] else f"{dev['name']}, out of context"
     grade = f"speed grade {dev['speed']}" if dev.get("speed") else "no speed grades"
-    out.print(f"[bold]{r['name']}[/] on {where}, {grade}, seed {r['seed']}"
+    router = f", nextpnr {r['router']}" if r.get("router") else ""
+    out.print(f"[bold]{r['name']}[/] on {where}, {grade}, seed {r['seed']}{router}"
               + (" [dim](cached: nothing was re-run)[/]" if impl.cached else ""))
     t = Table(title="resources of the core (Yosys) against the device (nextpnr)")
     for col in ("resource", "core", "device", "%", "placed (whole design)"):
