@@ -14,6 +14,13 @@ shifts by that many cycles. Integer operands go through the PE's multiplier comp
 minifloat operands through the decoders of :mod:`lowbit.hw.minifloat` (the accumulator then is
 wide enough never to overflow).
 
+Registers that only carry data (operands, weights, products, partial sums passing through) are
+in :data:`DATA`, a domain on the same clock without reset: a reset of a filled array would
+otherwise reach every flip-flop (on ECP5, ~20,000 LSR pins on one net, which set the clock of a
+288-MAC array). The flags that say which data is live (``swap``, ``valid``, ``last``, ``done``)
+and an output-stationary PE's own sums keep the reset, and no result is formed from a data
+register before the live data of the run reaches it, so a reset still starts a run afresh.
+
 * :class:`WeightStationaryPE` holds its weights (plus shadow weights being loaded for the next
   tile), multiplies the activation passing east and adds the products to the partial sums
   passing south. ``swap`` travels with the first activation of a tile and marks where the
@@ -33,7 +40,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from amaranth.hdl import Module, Mux, Signal, Value
+from amaranth.hdl import ClockDomain, ClockSignal, Module, Mux, Signal, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -70,6 +77,16 @@ class PESpec:
         return data.ArrayLayout(shape, self.lanes)
 
 
+#: the PEs' domain for data registers: the sync clock, no reset
+DATA = "data"
+
+
+def data_domain(m: Module) -> None:
+    """Add :data:`DATA` to ``m``: local, on the sync domain's clock, without reset."""
+    m.domains += ClockDomain(DATA, reset_less=True, local=True)
+    m.d.comb += ClockSignal(DATA).eq(ClockSignal())
+
+
 def ws_west_layout(a: NumberFormat) -> data.StructLayout:
     """What enters a weight-stationary PE from the west: activation and tile-start flag."""
     return data.StructLayout({"a": shape_of(a), "swap": 1})
@@ -98,6 +115,16 @@ class _PE(wiring.Component):
         super().__init__({"en": In(1), "west": In(west), "east": Out(west),
                           "north": In(north), "south": Out(north), **ports})
 
+    def pass_on(self, m: Module, flags: tuple[str, ...]) -> None:
+        """``east`` ← ``west`` on enabled cycles: the activation as data, ``flags`` with reset
+        (one signal each, since a signal has one domain)."""
+        a = Signal.like(self.west.a, name="east_a")
+        held = {f: Signal(name=f"east_{f}") for f in flags}
+        with m.If(self.en):
+            m.d[DATA] += a.eq(self.west.a)
+            m.d.sync += [held[f].eq(self.west[f]) for f in flags]
+        m.d.comb += [self.east.a.eq(a), *(self.east[f].eq(held[f]) for f in flags)]
+
     def products(self, m: Module, a: Value, weights: list[Value], *flags: Value):
         """``a × w`` for each weight lane, and ``flags``, all ``latency`` cycles later."""
         spec = self.spec
@@ -110,7 +137,8 @@ class _PE(wiring.Component):
             products, delay = connect(m, mul, a, weights, self.en), mul.latency
         flags = [delayed(m, f, delay, self.en, f"flag{i}") for i, f in enumerate(flags)]
         if spec.mul_reg:
-            products = [delayed(m, p, 1, self.en, f"product{k}") for k, p in enumerate(products)]
+            products = [delayed(m, p, 1, self.en, f"product{k}", DATA)
+                        for k, p in enumerate(products)]
             flags = [delayed(m, f, 1, self.en, f"flag{i}_r") for i, f in enumerate(flags)]
         return products, flags
 
@@ -127,6 +155,7 @@ class WeightStationaryPE(_PE):
 
     def elaborate(self, platform):
         m = Module()
+        data_domain(m)
         spec = self.spec
         active = Signal(spec.lanes_of(shape_of(spec.w)))
         shadow = Signal(spec.lanes_of(shape_of(spec.w)))
@@ -135,18 +164,18 @@ class WeightStationaryPE(_PE):
         else:
             weights = [Mux(self.west.swap, shadow[k], active[k]) for k in range(spec.lanes)]
         products, _ = self.products(m, self.west.a, weights)
+        self.pass_on(m, ("swap",))
         with m.If(self.en):
-            m.d.sync += [self.east.eq(self.west),
-                         *(self.south[k].eq(accumulate(self.north[k], p, spec.acc))
-                           for k, p in enumerate(products))]
+            m.d[DATA] += [self.south[k].eq(accumulate(self.north[k], p, spec.acc))
+                          for k, p in enumerate(products)]
             if self.ahead:
                 with m.If(self.swap_next):      # in use from the next beat: the shadow as loaded
-                    m.d.sync += active.eq(Mux(self.load, self.load_w, shadow))
+                    m.d[DATA] += active.eq(Mux(self.load, self.load_w, shadow))
             else:
                 with m.If(self.west.swap):
-                    m.d.sync += active.eq(shadow)
+                    m.d[DATA] += active.eq(shadow)
             with m.If(self.load):
-                m.d.sync += shadow.eq(self.load_w)
+                m.d[DATA] += shadow.eq(self.load_w)
         return m
 
 
@@ -161,14 +190,16 @@ class OutputStationaryPE(_PE):
 
     def elaborate(self, platform):
         m = Module()
+        data_domain(m)
         spec = self.spec
         acc = Signal(spec.lanes_of(shape_of(spec.acc)))
         products, (valid, last) = self.products(
             m, self.west.a, [self.north[k] for k in range(spec.lanes)], self.west.valid,
             self.west.last)
+        self.pass_on(m, ("valid", "last"))
         with m.If(self.en):
-            m.d.sync += [self.east.eq(self.west), self.south.eq(self.north),
-                         self.done.eq(valid & last)]
+            m.d[DATA] += self.south.eq(self.north)
+            m.d.sync += self.done.eq(valid & last)
             for k, p in enumerate(products):
                 base = Mux(self.done, 0, acc[k])  # a finished sum is shown for a cycle, dropped
                 with m.If(valid):

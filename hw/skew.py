@@ -16,20 +16,22 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 
-def delay_line(m: Module, value, cycles: int, en: Value, name: str = "dly") -> list:
-    """``value`` and the ``cycles`` registers of a shift register that moves while ``en``."""
+def delay_line(m: Module, value, cycles: int, en: Value, name: str = "dly",
+               domain: str = "sync") -> list:
+    """``value`` and the ``cycles`` registers (in ``domain``) of a shift register that moves
+    while ``en``."""
     line = [value]
     for i in range(cycles):
         reg = Signal(value.shape(), name=f"{name}_{i}")
         with m.If(en):
-            m.d.sync += reg.eq(line[-1])
+            m.d[domain] += reg.eq(line[-1])
         line.append(reg)
     return line
 
 
-def delayed(m: Module, value, cycles: int, en: Value, name: str = "dly"):
+def delayed(m: Module, value, cycles: int, en: Value, name: str = "dly", domain: str = "sync"):
     """``value`` seen ``cycles`` enabled cycles later (a shift register; 0 cycles is a wire)."""
-    return delay_line(m, value, cycles, en, name)[-1]
+    return delay_line(m, value, cycles, en, name, domain)[-1]
 
 
 class Skew(wiring.Component):
