@@ -77,6 +77,12 @@ def clock(signal, period: float = CLOCK_PERIOD_NS, unit: str = "ns") -> None:
 async def start(dut, cycles: int = 2) -> None:
     """Start the clock (:func:`clock`) and hold the synchronous reset for ``cycles`` cycles (a
     bulk harness's controls are put at rest first)."""
+    await reset(dut, cycles, start_clock=True)
+
+
+async def reset(dut, cycles: int = 2, *, start_clock: bool = False) -> None:
+    """Hold the synchronous reset for ``cycles`` cycles (a bulk harness's controls at rest
+    first); ``start_clock``: start the clock too, else it runs on."""
     from cocotb.triggers import ClockCycles
 
     from lowbit.sim import bulk
@@ -84,7 +90,8 @@ async def start(dut, cycles: int = 2) -> None:
     if bulk.has_harness(dut):
         bulk.quiet(dut)
     dut.rst.value = 1
-    clock(dut.clk)
+    if start_clock:
+        clock(dut.clk)
     await ClockCycles(dut.clk, cycles)
     dut.rst.value = 0
 

@@ -189,14 +189,41 @@ class GemmBench:
         acc = getattr(self.config, "accumulator", None)
         return acc.decode(codes) if acc is not None else codes
 
+    def idle(self) -> None:
+        """No input beat offered, no result taken."""
+        for name in self.layouts:
+            getattr(self.dut, f"{name}__ready" if name == "result" else f"{name}__valid"
+                    ).value = 0
+
     async def start(self) -> None:
         """Idle every stream, hold the parameters of a first run, clock and reset."""
         dut, tiler = self.dut, self.tiler(self.full())
-        for name in self.layouts:
-            getattr(dut, f"{name}__ready" if name == "result" else f"{name}__valid").value = 0
+        self.idle()
         for name, value in tiler.runs(GemmShape(1, 1, 1))[0].params.items():
             getattr(dut, name).value = value
         await bench.start(dut)
+
+    async def cut_by_reset(self, runtime: Mapping[str, Any], operands: Operands,
+                           cycles: int) -> None:
+        """Start the first run of a GEMM beat by beat, stop it after ``cycles`` cycles with
+        beats still to come, idle the streams and reset."""
+        tiler = self.tiler(runtime)
+        (m, k), n = operands["a"].shape, operands["w"].shape[1]
+        run = tiler.runs(GemmShape(m, n, k))[0]
+        for name, value in run.params.items():
+            getattr(self.dut, name).value = value
+        beats = tiler.beats(run, tiler.padded(operands))
+        sources = [bench.Source(self.dut, name, pack_beats(self.layouts[name], b))
+                   for name, b in beats.items()]
+        sink = bench.Sink(self.dut, "result", tiler.result_beats(run))
+        try:
+            await bench.transfer(self.dut.clk, sources, [sink], max_cycles=cycles)
+        except AssertionError:
+            pass
+        else:
+            raise AssertionError(f"the run ended within {cycles} cycles: no reset mid-run")
+        self.idle()
+        await bench.reset(self.dut)
 
     async def gemm(self, runtime: Mapping[str, Any], operands: Operands, *, rng=None,
                    idle: float = 0.0, stall: float = 0.0, what: str = "",
@@ -440,8 +467,23 @@ def gemm_tests(bench_class: type[GemmBench]) -> tuple:
         assert_results(bulk, beats, f"GEMM {shape} in bulk against beat by beat")
         assert in_bulk == by_beat, f"GEMM {shape}: {in_bulk} cycles in bulk, {by_beat} by beat"
 
+    @cocotb.test(name="reset_mid_run")
+    async def reset_mid_run(dut):
+        """A reset halfway through a GEMM drops it; the same GEMM after it is bit- and
+        cycle-exact, so no register without reset (the PEs' data) holds what a result uses."""
+        tb = await setup(dut)
+        gen = bench.rng(tb.options, 8)
+        runtime = tb.full()
+        tm, tn, tk = tb.tiler(runtime).tile()
+        shape = GemmShape(2 * tm + 1, tn + 1, min(2 * tk + 1, tb.config.k_max))
+        operands = tb.operands(runtime, gen, shape)
+        first = tb.tiler(runtime).runs(shape)[0]
+        cycles = tb.kind.perf_model(tb.config, **runtime).run_cycles(first)
+        await tb.cut_by_reset(runtime, operands, max(cycles // 2, 1))
+        await tb.checked(shape, runtime, gen, "reset_mid_run", operands)
+
     return (gemm_tiled, every_setting, gemm_shapes, corner_values, backpressure,
-            bulk_backpressure, paths_agree)
+            bulk_backpressure, paths_agree, reset_mid_run)
 
 
 def gemm_full_rate_test(runtime: Callable[[Any, Mapping[str, Any]], dict[str, Any]],

@@ -138,4 +138,4 @@ class BitserialBench(GemmBench):
 
 
 (gemm_tiled, every_setting, gemm_shapes, corner_values, backpressure, bulk_backpressure,
- paths_agree) = gemm_tests(BitserialBench)
+ paths_agree, reset_mid_run) = gemm_tests(BitserialBench)

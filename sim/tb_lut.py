@@ -43,4 +43,4 @@ class LutBench(GemmBench):
 
 
 (gemm_tiled, every_setting, gemm_shapes, corner_values, backpressure, bulk_backpressure,
- paths_agree) = gemm_tests(LutBench)
+ paths_agree, reset_mid_run) = gemm_tests(LutBench)

@@ -117,4 +117,4 @@ class SystolicBench(GemmBench):
 
 
 (gemm_tiled, every_setting, gemm_shapes, corner_values, backpressure, bulk_backpressure,
- paths_agree) = gemm_tests(SystolicBench)
+ paths_agree, reset_mid_run) = gemm_tests(SystolicBench)

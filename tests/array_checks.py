@@ -9,7 +9,7 @@ from lowbit.registry import get_kind
 from lowbit.simulate import simulate
 
 GEMM_TESTS = {"gemm_tiled", "every_setting", "gemm_shapes", "corner_values", "backpressure",
-              "bulk_backpressure", "paths_agree"}
+              "bulk_backpressure", "paths_agree", "reset_mid_run"}
 
 
 def first_by_default(configs: list) -> list:
