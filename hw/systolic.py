@@ -67,7 +67,7 @@ ECP5 DP16KD's own output register: the read is then as fast as the fabric); with
 decision made from the fill level of a result FIFO, which keeps F + 1 free slots for the
 results already under way, so no path runs from ``result.ready`` to the array's registers.
 
-**Reset.** ``rst`` resets the controller, the skews' flags and each PE's flags (and an os
+**Reset.** ``rst`` resets the controller, the skews and each PE's flags (and an os
 PE's sums); the PEs' data registers (activations, weights, products, passing sums) have none
 (:data:`lowbit.hw.pe.DATA`), so the reset net reaches a few hundred flip-flops, not every one
 of a filled array's. A reset mid-run drops the run; the next one is exact (``reset_mid_run``
