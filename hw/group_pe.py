@@ -19,7 +19,8 @@ from amaranth.lib import data
 from amaranth.lib.wiring import Out
 
 from lowbit.hw.accumulate import accumulate
-from lowbit.hw.pe import _PE, DATA, PESpec, data_domain
+from lowbit.hw.domains import DATA, data_domain
+from lowbit.hw.pe import _PE, PESpec
 from lowbit.hw.shapes import shape_of
 from lowbit.models.formats import NumberFormat
 

@@ -15,11 +15,8 @@ minifloat operands through the decoders of :mod:`lowbit.hw.minifloat` (the accum
 wide enough never to overflow).
 
 Registers that only carry data (operands, weights, products, partial sums passing through) are
-in :data:`DATA`, a domain on the same clock without reset: a reset of a filled array would
-otherwise reach every flip-flop (on ECP5, ~20,000 LSR pins on one net, which set the clock of a
-288-MAC array). The flags that say which data is live (``swap``, ``valid``, ``last``, ``done``)
-and an output-stationary PE's own sums keep the reset, and no result is formed from a data
-register before the live data of the run reaches it, so a reset still starts a run afresh.
+in :data:`~lowbit.hw.domains.DATA`, without reset; the flags that say which data is live
+(``swap``, ``valid``, ``last``, ``done``) and an output-stationary PE's own sums keep it.
 
 * :class:`WeightStationaryPE` holds its weights (plus shadow weights being loaded for the next
   tile), multiplies the activation passing east and adds the products to the partial sums
@@ -40,11 +37,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from amaranth.hdl import ClockDomain, ClockSignal, Module, Mux, Signal, Value
+from amaranth.hdl import Module, Mux, Signal, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from lowbit.hw.accumulate import accumulate
+from lowbit.hw.domains import DATA, data_domain
 from lowbit.hw.minifloat import decode, exact_product
 from lowbit.hw.mul.lanes import connect
 from lowbit.hw.mul.shape import Multiplier
@@ -75,16 +73,6 @@ class PESpec:
 
     def lanes_of(self, shape) -> data.ArrayLayout:
         return data.ArrayLayout(shape, self.lanes)
-
-
-#: the PEs' domain for data registers: the sync clock, no reset
-DATA = "data"
-
-
-def data_domain(m: Module) -> None:
-    """Add :data:`DATA` to ``m``: local, on the sync domain's clock, without reset."""
-    m.domains += ClockDomain(DATA, reset_less=True, local=True)
-    m.d.comb += ClockSignal(DATA).eq(ClockSignal())
 
 
 def ws_west_layout(a: NumberFormat) -> data.StructLayout:

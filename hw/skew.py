@@ -15,6 +15,8 @@ from amaranth.hdl import Module, Signal, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from lowbit.hw.domains import data_domain
+
 
 def delay_line(m: Module, value, cycles: int, en: Value, name: str = "dly",
                domain: str = "sync") -> list:
@@ -37,23 +39,25 @@ def delayed(m: Module, value, cycles: int, en: Value, name: str = "dly", domain:
 class Skew(wiring.Component):
     """Lane ``i`` of ``i`` (an array of ``len(delays)`` elements of ``shape``) leaves ``o``
     ``delays[i]`` enabled cycles later; ``ahead`` shows each lane one register earlier, what
-    ``o`` will show on the next enabled cycle (a lane without delay: ``i`` itself)."""
+    ``o`` will show on the next enabled cycle (a lane without delay: ``i`` itself). Without
+    ``reset`` the registers are in :data:`~lowbit.hw.domains.DATA`: for lanes of data only,
+    whose validity travels elsewhere."""
 
-    def __init__(self, shape, delays: Sequence[int]):
-        self.shape, self.delays = shape, tuple(delays)
+    def __init__(self, shape, delays: Sequence[int], *, reset: bool = True):
+        self.shape, self.delays, self.reset = shape, tuple(delays), reset
         layout = data.ArrayLayout(shape, len(self.delays))
         super().__init__({"en": In(1), "i": In(layout), "o": Out(layout),
                           "ahead": Out(layout)})
 
     @classmethod
-    def rising(cls, shape, lanes: int) -> Skew:
+    def rising(cls, shape, lanes: int, *, reset: bool = True) -> Skew:
         """Lane ``i`` delayed ``i`` cycles: a plain beat becomes a diagonal wavefront."""
-        return cls(shape, range(lanes))
+        return cls(shape, range(lanes), reset=reset)
 
     @classmethod
-    def falling(cls, shape, lanes: int) -> Skew:
+    def falling(cls, shape, lanes: int, *, reset: bool = True) -> Skew:
         """Lane ``j`` delayed ``lanes-1-j`` cycles: a diagonal wavefront becomes a plain beat."""
-        return cls(shape, range(lanes - 1, -1, -1))
+        return cls(shape, range(lanes - 1, -1, -1), reset=reset)
 
     @property
     def register_bits(self) -> int:
@@ -61,7 +65,8 @@ class Skew(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
+        domain = "sync" if self.reset else data_domain(m)
         for lane, cycles in enumerate(self.delays):
-            line = delay_line(m, self.i[lane], cycles, self.en, f"lane{lane}")
+            line = delay_line(m, self.i[lane], cycles, self.en, f"lane{lane}", domain)
             m.d.comb += [self.o[lane].eq(line[-1]), self.ahead[lane].eq(line[max(cycles - 1, 0)])]
         return m

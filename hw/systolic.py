@@ -69,7 +69,7 @@ results already under way, so no path runs from ``result.ready`` to the array's 
 
 **Reset.** ``rst`` resets the controller, the skews and each PE's flags (and an os
 PE's sums); the PEs' data registers (activations, weights, products, passing sums) have none
-(:data:`lowbit.hw.pe.DATA`), so the reset net reaches a few hundred flip-flops, not every one
+(:data:`lowbit.hw.domains.DATA`), so the reset net reaches a few hundred flip-flops, not every one
 of a filled array's. A reset mid-run drops the run; the next one is exact (``reset_mid_run``
 in the testbenches).
 """
@@ -368,7 +368,7 @@ class WeightStationaryArray(_Array):
         first = delayed(m, token.first, early, en, "psum_first")
         top = Signal(sums)
         m.d.comb += top.eq(Mux(first, 0, psums.r_data.as_value()))
-        north = self._skew(m, "psum_skew", Skew.rising(sums.elem_shape, CP), en)
+        north = self._skew(m, "psum_skew", Skew.rising(sums.elem_shape, CP, reset=False), en)
         m.d.comb += north.i.eq(delayed(m, top, self.spec_latency - early, en, "top"))
 
         # the first PE's next swap is the handshake itself, too late to move its weights early
@@ -384,7 +384,7 @@ class WeightStationaryArray(_Array):
                                                 else pes[r][c - 1].west.swap)
 
         # --- bottom: de-skew into a row, then back to the buffer or out as a result
-        south = self._skew(m, "deskew", Skew.falling(north.shape, CP), en)
+        south = self._skew(m, "deskew", Skew.falling(north.shape, CP, reset=False), en)
         m.d.comb += [south.i[c].eq(pes[R - 1][c].south) for c in range(CP)]
         done = delayed(m, token, self.latency - 1, en, "token")
         wrow = Signal(range(cfg.depth))
@@ -440,7 +440,7 @@ class OutputStationaryArray(_Array):
         else:
             west = self._skew(m, "a_skew", Skew.rising(os_west_layout(cfg.pe_formats[0]), R),
                               en)
-            north = self._skew(m, "w_skew", Skew.rising(weights.elem_shape, CP), en)
+            north = self._skew(m, "w_skew", Skew.rising(weights.elem_shape, CP, reset=False), en)
         with m.If(en):
             for r in range(R):
                 m.d.sync += [west.i[r].a.eq(self.a.payload[r]), west.i[r].valid.eq(go),
@@ -464,7 +464,7 @@ class OutputStationaryArray(_Array):
 
         # one bus per PE column: the PE whose sums are done drives it (rows finish one a cycle)
         sums = self._grouped(shape_of(cfg.accumulator))
-        deskew = self._skew(m, "deskew", Skew.falling(sums.elem_shape, CP), en)
+        deskew = self._skew(m, "deskew", Skew.falling(sums.elem_shape, CP, reset=False), en)
         row_done = Signal()
         with m.If(en):
             for c in range(CP):
