@@ -19,7 +19,6 @@ from amaranth.lib import data
 from amaranth.lib.wiring import Out
 
 from lowbit.hw.accumulate import accumulate
-from lowbit.hw.domains import DATA, data_domain
 from lowbit.hw.pe import _PE, PESpec
 from lowbit.hw.shapes import shape_of
 from lowbit.models.formats import NumberFormat
@@ -47,7 +46,6 @@ class GroupScaledOutputStationaryPE(_PE):
 
     def elaborate(self, platform):
         m = Module()
-        data_domain(m)
         spec = self.spec
         (p,), (valid, last, glast, e) = self.products(
             m, self.west.a, [self.north.w], self.west.valid, self.west.last, self.west.glast,
@@ -57,10 +55,9 @@ class GroupScaledOutputStationaryPE(_PE):
         pending_e = Signal(unsigned(self.shift_bits))
         pending_v, pending_last = Signal(), Signal()
         acc = Signal(shape_of(spec.acc))
-        self.pass_on(m, ("valid", "last", "glast"))
         with m.If(self.en):
-            m.d[DATA] += self.south.eq(self.north)
-            m.d.sync += [pending_v.eq(valid & glast), pending_last.eq(valid & last),
+            m.d.sync += [self.east.eq(self.west), self.south.eq(self.north),
+                         pending_v.eq(valid & glast), pending_last.eq(valid & last),
                          self.done.eq(pending_v & pending_last)]
             with m.If(valid):
                 total = group + p

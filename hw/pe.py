@@ -14,10 +14,6 @@ shifts by that many cycles. Integer operands go through the PE's multiplier comp
 minifloat operands through the decoders of :mod:`lowbit.hw.minifloat` (the accumulator then is
 wide enough never to overflow).
 
-Registers that only carry data (operands, weights, products, partial sums passing through) are
-in :data:`~lowbit.hw.domains.DATA`, without reset; the flags that say which data is live
-(``swap``, ``valid``, ``last``, ``done``) and an output-stationary PE's own sums keep it.
-
 * :class:`WeightStationaryPE` holds its weights (plus shadow weights being loaded for the next
   tile), multiplies the activation passing east and adds the products to the partial sums
   passing south. ``swap`` travels with the first activation of a tile and marks where the
@@ -42,7 +38,6 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from lowbit.hw.accumulate import accumulate
-from lowbit.hw.domains import DATA, data_domain
 from lowbit.hw.minifloat import decode, exact_product
 from lowbit.hw.mul.lanes import connect
 from lowbit.hw.mul.shape import Multiplier
@@ -103,16 +98,6 @@ class _PE(wiring.Component):
         super().__init__({"en": In(1), "west": In(west), "east": Out(west),
                           "north": In(north), "south": Out(north), **ports})
 
-    def pass_on(self, m: Module, flags: tuple[str, ...]) -> None:
-        """``east`` ← ``west`` on enabled cycles: the activation as data, ``flags`` with reset
-        (one signal each, since a signal has one domain)."""
-        a = Signal.like(self.west.a, name="east_a")
-        held = {f: Signal(name=f"east_{f}") for f in flags}
-        with m.If(self.en):
-            m.d[DATA] += a.eq(self.west.a)
-            m.d.sync += [held[f].eq(self.west[f]) for f in flags]
-        m.d.comb += [self.east.a.eq(a), *(self.east[f].eq(held[f]) for f in flags)]
-
     def products(self, m: Module, a: Value, weights: list[Value], *flags: Value):
         """``a × w`` for each weight lane, and ``flags``, all ``latency`` cycles later."""
         spec = self.spec
@@ -125,8 +110,7 @@ class _PE(wiring.Component):
             products, delay = connect(m, mul, a, weights, self.en), mul.latency
         flags = [delayed(m, f, delay, self.en, f"flag{i}") for i, f in enumerate(flags)]
         if spec.mul_reg:
-            products = [delayed(m, p, 1, self.en, f"product{k}", DATA)
-                        for k, p in enumerate(products)]
+            products = [delayed(m, p, 1, self.en, f"product{k}") for k, p in enumerate(products)]
             flags = [delayed(m, f, 1, self.en, f"flag{i}_r") for i, f in enumerate(flags)]
         return products, flags
 
@@ -143,7 +127,6 @@ class WeightStationaryPE(_PE):
 
     def elaborate(self, platform):
         m = Module()
-        data_domain(m)
         spec = self.spec
         active = Signal(spec.lanes_of(shape_of(spec.w)))
         shadow = Signal(spec.lanes_of(shape_of(spec.w)))
@@ -152,18 +135,18 @@ class WeightStationaryPE(_PE):
         else:
             weights = [Mux(self.west.swap, shadow[k], active[k]) for k in range(spec.lanes)]
         products, _ = self.products(m, self.west.a, weights)
-        self.pass_on(m, ("swap",))
         with m.If(self.en):
-            m.d[DATA] += [self.south[k].eq(accumulate(self.north[k], p, spec.acc))
-                          for k, p in enumerate(products)]
+            m.d.sync += [self.east.eq(self.west),
+                         *(self.south[k].eq(accumulate(self.north[k], p, spec.acc))
+                           for k, p in enumerate(products))]
             if self.ahead:
                 with m.If(self.swap_next):      # in use from the next beat: the shadow as loaded
-                    m.d[DATA] += active.eq(Mux(self.load, self.load_w, shadow))
+                    m.d.sync += active.eq(Mux(self.load, self.load_w, shadow))
             else:
                 with m.If(self.west.swap):
-                    m.d[DATA] += active.eq(shadow)
+                    m.d.sync += active.eq(shadow)
             with m.If(self.load):
-                m.d[DATA] += shadow.eq(self.load_w)
+                m.d.sync += shadow.eq(self.load_w)
         return m
 
 
@@ -178,16 +161,14 @@ class OutputStationaryPE(_PE):
 
     def elaborate(self, platform):
         m = Module()
-        data_domain(m)
         spec = self.spec
         acc = Signal(spec.lanes_of(shape_of(spec.acc)))
         products, (valid, last) = self.products(
             m, self.west.a, [self.north[k] for k in range(spec.lanes)], self.west.valid,
             self.west.last)
-        self.pass_on(m, ("valid", "last"))
         with m.If(self.en):
-            m.d[DATA] += self.south.eq(self.north)
-            m.d.sync += self.done.eq(valid & last)
+            m.d.sync += [self.east.eq(self.west), self.south.eq(self.north),
+                         self.done.eq(valid & last)]
             for k, p in enumerate(products):
                 base = Mux(self.done, 0, acc[k])  # a finished sum is shown for a cycle, dropped
                 with m.If(valid):

@@ -15,49 +15,43 @@ from amaranth.hdl import Module, Signal, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from lowbit.hw.domains import data_domain
 
-
-def delay_line(m: Module, value, cycles: int, en: Value, name: str = "dly",
-               domain: str = "sync") -> list:
-    """``value`` and the ``cycles`` registers (in ``domain``) of a shift register that moves
-    while ``en``."""
+def delay_line(m: Module, value, cycles: int, en: Value, name: str = "dly") -> list:
+    """``value`` and the ``cycles`` registers of a shift register that moves while ``en``."""
     line = [value]
     for i in range(cycles):
         reg = Signal(value.shape(), name=f"{name}_{i}")
         with m.If(en):
-            m.d[domain] += reg.eq(line[-1])
+            m.d.sync += reg.eq(line[-1])
         line.append(reg)
     return line
 
 
-def delayed(m: Module, value, cycles: int, en: Value, name: str = "dly", domain: str = "sync"):
+def delayed(m: Module, value, cycles: int, en: Value, name: str = "dly"):
     """``value`` seen ``cycles`` enabled cycles later (a shift register; 0 cycles is a wire)."""
-    return delay_line(m, value, cycles, en, name, domain)[-1]
+    return delay_line(m, value, cycles, en, name)[-1]
 
 
 class Skew(wiring.Component):
     """Lane ``i`` of ``i`` (an array of ``len(delays)`` elements of ``shape``) leaves ``o``
     ``delays[i]`` enabled cycles later; ``ahead`` shows each lane one register earlier, what
-    ``o`` will show on the next enabled cycle (a lane without delay: ``i`` itself). Without
-    ``reset`` the registers are in :data:`~lowbit.hw.domains.DATA`: for lanes of data only,
-    whose validity travels elsewhere."""
+    ``o`` will show on the next enabled cycle (a lane without delay: ``i`` itself)."""
 
-    def __init__(self, shape, delays: Sequence[int], *, reset: bool = True):
-        self.shape, self.delays, self.reset = shape, tuple(delays), reset
+    def __init__(self, shape, delays: Sequence[int]):
+        self.shape, self.delays = shape, tuple(delays)
         layout = data.ArrayLayout(shape, len(self.delays))
         super().__init__({"en": In(1), "i": In(layout), "o": Out(layout),
                           "ahead": Out(layout)})
 
     @classmethod
-    def rising(cls, shape, lanes: int, *, reset: bool = True) -> Skew:
+    def rising(cls, shape, lanes: int) -> Skew:
         """Lane ``i`` delayed ``i`` cycles: a plain beat becomes a diagonal wavefront."""
-        return cls(shape, range(lanes), reset=reset)
+        return cls(shape, range(lanes))
 
     @classmethod
-    def falling(cls, shape, lanes: int, *, reset: bool = True) -> Skew:
+    def falling(cls, shape, lanes: int) -> Skew:
         """Lane ``j`` delayed ``lanes-1-j`` cycles: a diagonal wavefront becomes a plain beat."""
-        return cls(shape, range(lanes - 1, -1, -1), reset=reset)
+        return cls(shape, range(lanes - 1, -1, -1))
 
     @property
     def register_bits(self) -> int:
@@ -65,8 +59,7 @@ class Skew(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        domain = "sync" if self.reset else data_domain(m)
         for lane, cycles in enumerate(self.delays):
-            line = delay_line(m, self.i[lane], cycles, self.en, f"lane{lane}", domain)
+            line = delay_line(m, self.i[lane], cycles, self.en, f"lane{lane}")
             m.d.comb += [self.o[lane].eq(line[-1]), self.ahead[lane].eq(line[max(cycles - 1, 0)])]
         return m

@@ -66,12 +66,6 @@ ECP5 DP16KD's own output register: the read is then as fast as the fabric); with
 ``~result.valid | result.ready``; with ``fanout`` = F it is a register F stages after a
 decision made from the fill level of a result FIFO, which keeps F + 1 free slots for the
 results already under way, so no path runs from ``result.ready`` to the array's registers.
-
-**Reset.** ``rst`` resets the controller, the skews and each PE's flags (and an os
-PE's sums); the PEs' data registers (activations, weights, products, passing sums) have none
-(:data:`lowbit.hw.domains.DATA`), so the reset net reaches about a tenth of the flip-flops
-(2,232 of 20,568 in a 12×24 ECP5 array of packed DSP PEs, where it reached all). A reset mid-run
-drops the run; the next one is exact (``reset_mid_run`` in the testbenches).
 """
 
 from __future__ import annotations
@@ -368,7 +362,7 @@ class WeightStationaryArray(_Array):
         first = delayed(m, token.first, early, en, "psum_first")
         top = Signal(sums)
         m.d.comb += top.eq(Mux(first, 0, psums.r_data.as_value()))
-        north = self._skew(m, "psum_skew", Skew.rising(sums.elem_shape, CP, reset=False), en)
+        north = self._skew(m, "psum_skew", Skew.rising(sums.elem_shape, CP), en)
         m.d.comb += north.i.eq(delayed(m, top, self.spec_latency - early, en, "top"))
 
         # the first PE's next swap is the handshake itself, too late to move its weights early
@@ -384,7 +378,7 @@ class WeightStationaryArray(_Array):
                                                 else pes[r][c - 1].west.swap)
 
         # --- bottom: de-skew into a row, then back to the buffer or out as a result
-        south = self._skew(m, "deskew", Skew.falling(north.shape, CP, reset=False), en)
+        south = self._skew(m, "deskew", Skew.falling(north.shape, CP), en)
         m.d.comb += [south.i[c].eq(pes[R - 1][c].south) for c in range(CP)]
         done = delayed(m, token, self.latency - 1, en, "token")
         wrow = Signal(range(cfg.depth))
@@ -440,7 +434,7 @@ class OutputStationaryArray(_Array):
         else:
             west = self._skew(m, "a_skew", Skew.rising(os_west_layout(cfg.pe_formats[0]), R),
                               en)
-            north = self._skew(m, "w_skew", Skew.rising(weights.elem_shape, CP, reset=False), en)
+            north = self._skew(m, "w_skew", Skew.rising(weights.elem_shape, CP), en)
         with m.If(en):
             for r in range(R):
                 m.d.sync += [west.i[r].a.eq(self.a.payload[r]), west.i[r].valid.eq(go),
@@ -464,7 +458,7 @@ class OutputStationaryArray(_Array):
 
         # one bus per PE column: the PE whose sums are done drives it (rows finish one a cycle)
         sums = self._grouped(shape_of(cfg.accumulator))
-        deskew = self._skew(m, "deskew", Skew.falling(sums.elem_shape, CP, reset=False), en)
+        deskew = self._skew(m, "deskew", Skew.falling(sums.elem_shape, CP), en)
         row_done = Signal()
         with m.If(en):
             for c in range(CP):

@@ -238,9 +238,7 @@ class SystolicPerf(TiledPerf):
             return pes + skews + control + result
         row_bits = (R - 1).bit_length()
         latency = R + CP + L
-        # east: the activation, and the swap flag where a PE east of the next one reads it
-        # (every PE but the corner takes its weights a swap ahead, from its west neighbour's)
-        pes = R * CP * P * (acc + 2 * w + L * product) + R * (CP - 1) * a + R * max(CP - 2, 0)
+        pes = R * CP * P * (acc + 2 * w + L * product) + R * (CP - 1) * (a + 1)
         skews = ((R + tri_r) * (a + 1) + (CP + tri_c) * (1 + row_bits + P * w)  # acts, weights
                  + (L * CP + tri_c) * P * acc + tri_c * P * acc)               # sums in, out
         # full, PE row, and the rows to go with their two flags (with R = 1 every weight row

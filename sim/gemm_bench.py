@@ -470,7 +470,7 @@ def gemm_tests(bench_class: type[GemmBench]) -> tuple:
     @cocotb.test(name="reset_mid_run")
     async def reset_mid_run(dut):
         """A reset halfway through a GEMM drops it; the same GEMM after it is bit- and
-        cycle-exact, so no register without reset (the PEs' data) holds what a result uses."""
+        cycle-exact: nothing of the cut run is left in the core."""
         tb = await setup(dut)
         gen = bench.rng(tb.options, 8)
         runtime = tb.full()

@@ -37,7 +37,6 @@ from amaranth.hdl import (
     Value,
 )
 
-from lowbit.hw.domains import data_domain
 from lowbit.hw.ram.shape import BlockRam
 from lowbit.models.blockram import DP16KD_SHAPES, Slice, dp16kd_tiling, equal_parts
 
@@ -103,15 +102,12 @@ class Dp16kdRam(BlockRam):
         parts = [Signal(name=f"hit_part{k}") for k in range(equal_parts(self.depth))]
         bypass = Signal(self.width, name="bypass_read")
         hit_out, bypass_out = Signal(name="hit_out"), Signal(self.width, name="bypass_out")
-        data = data_domain(m)       # the word without reset, the hit flags with it
         with m.If(self.r_en):
-            m.d.sync += parts[0].eq(self.w_en)
-            m.d[data] += bypass.eq(Value.cast(self.w_data))
+            m.d.sync += [parts[0].eq(self.w_en), bypass.eq(Value.cast(self.w_data))]
             for k, part in enumerate(parts[1:]):
                 m.d.sync += part.eq(w_addr[2 * k:2 * k + 2] == r_addr[2 * k:2 * k + 2])
         with m.If(self.r_out_en):
-            m.d.sync += hit_out.eq(Cat(*parts).all())
-            m.d[data] += bypass_out.eq(bypass)
+            m.d.sync += [hit_out.eq(Cat(*parts).all()), bypass_out.eq(bypass)]
         return Mux(hit_out, bypass_out, read)
 
     def _select(self, m: Module, piece: Slice) -> Signal:
