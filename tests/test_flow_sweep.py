@@ -60,21 +60,22 @@ def private_cache(tmp_path, monkeypatch):
 
 
 def test_interrupted_sweep_resumes(tmp_path, private_cache):
-    sweep = load_sweep(_write(tmp_path, GRID.replace('"uint3"', '"uint3", "int4"')))
+    sweep = load_sweep(_write(tmp_path, GRID.replace('"uint3"', '"uint3", "int4"')
+                                         .replace('"int3"]', '"int3", "int4"]')))
     seen = []
 
     def interrupt(point, result):
         seen.append(result)
-        if len(seen) == 2:
-            raise KeyboardInterrupt
+        raise KeyboardInterrupt
 
-    # one worker: at the interrupt at most the point in progress and the one queued behind it
-    # still finish (two workers on a loaded machine may finish all six before it is seen)
+    # One worker, interrupted at the first result: the point in progress and the two in the
+    # executor's call queue still finish, and the worker may run ahead of this process by a few
+    # more on a loaded machine, so of the nine points some are always left for the resume.
     with pytest.raises(KeyboardInterrupt):
         run_sweep(sweep, tmp_path / "out", workers=1, on_result=interrupt)
     summary = json.loads((tmp_path / "out" / "sweep.json").read_text())["points"]
-    assert sum(p["status"] == "ok" for p in summary) == 2
-    assert sum(p["status"] == "not run" for p in summary) == 4
+    assert sum(p["status"] == "ok" for p in summary) == 1
+    assert sum(p["status"] == "not run" for p in summary) == 8
     results = run_sweep(sweep, tmp_path / "out", workers=2)
     assert all(r["status"] == "ok" for _, r in results)
     cached = {p.id for p, r in results if r["cached"]}
@@ -82,7 +83,7 @@ def test_interrupted_sweep_resumes(tmp_path, private_cache):
     assert len(cached) < len(results)
     again = run_sweep(sweep, tmp_path / "out", workers=2)
     assert all(r["cached"] for _, r in again)
-    assert len(list((tmp_path / "out" / "reports").glob("*.json"))) == 6
+    assert len(list((tmp_path / "out" / "reports").glob("*.json"))) == 9
 
 
 def test_failed_point_is_recorded_and_the_rest_go_on(cli, tmp_path):
