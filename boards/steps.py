@@ -279,7 +279,7 @@ def fit(run: Steps, core: str, resources: dict[str, int], device: Device) -> Non
 
 
 def pnr(run: Steps, target: Target, constraints: list[str], seed: int,
-        freq: float | None, router: str = "router1") -> tuple[dict[str, Any], Path]:
+        freq: float | None, router: str) -> tuple[dict[str, Any], Path]:
     """nextpnr on the netlist; its report JSON and its log."""
     args = [*target.nextpnr_args(), "--json", "netlist.json", "--report", "nextpnr.json",
             "--seed", str(seed), "--router", router, "--timing-allow-fail", *constraints,
