@@ -211,7 +211,8 @@ class Steps:
                 done = subprocess.run([*t.command, *args], cwd=self.work, env=t.environ(),
                                       stdout=f, stderr=subprocess.STDOUT)
             except OSError as e:
-                raise FlowError(step, f"{tool} ({t.command[0]}) does not run: {e}", log) from None
+                raise FlowError(step, f"{tool} ({' '.join(t.command)}) does not run: {e}",
+                                log) from None
         if done.returncode < 0:
             name = signal.Signals(-done.returncode).name
             raise FlowError(step, f"{tool} was killed by signal {-done.returncode} ({name}) "

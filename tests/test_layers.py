@@ -3,7 +3,7 @@ a function, goes to its own layer or one below. ``if TYPE_CHECKING:`` imports ar
 
 Layers, bottom to top; ``host`` and ``boards`` are peers that do not import each other::
 
-    base       lowbit.errors, lowbit.cache, lowbit.tools
+    base       lowbit.errors, lowbit.cache, lowbit.tools, lowbit.wasm_stack
     models     lowbit.models
     kinds      lowbit.config, lowbit.registry, lowbit.kinds
     hw         lowbit.hw
@@ -24,7 +24,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = [
-    ("base", ("lowbit.errors", "lowbit.cache", "lowbit.tools")),
+    ("base", ("lowbit.errors", "lowbit.cache", "lowbit.tools", "lowbit.wasm_stack")),
     ("models", ("lowbit.models",)),
     ("kinds", ("lowbit.config", "lowbit.registry", "lowbit.kinds")),
     ("hw", ("lowbit.hw",)),
